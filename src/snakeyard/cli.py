@@ -1,0 +1,354 @@
+"""The ``snakeyard`` command: ``snakeyard <noun> <verb>`` over a registry.
+
+Human tables by default, ``--json`` for scripts. ``--registry PATH`` (or
+``$SNAKEYARD_REGISTRY``, else ``./registry``) selects the registry. A user mistake
+prints one line on stderr and exits 1; a usage error exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from .errors import SnakeyardError
+from .files import human_bytes
+from .registry import Registry
+from .store import parse_ref
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    """Left-aligned columns separated by two spaces, like ``ls -l``."""
+    cells = [headers] + [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+def fields(pairs: list[tuple[str, Any]]) -> str:
+    """``key  value`` lines with the values aligned; dict values are indented below."""
+    width = max(len(key) for key, _ in pairs)
+    lines = []
+    for key, value in pairs:
+        if isinstance(value, dict):
+            lines.append(key if value else f"{key.ljust(width)}  -")
+            inner = max((len(str(k)) for k in value), default=0)
+            lines += [f"  {str(k).ljust(inner)}  {short(v)}" for k, v in value.items()]
+        else:
+            lines.append(f"{key.ljust(width)}  {'-' if value in (None, '') else value}")
+    return "\n".join(lines)
+
+
+def short(value: Any) -> str:
+    """A metric or tag value in a few characters: floats to 4 significant digits."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return f"[{len(value)} values] last {short(value[-1])}" if value else "[]"
+    return str(value)
+
+
+def lineage(ref: dict[str, Any] | None) -> str | None:
+    return f"{ref['name']}:{ref['version']}" if ref else None
+
+
+def file_lines(files: list[dict[str, Any]]) -> dict[str, str]:
+    return {f["path"]: f"{human_bytes(f['bytes']):>10}  sha256 {f['sha256']}" for f in files}
+
+
+def metric_summary(metrics: dict[str, Any], limit: int = 3) -> str:
+    shown = [f"{k}={short(v)}" for k, v in list(metrics.items())[:limit] if not isinstance(v, dict)]
+    return " ".join(shown) + (" ..." if len(metrics) > limit else "")
+
+
+# ---------------------------------------------------------------------- models
+def models_list(registry: Registry, args: argparse.Namespace) -> Any:
+    models = registry.list_models()
+    if args.json:
+        return models
+    if not models:
+        return f"no models registered in {registry.root}"
+    rows = [
+        [m["name"], m["version"], m["versions"], framework(m), m["created"], metric_summary(m["metrics"])]
+        for m in models
+    ]
+    return table(["NAME", "LATEST", "VERSIONS", "FRAMEWORK", "CREATED", "METRICS"], rows)
+
+
+def framework(meta: dict[str, Any]) -> str:
+    return " ".join(filter(None, [meta.get("framework"), meta.get("framework_version")])) or "-"
+
+
+def models_show(registry: Registry, args: argparse.Namespace) -> Any:
+    name, version = parse_ref(args.ref, "model name")
+    m = registry.get_model(name, version)
+    if args.json:
+        return m
+    res = m.get("resource_configuration") or {}
+    return fields([
+        ("model", f"{m['name']}:{m['version']}"),
+        ("created", m["created"]),
+        ("framework", framework(m)),
+        ("description", m.get("description")),
+        ("tags", m.get("tags") or {}),
+        ("resources", ", ".join(f"{k}={v}" for k, v in res.items()) or None),
+        ("run", f"{m['run_id']} (experiment {m['experiment']})" if m.get("run_id") else None),
+        ("dataset", lineage(m.get("dataset"))),
+        ("environment", lineage(m.get("environment"))),
+        ("metrics", m.get("metrics") or {}),
+        ("files", file_lines(m["files"])),
+        ("path", m["artifact_path"]),
+    ])  # fmt: skip
+
+
+def models_versions(registry: Registry, args: argparse.Namespace) -> Any:
+    versions = registry.model_versions(args.name)
+    if args.json:
+        return versions
+    rows = [[m["version"], m["created"], m.get("run_id"), metric_summary(m["metrics"])] for m in versions]
+    return table(["VERSION", "CREATED", "RUN", "METRICS"], rows)
+
+
+def models_download(registry: Registry, args: argparse.Namespace) -> Any:
+    name, version = parse_ref(args.ref, "model name")
+    dest = registry.download_model(name, version, args.dest)
+    meta = registry.get_model(name, version)
+    if args.json:
+        return {"name": name, "version": meta["version"], "dest": str(dest)}
+    return f"model {name}:{meta['version']} ({len(meta['files'])} files, sha256 checked) -> {dest}"
+
+
+def models_register(registry: Registry, args: argparse.Namespace) -> Any:
+    tags = {}
+    for item in args.tag:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SnakeyardError(f"invalid --tag {item!r}: use KEY=VALUE")
+        tags[key] = value
+    meta = registry.register_model(
+        args.name,
+        args.path,
+        framework=args.framework,
+        framework_version=args.framework_version,
+        description=args.description,
+        tags=tags,
+    )
+    if args.json:
+        return meta
+    state = "registered" if meta["new"] else "already registered (identical content)"
+    return f"model {meta['name']}:{meta['version']} {state}"
+
+
+# -------------------------------------------------------------------- datasets
+def datasets_list(registry: Registry, args: argparse.Namespace) -> Any:
+    rows = registry.list_datasets()
+    if args.json:
+        return rows
+    if not rows:
+        return f"no data sets registered in {registry.root}"
+    return table(
+        ["NAME", "LATEST", "VERSIONS", "FILES", "SIZE", "CREATED", "DESCRIPTION"],
+        [
+            [d["name"], d["version"], d["versions"], d["file_count"], human_bytes(d["bytes"]),
+             d["created"], d.get("description")]
+            for d in rows
+        ],
+    )  # fmt: skip
+
+
+def datasets_show(registry: Registry, args: argparse.Namespace) -> Any:
+    name, version = parse_ref(args.ref, "data set name")
+    d = registry.get_dataset(name, version)
+    if args.json:
+        return d
+    return fields([
+        ("dataset", f"{d['name']}:{d['version']}"),
+        ("created", d["created"]),
+        ("description", d.get("description")),
+        ("origin", d.get("origin")),
+        ("content", d["content_hash"]),
+        ("size", f"{human_bytes(d['bytes'])} in {d['file_count']} files"),
+        ("files", file_lines(d["files"])),
+        ("location", d["location"]),
+    ])  # fmt: skip
+
+
+# ---------------------------------------------------------------- environments
+def environments_list(registry: Registry, args: argparse.Namespace) -> Any:
+    rows = registry.list_environments()
+    if args.json:
+        return rows
+    if not rows:
+        return f"no environments registered in {registry.root}"
+    return table(
+        ["NAME", "LATEST", "VERSIONS", "METHOD", "PACKAGES", "CREATED"],
+        [[e["name"], e["version"], e["versions"], e["method"], len(e["packages"]), e["created"]] for e in rows],
+    )
+
+
+def environments_show(registry: Registry, args: argparse.Namespace) -> Any:
+    name, version = parse_ref(args.ref, "environment name")
+    e = registry.get_environment(name, version)
+    if args.json:
+        return e
+    return fields([
+        ("environment", f"{e['name']}:{e['version']}"),
+        ("created", e["created"]),
+        ("method", e["method"]),
+        ("spec", e["spec_file"]),
+        ("spec sha256", e["spec_hash"]),
+        ("python", e.get("python")),
+        ("packages", e["packages"]),
+        ("path", e["path"]),
+    ])  # fmt: skip
+
+
+# ------------------------------------------------------------------------ runs
+def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
+    runs = registry.list_runs(args.experiment)
+    if args.status:
+        runs = [r for r in runs if r["status"].lower() == args.status.lower()]
+    if args.json:
+        return runs
+    if not runs:
+        return "no runs" + (f" of experiment {args.experiment!r}" if args.experiment else "")
+    return table(
+        ["RUN", "EXPERIMENT", "STATUS", "EXIT", "START", "SECONDS", "HOST", "METRICS"],
+        [
+            [r["id"], r["experiment"], r["status"], r["exit_code"], r["start"],
+             r["duration_seconds"], r["host"], metric_summary(r["metrics"])]
+            for r in runs
+        ],
+    )  # fmt: skip
+
+
+def runs_show(registry: Registry, args: argparse.Namespace) -> Any:
+    r = registry.get_run(args.run_id)
+    if args.json:
+        return r
+    return fields([
+        ("run", r["id"]),
+        ("experiment", r["experiment"]),
+        ("status", r["status"] + (f" ({r['error']})" if r.get("error") else "")),
+        ("exit code", r["exit_code"]),
+        ("start", r["start"]),
+        ("end", r["end"]),
+        ("duration", f"{r['duration_seconds']} s" if r["duration_seconds"] is not None else None),
+        ("host", r["host"]),
+        ("cluster job", r.get("cluster_job_id")),
+        ("git commit", r.get("git_commit")),
+        ("command", " ".join(r["command"])),
+        ("arguments", r["arguments"]),
+        ("dataset", lineage(r["dataset"])),
+        ("environment", lineage(r["environment"])),
+        ("snapshot", f"{r['snapshot_hash']} ({r['snapshot_files']} files)"),
+        ("metrics", r["metrics"]),
+        ("tags", r.get("tags") or {}),
+        ("outputs", file_lines(r["outputs"])),
+        ("folder", r["folder"]),
+    ])  # fmt: skip
+
+
+# ---------------------------------------------------------------------- verify
+def verify(registry: Registry, args: argparse.Namespace) -> Any:
+    checked, problems = 0, []
+    for _label, found in registry.verify():
+        checked += 1
+        problems += found
+    if args.json:
+        return {"checked": checked, "problems": problems}
+    if problems:
+        raise SnakeyardError(
+            f"{len(problems)} problem(s) in {checked} versions:\n" + "\n".join(problems)
+        )
+    return f"checked {checked} versions in {registry.root}: every sha256 matches"
+
+
+def parser() -> argparse.ArgumentParser:
+    """The ``snakeyard`` command line."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--registry", default=argparse.SUPPRESS, help="registry folder")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
+    top = argparse.ArgumentParser(prog="snakeyard", description=__doc__.splitlines()[0], parents=[common])
+    nouns = top.add_subparsers(dest="noun", required=True, metavar="NOUN")
+
+    def verb(noun_parsers: Any, name: str, function: Any, help_text: str) -> argparse.ArgumentParser:
+        command = noun_parsers.add_parser(name, parents=[common], help=help_text)
+        command.set_defaults(function=function)
+        return command
+
+    models = nouns.add_parser("models", help="registered models").add_subparsers(
+        dest="verb", required=True, metavar="VERB"
+    )
+    verb(models, "list", models_list, "latest version of every model")
+    verb(models, "show", models_show, "one version: metrics, lineage, files").add_argument(
+        "ref", metavar="NAME[:VERSION]"
+    )
+    verb(models, "versions", models_versions, "every version of one model").add_argument("name")
+    download = verb(models, "download", models_download, "copy a version's files to DEST")
+    download.add_argument("ref", metavar="NAME[:VERSION]")
+    download.add_argument("dest", metavar="DEST")
+    register = verb(models, "register", models_register, "register a file or folder")
+    register.add_argument("name")
+    register.add_argument("path")
+    register.add_argument("--framework", default=None)
+    register.add_argument("--framework-version", default=None)
+    register.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
+    register.add_argument("--description", default="")
+
+    datasets = nouns.add_parser("datasets", help="data set versions").add_subparsers(
+        dest="verb", required=True, metavar="VERB"
+    )
+    verb(datasets, "list", datasets_list, "latest version of every data set")
+    verb(datasets, "show", datasets_show, "one version: files, sizes, hashes").add_argument(
+        "ref", metavar="NAME[:VERSION]"
+    )
+
+    environments = nouns.add_parser("environments", help="environment versions").add_subparsers(
+        dest="verb", required=True, metavar="VERB"
+    )
+    verb(environments, "list", environments_list, "latest version of every environment")
+    verb(environments, "show", environments_show, "one version: spec and packages").add_argument(
+        "ref", metavar="NAME[:VERSION]"
+    )
+
+    runs = nouns.add_parser("runs", help="training runs").add_subparsers(
+        dest="verb", required=True, metavar="VERB"
+    )
+    listing = verb(runs, "list", runs_list, "runs, oldest first")
+    listing.add_argument("--experiment", default=None)
+    listing.add_argument("--status", default=None, help="Completed, Failed or Running")
+    verb(runs, "show", runs_show, "one run's record").add_argument("run_id")
+
+    check = nouns.add_parser("verify", parents=[common], help="check every sha256 in the registry")
+    check.set_defaults(function=verify)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``snakeyard`` command; returns the exit code."""
+    args = parser().parse_args(argv)
+    args.json = getattr(args, "json", False)
+    registry = Registry(getattr(args, "registry", None))
+    try:
+        result = args.function(registry, args)
+    except (SnakeyardError, OSError) as error:
+        print(f"snakeyard: error: {error}", file=sys.stderr)
+        return 1
+    try:
+        if args.json:
+            json.dump(result, sys.stdout, indent=2, sort_keys=True)
+            sys.stdout.write("\n")
+        else:
+            print(result)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader (head, less) went away; that is not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""The workflow configuration: schema validation, defaults, and checks across keys.
+
+Relative paths in the configuration (data set ``path:`` sources, environment files,
+experiment source directories) are looked up first in the working directory and then
+in snakeyard's own folder, so the bundled examples work when snakeyard is used as a
+module from another project.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from jsonschema.exceptions import best_match
+
+from .datasets import parse_source
+from .errors import ConfigError
+from .store import NAME_RULE, check_name
+
+
+def _with_defaults(validator_class: type) -> type:
+    """A validator class that fills in each property's ``default`` before checking it."""
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def properties(validator, props, instance, schema):  # noqa: ANN001 - jsonschema hook
+        if isinstance(instance, dict):
+            for key, sub in props.items():
+                if "default" in sub and key not in instance:
+                    instance[key] = copy.deepcopy(sub["default"])
+        yield from check_properties(validator, props, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": properties})
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = ".".join(str(p) for p in error.absolute_path) or "top level"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
+        return f"unknown key {', '.join(map(repr, unknown))} in {where}{hint}"
+    if error.validator == "required":
+        return f"{where}: {error.message.replace('is a required property', 'is required')}"
+    if error.validator in ("propertyNames", "pattern") and error.schema.get("pattern", "").startswith(
+        "^[A-Za-z0-9]"
+    ):
+        return f"{where}: invalid name {error.instance!r}; use {NAME_RULE}"
+    return f"{where}: {error.message}"
+
+
+def validate(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
+    """Check ``config`` against the schema, filling in defaults; raise ConfigError naming the key."""
+    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
+    validator_class = _with_defaults(jsonschema.validators.validator_for(schema))
+    errors = list(validator_class(schema).iter_errors(config))
+    if errors:
+        error = best_match(errors)
+        # a bad name reports the name's own pattern; say which mapping it belongs to
+        if error.validator == "pattern" and error.parent is not None:
+            error = error.parent
+        raise ConfigError(f"config: {_describe(error)}")
+    return config
+
+
+def find_path(value: str, key: str, places: list[Path]) -> Path:
+    """Resolve a configured path: absolute as is, else the first of ``places`` holding it."""
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        if path.exists():
+            return path
+        raise ConfigError(f"{key}: {value!r} does not exist")
+    for place in places:
+        if (place / path).exists():
+            return (place / path).resolve()
+    looked = " or ".join(str(p) for p in places)
+    raise ConfigError(f"{key}: {value!r} not found in {looked}")
+
+
+def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]:
+    """Check references between keys and resolve paths; return a new plain dict."""
+    places = list(dict.fromkeys([workdir.resolve(), root.resolve()]))
+    resolved = copy.deepcopy(config)
+    for name, dataset in resolved["datasets"].items():
+        check_name(name, "data set name")
+        kind, what = parse_source(dataset["source"], name)
+        if kind == "path":
+            dataset["source"] = f"path:{find_path(what, f'datasets.{name}.source', places)}"
+    for name, environment in resolved["environments"].items():
+        check_name(name, "environment name")
+        environment["file"] = str(find_path(environment["file"], f"environments.{name}.file", places))
+    for name, experiment in resolved["experiments"].items():
+        check_name(name, "experiment name")
+        key = f"experiments.{name}"
+        source = find_path(experiment["source_directory"], f"{key}.source_directory", places)
+        if not (source / experiment["script"]).is_file():
+            raise ConfigError(
+                f"{key}.script: training script {experiment['script']!r} not found in {source}"
+            )
+        experiment["source_directory"] = str(source)
+        for ref, pool in (("dataset", "datasets"), ("environment", "environments")):
+            if experiment[ref] not in resolved[pool]:
+                known = ", ".join(sorted(resolved[pool]))
+                raise ConfigError(
+                    f"{key}.{ref}: {experiment[ref]!r} is not defined under {pool} "
+                    f"(defined: {known})"
+                )
+        model = experiment["model"]
+        model["name"] = check_name(model.get("name") or name, f"{key}.model.name")
+    return resolved

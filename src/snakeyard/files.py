@@ -1,0 +1,107 @@
+"""File helpers shared by the registry and the stages: hashing, manifests, atomic writes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+CHUNK = 1 << 20
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Return the hex sha256 of one file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def walk_files(root: Path) -> list[Path]:
+    """Every regular file below ``root`` (or ``root`` itself), as sorted relative paths."""
+    if root.is_file():
+        return [Path(root.name)]
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        base = Path(dirpath)
+        found.extend((base / name).relative_to(root) for name in filenames)
+    return sorted(found, key=lambda p: p.as_posix())
+
+
+def manifest_of(root: Path, relpaths: Iterable[Path] | None = None) -> list[dict[str, Any]]:
+    """List ``{path, bytes, sha256}`` for the files below ``root``, sorted by path.
+
+    When ``root`` is a single file, its entry is named after the file itself.
+    """
+    base = root.parent if root.is_file() else root
+    paths = walk_files(root) if relpaths is None else sorted(relpaths, key=lambda p: p.as_posix())
+    return [
+        {
+            "path": rel.as_posix(),
+            "bytes": (base / rel).stat().st_size,
+            "sha256": sha256_file(base / rel),
+        }
+        for rel in paths
+    ]
+
+
+def content_hash(manifest: list[dict[str, Any]]) -> str:
+    """One sha256 for a set of files: same names and bytes give the same hash."""
+    digest = hashlib.sha256()
+    for entry in sorted(manifest, key=lambda e: e["path"]):
+        digest.update(f"{entry['path']}\0{entry['sha256']}\n".encode())
+    return digest.hexdigest()
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any, *, fsync: bool = False) -> None:
+    """Write JSON to ``path`` so that a reader sees the old file or the whole new one."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n", fsync=fsync)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str, *, fsync: bool = False) -> None:
+    """Write text through a temporary file in the same folder and an atomic rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            if fsync:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read one JSON document."""
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def copy_files(src_root: Path, dest_root: Path, relpaths: Iterable[Path]) -> None:
+    """Copy the named files from ``src_root`` to ``dest_root``, keeping their relative paths.
+
+    ``src_root`` may be a single file, in which case ``relpaths`` holds its name.
+    """
+    base = src_root.parent if src_root.is_file() else src_root
+    for rel in relpaths:
+        target = dest_root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(base / rel, target)
+
+
+def human_bytes(size: float) -> str:
+    """Format a byte count the way ``ls -h`` would."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"

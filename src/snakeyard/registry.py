@@ -1,0 +1,428 @@
+"""The registry: versioned models, data sets and environments, and the records of runs.
+
+See ``docs/registry.md`` for the layout on disk. Every function returns plain dicts
+(the JSON metadata as stored, plus ``path``), so callers can print or serialise them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import IntegrityError, NotFoundError, SnakeyardError
+from .files import CHUNK, content_hash, manifest_of, read_json, walk_files
+from .store import VersionStore, check_name
+
+REGISTRY_VARIABLE = "SNAKEYARD_REGISTRY"
+DEFAULT_ROOT = "registry"
+LOADABLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
+
+
+def default_root() -> Path:
+    """The registry folder: ``$SNAKEYARD_REGISTRY`` if set, else ``./registry``."""
+    return Path(os.environ.get(REGISTRY_VARIABLE) or DEFAULT_ROOT)
+
+
+def copy_verified(src_root: Path, dest_root: Path, manifest: list[dict[str, Any]]) -> None:
+    """Copy the files of ``manifest`` and check each copy's sha256 in the same pass."""
+    base = src_root.parent if src_root.is_file() else src_root
+    for entry in manifest:
+        target = dest_root / entry["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        with open(base / entry["path"], "rb") as reader, open(target, "wb") as writer:
+            while chunk := reader.read(CHUNK):
+                digest.update(chunk)
+                writer.write(chunk)
+        if digest.hexdigest() != entry["sha256"]:
+            raise IntegrityError(
+                f"{base / entry['path']} changed while it was being copied: "
+                f"sha256 {digest.hexdigest()}, expected {entry['sha256']}"
+            )
+
+
+def check_files(root: Path, manifest: list[dict[str, Any]], label: str) -> list[str]:
+    """Compare the files below ``root`` with their recorded sha256; describe each mismatch."""
+    problems = []
+    for entry in manifest:
+        path = root / entry["path"]
+        if not path.is_file():
+            problems.append(f"{label}: file {entry['path']} is missing ({path})")
+            continue
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            while chunk := handle.read(CHUNK):
+                digest.update(chunk)
+        if digest.hexdigest() != entry["sha256"]:
+            problems.append(
+                f"{label}: file {entry['path']} has sha256 {digest.hexdigest()}, "
+                f"recorded {entry['sha256']}"
+            )
+    return problems
+
+
+class Registry:
+    """A registry folder (default ``./registry`` or ``$SNAKEYARD_REGISTRY``)."""
+
+    def __init__(self, root: str | os.PathLike | None = None, datastore: str | os.PathLike | None = None):
+        self.root = Path(root) if root is not None else default_root()
+        self.datastore = Path(datastore) if datastore else self.root / "datastore"
+        self.models = VersionStore(self.root / "models", "model", "model.json")
+        self.datasets = VersionStore(self.root / "datasets", "dataset", "dataset.json")
+        self.environments = VersionStore(
+            self.root / "environments", "environment", "environment.json"
+        )
+        self.runs_root = self.root / "runs"
+
+    # ------------------------------------------------------------------ models
+    def register_model(
+        self,
+        name: str,
+        path: str | os.PathLike,
+        *,
+        framework: str | None = None,
+        framework_version: str | None = None,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        resource_configuration: dict[str, Any] | None = None,
+        run_id: str | None = None,
+        experiment: str | None = None,
+        dataset: dict[str, Any] | None = None,
+        environment: dict[str, Any] | None = None,
+        metrics: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Register the file or folder at ``path`` as the next version of model ``name``.
+
+        Byte-identical content returns the existing version instead (``new`` is False)
+        when it is the latest version, or when the same run registered it before.
+        """
+        check_name(name, "model name")
+        source = Path(path)
+        if not source.exists():
+            raise NotFoundError(f"cannot register model {name!r}: {source} does not exist")
+        files = [
+            {**entry, "path": f"{source.name}/{entry['path']}" if source.is_dir() else entry["path"]}
+            for entry in manifest_of(source)
+        ]
+        if not files:
+            raise SnakeyardError(f"cannot register model {name!r}: folder {source} is empty")
+        digest = content_hash(files)
+        existing = self._same_model(name, digest, run_id)
+        if existing is not None:
+            return {**existing, "new": False}
+        meta = {
+            "kind": "model",
+            "artifact": source.name,
+            "framework": framework,
+            "framework_version": framework_version,
+            "description": description,
+            "tags": dict(tags or {}),
+            "resource_configuration": resource_configuration,
+            "run_id": run_id,
+            "experiment": experiment,
+            "dataset": dataset,
+            "environment": environment,
+            "metrics": dict(metrics or {}),
+            "files": files,
+            "content_hash": digest,
+        }
+        stored_manifest = (
+            [{**entry, "path": entry["path"].split("/", 1)[1]} for entry in files]
+            if source.is_dir()
+            else files
+        )
+
+        def fill(folder: Path) -> None:
+            target = folder / "artifacts" / (source.name if source.is_dir() else "")
+            copy_verified(source, target, stored_manifest)
+
+        return {**self.models.publish(name, meta, fill), "new": True}
+
+    def _same_model(self, name: str, digest: str, run_id: str | None) -> dict[str, Any] | None:
+        try:
+            latest = self.models.read(name)
+        except NotFoundError:
+            return None
+        if latest.get("content_hash") == digest:
+            return latest
+        if run_id is None:
+            return None
+        return next((m for m in self.models.find(name, digest) if m.get("run_id") == run_id), None)
+
+    def get_model(self, name: str, version: int | str = "latest") -> dict[str, Any]:
+        """Metadata of one model version; ``artifact_path`` is where its files are."""
+        meta = self.models.read(name, version)
+        meta["artifact_path"] = str(Path(meta["path"]) / "artifacts" / meta["artifact"])
+        return meta
+
+    def list_models(self) -> list[dict[str, Any]]:
+        """The latest version of every model, with ``versions`` set to their count."""
+        rows = []
+        for name in self.models.names():
+            meta = self.get_model(name)
+            meta["versions"] = len(self.models.versions(name))
+            rows.append(meta)
+        return rows
+
+    def model_versions(self, name: str) -> list[dict[str, Any]]:
+        """Every version of model ``name``, oldest first."""
+        versions = self.models.read_all(name)
+        if not versions:
+            raise NotFoundError(f"no model named {name!r} in {self.root}")
+        return versions
+
+    def verified_model(self, name: str, version: int | str = "latest") -> dict[str, Any]:
+        """Like :meth:`get_model`, after checking every artifact's sha256."""
+        meta = self.get_model(name, version)
+        problems = check_files(
+            Path(meta["path"]) / "artifacts", meta["files"], f"model {name}:{meta['version']}"
+        )
+        if problems:
+            raise IntegrityError("; ".join(problems))
+        return meta
+
+    def load_model(self, name: str, version: int | str = "latest") -> Any:
+        """Check and deserialise a registered model (a ``.joblib``/``.pkl`` artifact)."""
+        meta = self.verified_model(name, version)
+        artifact = Path(meta["artifact_path"])
+        if artifact.is_dir():
+            candidates = [p for p in walk_files(artifact) if p.suffix in LOADABLE_SUFFIXES]
+            if len(candidates) != 1:
+                raise SnakeyardError(
+                    f"model {name}:{meta['version']} is a folder of {len(meta['files'])} files "
+                    f"without exactly one {'/'.join(LOADABLE_SUFFIXES)} file; "
+                    f"use get_model() and read {artifact} yourself"
+                )
+            artifact = artifact / candidates[0]
+        elif artifact.suffix not in LOADABLE_SUFFIXES:
+            raise SnakeyardError(
+                f"model {name}:{meta['version']} artifact {artifact.name} is not a "
+                f"{'/'.join(LOADABLE_SUFFIXES)} file; use get_model() and read it yourself"
+            )
+        import joblib
+
+        return joblib.load(artifact)
+
+    def download_model(self, name: str, version: int | str, dest: str | os.PathLike) -> Path:
+        """Copy a model version's checked files into the new folder ``dest``."""
+        meta = self.verified_model(name, version)
+        dest = Path(dest)
+        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+            raise SnakeyardError(f"cannot download into {dest}: it exists and is not an empty folder")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex}.tmp"
+        try:
+            copy_verified(Path(meta["path"]) / "artifacts", tmp, meta["files"])
+            if dest.exists():
+                dest.rmdir()
+            os.rename(tmp, dest)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return dest
+
+    # ---------------------------------------------------------------- datasets
+    def upload_dataset(
+        self,
+        name: str,
+        source: str | os.PathLike,
+        manifest: list[dict[str, Any]] | None = None,
+        description: str = "",
+        origin: str | None = None,
+    ) -> dict[str, Any]:
+        """Copy a file or folder into the datastore and register it as a data set version.
+
+        Content already registered under ``name`` returns that version (``new`` False)
+        and copies nothing.
+        """
+        check_name(name, "data set name")
+        source = Path(source)
+        if manifest is None:
+            manifest = manifest_of(source)
+        if not manifest:
+            raise SnakeyardError(f"data set {name!r}: {source} holds no files")
+        digest = content_hash(manifest)
+        found = self.datasets.find(name, digest)
+        if found:
+            return {**self._with_location(found[0]), "new": False}
+        location = self.datastore / name / digest
+        if not location.is_dir():
+            staging = self.datastore / name / ".tmp" / uuid.uuid4().hex
+            try:
+                copy_verified(source, staging, manifest)
+                try:
+                    os.rename(staging, location)
+                except OSError:
+                    if not location.is_dir():
+                        raise
+                    shutil.rmtree(staging)  # another writer stored the same content first
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+        meta = {
+            "kind": "dataset",
+            "description": description,
+            "origin": origin,
+            "content_hash": digest,
+            "files": manifest,
+            "file_count": len(manifest),
+            "bytes": sum(entry["bytes"] for entry in manifest),
+            "location": self._portable(location),
+        }
+        return {**self._with_location(self.datasets.publish(name, meta)), "new": True}
+
+    def get_dataset(self, name: str, version: int | str = "latest") -> dict[str, Any]:
+        """Metadata of one data set version; ``location`` is the absolute data folder."""
+        return self._with_location(self.datasets.read(name, version))
+
+    def list_datasets(self) -> list[dict[str, Any]]:
+        """The latest version of every data set, with ``versions`` set to their count."""
+        return [
+            {**self.get_dataset(name), "versions": len(self.datasets.versions(name))}
+            for name in self.datasets.names()
+        ]
+
+    def _portable(self, location: Path) -> str:
+        """A datastore path relative to the registry when it lies inside it."""
+        try:
+            return location.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return str(location.resolve())
+
+    def _with_location(self, meta: dict[str, Any]) -> dict[str, Any]:
+        meta["location"] = str((self.root / meta["location"]).resolve())
+        return meta
+
+    # ------------------------------------------------------------ environments
+    def register_environment(
+        self,
+        name: str,
+        *,
+        spec_file: str,
+        spec_text: str,
+        packages: dict[str, str],
+        method: str,
+        lock_text: str | None = None,
+        python: str | None = None,
+    ) -> dict[str, Any]:
+        """Register a locked or recorded environment; the same content returns its version."""
+        check_name(name, "environment name")
+        contents = {"spec.yaml": spec_text}
+        if lock_text is not None:
+            contents["conda-lock.yml"] = lock_text
+        files = [
+            {
+                "path": filename,
+                "bytes": len(text.encode()),
+                "sha256": hashlib.sha256(text.encode()).hexdigest(),
+            }
+            for filename, text in sorted(contents.items())
+        ]
+        digest = hashlib.sha256(
+            (content_hash(files) + "".join(f"{k}=={v}\n" for k, v in sorted(packages.items()))).encode()
+        ).hexdigest()
+        found = self.environments.find(name, digest)
+        if found:
+            return {**found[0], "new": False}
+        meta = {
+            "kind": "environment",
+            "method": method,
+            "spec_file": spec_file,
+            "spec_hash": hashlib.sha256(spec_text.encode()).hexdigest(),
+            "python": python,
+            "packages": dict(sorted(packages.items())),
+            "files": files,
+            "content_hash": digest,
+        }
+
+        def fill(folder: Path) -> None:
+            for filename, text in contents.items():
+                (folder / filename).write_text(text, encoding="utf-8")
+
+        return {**self.environments.publish(name, meta, fill), "new": True}
+
+    def get_environment(self, name: str, version: int | str = "latest") -> dict[str, Any]:
+        """Metadata of one environment version, its package list included."""
+        return self.environments.read(name, version)
+
+    def list_environments(self) -> list[dict[str, Any]]:
+        """The latest version of every environment, with ``versions`` set to their count."""
+        return [
+            {**self.get_environment(name), "versions": len(self.environments.versions(name))}
+            for name in self.environments.names()
+        ]
+
+    # -------------------------------------------------------------------- runs
+    def run_folder(self, experiment: str, run_id: str) -> Path:
+        """Where the run ``run_id`` of ``experiment`` keeps its record and files."""
+        return self.runs_root / check_name(experiment, "experiment name") / run_id
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        """The record of one run, found by its id."""
+        check_name(run_id, "run id")
+        for record in self.runs_root.glob(f"*/{run_id}/run.json"):
+            return read_json(record)
+        raise NotFoundError(f"no run with id {run_id!r} in {self.root}")
+
+    def list_runs(self, experiment: str | None = None) -> list[dict[str, Any]]:
+        """Run records, oldest first; only those of ``experiment`` when given."""
+        if experiment is not None:
+            check_name(experiment, "experiment name")
+        pattern = f"{experiment or '*'}/*/run.json"
+        records = []
+        for path in self.runs_root.glob(pattern):
+            try:
+                records.append(read_json(path))
+            except (OSError, ValueError):
+                continue  # a record being replaced at this instant
+        return sorted(records, key=lambda r: (r.get("start") or "", r.get("id", "")))
+
+    # ------------------------------------------------------------------ verify
+    def verify(self) -> Iterator[tuple[str, list[str]]]:
+        """Check every recorded sha256; yield ``(label, problems)`` per version."""
+        for name in self.models.names():
+            for meta in self.models.read_all(name):
+                label = f"model {name}:{meta['version']}"
+                yield label, check_files(Path(meta["path"]) / "artifacts", meta["files"], label)
+        for name in self.datasets.names():
+            for meta in self.datasets.read_all(name):
+                label = f"dataset {name}:{meta['version']}"
+                location = Path(self._with_location(meta)["location"])
+                yield label, check_files(location, meta["files"], label)
+        for name in self.environments.names():
+            for meta in self.environments.read_all(name):
+                label = f"environment {name}:{meta['version']}"
+                yield label, check_files(Path(meta["path"]), meta["files"], label)
+
+
+def _registry(registry: Registry | str | os.PathLike | None) -> Registry:
+    return registry if isinstance(registry, Registry) else Registry(registry)
+
+
+def load_model(name: str, version: int | str = "latest", registry: Registry | str | None = None) -> Any:
+    """Load a registered model by name, checking its sha256 first."""
+    return _registry(registry).load_model(name, version)
+
+
+def get_model(name: str, version: int | str = "latest", registry: Registry | str | None = None) -> dict[str, Any]:
+    """Metadata of a registered model version: metrics, lineage, files."""
+    return _registry(registry).get_model(name, version)
+
+
+def get_dataset(name: str, version: int | str = "latest", registry: Registry | str | None = None) -> dict[str, Any]:
+    """Metadata of a data set version, with the absolute ``location`` of its files."""
+    return _registry(registry).get_dataset(name, version)
+
+
+def get_run(run_id: str, registry: Registry | str | None = None) -> dict[str, Any]:
+    """The record of one run: status, arguments, metrics, lineage."""
+    return _registry(registry).get_run(run_id)
+
+
+def list_runs(experiment: str | None = None, registry: Registry | str | None = None) -> list[dict[str, Any]]:
+    """Run records, oldest first, optionally of one experiment."""
+    return _registry(registry).list_runs(experiment)

@@ -1,0 +1,176 @@
+"""One run: an experiment's training script executed in a fresh snapshot of its sources.
+
+The run's folder (``<registry>/runs/<experiment>/<run id>/``) holds::
+
+    run.json       the run record, rewritten atomically as the run progresses
+    events.jsonl   what the script logged through the Run API
+    work/          the working directory: the source snapshot, plus
+      outputs/     files the script writes for keeping (the model among them)
+      logs/        std_log.txt (the script's stdout and stderr) and any logs it writes
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import ConfigError, SnakeyardError
+from .files import content_hash, copy_files, manifest_of, write_json_atomic
+from .registry import Registry
+from .run import EXPERIMENT_VARIABLE, RUN_DIR_VARIABLE, RUN_ID_VARIABLE, read_events
+from .snapshot import snapshot_files
+
+STDOUT_LOG = "logs/std_log.txt"
+PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
+
+
+class RunFailed(SnakeyardError):
+    """The training script exited non-zero or was stopped; the record says Failed."""
+
+
+def new_run_id(experiment: str) -> str:
+    """A unique, sortable run id such as ``sklearn-iris_1732450000_1a2b3c4d``."""
+    return f"{experiment}_{int(time.time())}_{uuid.uuid4().hex[:8]}"
+
+
+def now() -> str:
+    """The current UTC time in ISO 8601, to the second."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def git_commit(folder: Path) -> str | None:
+    """The commit checked out in the git repository holding ``folder``, if any."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=10,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip() or None
+
+
+def arguments_list(arguments: dict[str, Any]) -> list[str]:
+    """``{'kernel': 'linear', 'penalty': 1.0}`` as ``['--kernel', 'linear', '--penalty', '1.0']``."""
+    words = []
+    for name, value in arguments.items():
+        words += [name if name.startswith("-") else f"--{name}", str(value)]
+    return words
+
+
+def execute(
+    registry: Registry,
+    *,
+    experiment: str,
+    source_directory: Path,
+    script: str,
+    arguments: dict[str, Any],
+    dataset: dict[str, Any],
+    environment: dict[str, Any],
+    data_argument: str | None = "--data-folder",
+    python: str = sys.executable,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run ``script`` as a new run of ``experiment``; return the finished run record.
+
+    Raises :class:`RunFailed` after recording a Failed run when the script fails.
+    """
+    if not (source_directory / script).is_file():
+        raise ConfigError(
+            f"experiment {experiment!r}: training script {script!r} not found in "
+            f"source directory {source_directory}"
+        )
+    run_id = new_run_id(experiment)
+    folder = registry.run_folder(experiment, run_id)
+    work = folder / "work"
+    files = snapshot_files(source_directory)
+    copy_files(source_directory, work, files)
+    snapshot = manifest_of(work, files)
+    (work / "outputs").mkdir(exist_ok=True)
+    (work / "logs").mkdir(exist_ok=True)
+
+    command = [python, script, *arguments_list(arguments)]
+    if data_argument:
+        command += [data_argument, dataset["location"]]
+    record: dict[str, Any] = {
+        "id": run_id,
+        "experiment": experiment,
+        "status": "Running",
+        "exit_code": None,
+        "start": now(),
+        "end": None,
+        "duration_seconds": None,
+        "host": socket.gethostname(),
+        "cluster_job_id": os.environ.get("SLURM_JOB_ID"),
+        "git_commit": git_commit(source_directory),
+        "source_directory": str(source_directory),
+        "script": script,
+        "arguments": arguments,
+        "command": command,
+        "python": python,
+        "dataset": {k: dataset[k] for k in ("name", "version", "content_hash")},
+        "environment": {k: environment[k] for k in ("name", "version", "method")},
+        "snapshot_hash": content_hash(snapshot),
+        "snapshot_files": len(snapshot),
+        "folder": str(folder.resolve()),
+        "metrics": {},
+        "tags": {},
+        "outputs": [],
+    }
+    write_json_atomic(folder / "run.json", record)
+    log(f"run {run_id}: {' '.join(command)} (in {work})")
+
+    env = dict(os.environ)
+    env[RUN_DIR_VARIABLE] = str(folder.resolve())
+    env[RUN_ID_VARIABLE] = run_id
+    env[EXPERIMENT_VARIABLE] = experiment
+    # the Run API must import in any interpreter, not only the workflow's own
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, env.get("PYTHONPATH")]))
+
+    started = time.monotonic()
+    exit_code, stopped_by = _run_child(command, work, env)
+    record["exit_code"] = exit_code
+    record["end"] = now()
+    record["duration_seconds"] = round(time.monotonic() - started, 3)
+    record["metrics"], record["tags"] = read_events(folder)
+    record["outputs"] = manifest_of(work / "outputs")
+    record["status"] = "Completed" if exit_code == 0 and stopped_by is None else "Failed"
+    if stopped_by is not None:
+        record["error"] = f"stopped by signal {stopped_by} before the script finished"
+    elif exit_code != 0:
+        record["error"] = f"training script exited with code {exit_code}"
+    write_json_atomic(folder / "run.json", record)
+
+    std_log = work / STDOUT_LOG
+    if record["status"] == "Failed":
+        raise RunFailed(f"run {run_id} of {experiment!r} failed: {record['error']}; see {std_log}")
+    log(f"run {run_id}: Completed in {record['duration_seconds']} s; output in {std_log}")
+    return record
+
+
+def _run_child(command: list[str], work: Path, env: dict[str, str]) -> tuple[int, int | None]:
+    """Run the script with its output in ``logs/``; pass SIGTERM/SIGINT on to it."""
+    stopped: list[int] = []
+    with open(work / STDOUT_LOG, "wb") as output:
+        child = subprocess.Popen(command, cwd=work, env=env, stdout=output, stderr=subprocess.STDOUT)
+
+        def forward(signum: int, _frame: Any) -> None:
+            stopped.append(signum)
+            child.send_signal(signum)
+
+        previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            exit_code = child.wait()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+    return exit_code, (stopped[0] if stopped else None)

@@ -1,0 +1,187 @@
+"""The commands the workflow's rules run: ``python -m snakeyard.stages STAGE ...``.
+
+Each stage reads the files named on its command line, does its one job through the
+package API, writes its output files, and appends what it did to ``--log``. A user
+mistake or a failed training script ends the stage with one line on stderr (also in
+the log) and exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import SnakeyardError
+from .files import read_json, write_json_atomic, write_text_atomic
+
+
+class StageLog:
+    """Appends timestamped lines to a stage's log file."""
+
+    def __init__(self, path: str | None):
+        self.path = Path(path) if path else None
+        if self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text("", encoding="utf-8")
+
+    def __call__(self, message: str) -> None:
+        line = f"{time.strftime('%H:%M:%S')} {message.rstrip()}\n"
+        if self.path:
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(line)
+        else:
+            sys.stdout.write(line)
+
+
+def fetch(args: argparse.Namespace, log: StageLog) -> None:
+    from .datasets import fetch as fetch_source
+
+    manifest = fetch_source(args.source, Path(args.files), Path(args.manifest), args.name)
+    size = sum(entry["bytes"] for entry in manifest)
+    log(f"fetched {args.source} as data set {args.name!r}: {len(manifest)} files, {size} bytes")
+
+
+def upload(args: argparse.Namespace, log: StageLog) -> None:
+    from .registry import Registry
+
+    registry = Registry(args.registry, args.datastore)
+    manifest = read_json(args.manifest)["files"]
+    meta = registry.upload_dataset(
+        args.name, Path(args.files), manifest, args.description or "", origin=args.origin
+    )
+    state = "registered as new version" if meta["new"] else "unchanged; already registered as version"
+    log(f"data set {args.name!r} {state} {meta['version']} (content {meta['content_hash'][:12]})")
+    _receipt(args.out, meta, ("name", "version", "content_hash", "location", "new"), registry)
+
+
+def lock(args: argparse.Namespace, log: StageLog) -> None:
+    from .environments import pin
+    from .registry import Registry
+
+    registry = Registry(args.registry)
+    pinned = pin(Path(args.spec_file), Path(args.lockfile), log)
+    meta = registry.register_environment(args.name, spec_file=args.spec_file, **pinned)
+    state = "registered as new version" if meta["new"] else "unchanged; already registered as version"
+    log(f"environment {args.name!r} ({meta['method']}) {state} {meta['version']}")
+    _receipt(args.out, meta, ("name", "version", "method", "content_hash", "new"), registry)
+
+
+def train(args: argparse.Namespace, log: StageLog) -> None:
+    from .registry import Registry
+    from .runner import execute
+
+    spec = json.loads(args.spec)
+    record = execute(
+        Registry(args.registry),
+        experiment=args.experiment,
+        source_directory=Path(spec["source_directory"]),
+        script=spec["script"],
+        arguments=spec["arguments"],
+        dataset=read_json(args.dataset),
+        environment=read_json(args.environment),
+        data_argument=spec["data_argument"] or None,
+        log=log,
+    )
+    write_json_atomic(args.out, record)
+
+
+def collect(args: argparse.Namespace, log: StageLog) -> None:
+    record = read_json(args.run)
+    outputs = Path(record["folder"]) / "work" / "outputs"
+    target = Path(args.outputs)
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(outputs, target)
+    rows = ["metric\tvalue"] + [
+        f"{name}\t{json.dumps(value) if isinstance(value, (list, dict)) else value}"
+        for name, value in sorted(record["metrics"].items())
+    ]
+    write_text_atomic(args.metrics, "\n".join(rows) + "\n")
+    log(f"run {record['id']}: {len(record['outputs'])} output files and "
+        f"{len(record['metrics'])} metrics collected")  # fmt: skip
+
+
+def register(args: argparse.Namespace, log: StageLog) -> None:
+    from .registry import Registry
+
+    registry = Registry(args.registry)
+    record = read_json(args.run)
+    model = json.loads(args.model)
+    artifact = Path(record["folder"]) / "work" / model["path"]
+    if not artifact.exists():
+        found = ", ".join(o["path"] for o in record["outputs"]) or "nothing"
+        raise SnakeyardError(
+            f"experiment {record['experiment']!r}: model.path {model['path']!r} is not in the "
+            f"outputs of run {record['id']} (outputs/ holds: {found})"
+        )
+    environment = read_json(args.environment)
+    packages = registry.get_environment(environment["name"], environment["version"])["packages"]
+    meta = registry.register_model(
+        model["name"],
+        artifact,
+        framework=model["framework"],
+        framework_version=model["framework_version"] or packages.get(model["framework"].lower()),
+        description=model["description"],
+        tags=model["tags"],
+        resource_configuration=model["resource_configuration"],
+        run_id=record["id"],
+        experiment=record["experiment"],
+        dataset=record["dataset"],
+        environment={"name": environment["name"], "version": environment["version"]},
+        metrics=record["metrics"],
+    )
+    state = "registered as new version" if meta["new"] else "unchanged; already registered as version"
+    log(f"model {model['name']!r} from run {record['id']} {state} {meta['version']}")
+    _receipt(args.out, meta, ("name", "version", "content_hash", "run_id", "new"), registry)
+
+
+def _receipt(path: str, meta: dict[str, Any], keys: tuple[str, ...], registry: Any) -> None:
+    write_json_atomic(path, {**{k: meta[k] for k in keys}, "registry": str(registry.root)})
+
+
+STAGES: dict[str, tuple[Callable[[argparse.Namespace, StageLog], None], list[str]]] = {
+    "fetch": (fetch, ["name", "source", "files", "manifest"]),
+    "upload": (upload, ["name", "files", "manifest", "registry", "out"]),
+    "lock": (lock, ["name", "spec-file", "lockfile", "registry", "out"]),
+    "train": (train, ["experiment", "spec", "dataset", "environment", "registry", "out"]),
+    "collect": (collect, ["run", "outputs", "metrics"]),
+    "register": (register, ["run", "environment", "model", "registry", "out"]),
+}
+OPTIONAL = {"upload": ["description", "datastore", "origin"]}
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line of the stages, one sub-command each."""
+    top = argparse.ArgumentParser(prog="python -m snakeyard.stages", description=__doc__)
+    commands = top.add_subparsers(dest="stage", required=True)
+    for stage, (function, required) in STAGES.items():
+        command = commands.add_parser(stage, help=function.__doc__)
+        for option in required:
+            command.add_argument(f"--{option}", required=True)
+        for option in OPTIONAL.get(stage, []):
+            command.add_argument(f"--{option}", default=None)
+        command.add_argument("--log", default=None, help="file that receives the stage's log")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one stage; return the process exit code."""
+    args = parser().parse_args(argv)
+    log = StageLog(args.log)
+    function = STAGES[args.stage][0]
+    try:
+        function(args, log)
+    except SnakeyardError as error:
+        log(f"error: {error}")
+        print(f"snakeyard {args.stage}: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""A folder of integer-versioned entries, safe for many writers on a shared filesystem.
+
+Layout of one kind (``models``, ``datasets``, ``environments``)::
+
+    <kind>/<name>/<version>/<meta file>   # one folder per published version, never changed
+    <kind>/<name>/.latest                 # hint: a recently published version number
+    <kind>/<name>/.by-content/<hash>/<v>  # hint: versions holding content with this hash
+    <kind>/<name>/.tmp/<uuid>/            # versions being written, invisible to readers
+
+A version is built in ``.tmp/`` and published with a single ``rename(2)`` of its
+folder to the next free number. ``rename`` onto an existing non-empty folder fails,
+so two writers can never publish the same number: the loser moves on to the next
+number. This needs only POSIX rename semantics, which NFS servers provide, and no
+lock or database file. A writer killed at any instant leaves at most a folder in
+``.tmp/``, which readers never look at.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import InvalidNameError, NotFoundError
+from .files import read_json, write_json_atomic
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+NAME_RULE = (
+    "1 to 128 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit, "
+    "without '..'"
+)
+# errno values with which rename() refuses to replace a folder that already exists
+_TAKEN = {errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR}
+STALE_TMP_SECONDS = 24 * 3600
+
+
+def check_name(name: str, what: str = "name") -> str:
+    """Return ``name`` if it is a valid registry name, else raise InvalidNameError."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or ".." in name:
+        raise InvalidNameError(f"invalid {what} {name!r}: use {NAME_RULE}")
+    return name
+
+
+def parse_ref(ref: str, what: str = "name") -> tuple[str, int | str]:
+    """Split ``NAME[:VERSION]`` into a checked name and a version (int or ``'latest'``)."""
+    name, _, version = ref.partition(":")
+    check_name(name, what)
+    if not version or version == "latest":
+        return name, "latest"
+    if not version.isdigit() or int(version) < 1:
+        raise InvalidNameError(
+            f"invalid version {version!r} in {ref!r}: use a whole number from 1, or 'latest'"
+        )
+    return name, int(version)
+
+
+class VersionStore:
+    """Integer-versioned, immutable entries of one kind under one folder."""
+
+    def __init__(self, root: Path, kind: str, meta_file: str):
+        self.root = Path(root)
+        self.kind = kind
+        self.meta_file = meta_file
+
+    # ----------------------------------------------------------------- reading
+    def names(self) -> list[str]:
+        """Names that have at least one published version, sorted."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            entry.name
+            for entry in os.scandir(self.root)
+            if entry.is_dir() and not entry.name.startswith(".") and self._has_version(entry.path)
+        )
+
+    def versions(self, name: str) -> list[int]:
+        """Published version numbers of ``name``, ascending."""
+        folder = self.root / check_name(name, self.kind)
+        try:
+            entries = os.listdir(folder)
+        except FileNotFoundError:
+            return []
+        return sorted(int(entry) for entry in entries if entry.isdigit())
+
+    def latest(self, name: str) -> int:
+        """The highest published version of ``name``."""
+        number = self._latest_or_zero(check_name(name, self.kind))
+        if number == 0:
+            raise NotFoundError(f"no {self.kind} named {name!r} in {self.root.parent}")
+        return number
+
+    def resolve(self, name: str, version: int | str = "latest") -> int:
+        """Turn ``'latest'`` or a number into an existing version number."""
+        if version in (None, "latest"):
+            return self.latest(name)
+        try:
+            number = int(version)
+        except (TypeError, ValueError):
+            raise InvalidNameError(
+                f"invalid version {version!r} of {self.kind} {name!r}: "
+                "use a whole number from 1, or 'latest'"
+            ) from None
+        if not (self.root / check_name(name, self.kind) / str(number)).is_dir():
+            known = self.versions(name)
+            if not known:
+                raise NotFoundError(f"no {self.kind} named {name!r} in {self.root.parent}")
+            raise NotFoundError(
+                f"{self.kind} {name!r} has no version {number} (versions 1 to {known[-1]})"
+            )
+        return number
+
+    def path(self, name: str, version: int | str = "latest") -> Path:
+        """The folder of one published version."""
+        return self.root / name / str(self.resolve(name, version))
+
+    def read(self, name: str, version: int | str = "latest") -> dict[str, Any]:
+        """The metadata of one version, with ``path`` set to its folder."""
+        folder = self.path(name, version)
+        meta = read_json(folder / self.meta_file)
+        meta["path"] = str(folder)
+        return meta
+
+    def read_all(self, name: str) -> list[dict[str, Any]]:
+        """The metadata of every version of ``name``, ascending."""
+        folder = self.root / check_name(name, self.kind)
+        metas = []
+        for number in self.versions(name):
+            meta = read_json(folder / str(number) / self.meta_file)
+            meta["path"] = str(folder / str(number))
+            metas.append(meta)
+        return metas
+
+    def find(self, name: str, content_hash: str) -> list[dict[str, Any]]:
+        """Versions of ``name`` whose recorded content hash is ``content_hash``, newest first."""
+        index = self.root / check_name(name, self.kind) / ".by-content" / content_hash
+        try:
+            candidates = sorted((int(v) for v in os.listdir(index) if v.isdigit()), reverse=True)
+        except FileNotFoundError:
+            return []
+        found = []
+        for number in candidates:
+            meta_path = self.root / name / str(number) / self.meta_file
+            try:
+                meta = read_json(meta_path)
+            except FileNotFoundError:
+                continue
+            # the index is a hint; the version's own metadata is the truth
+            if meta.get("content_hash") == content_hash:
+                meta["path"] = str(meta_path.parent)
+                found.append(meta)
+        return found
+
+    # ----------------------------------------------------------------- writing
+    def publish(
+        self,
+        name: str,
+        meta: dict[str, Any],
+        fill: Callable[[Path], None] | None = None,
+    ) -> dict[str, Any]:
+        """Publish a new version of ``name`` and return its metadata.
+
+        ``fill(folder)`` writes the version's files into a private temporary folder
+        first; the metadata (with ``name``, ``version`` and ``created`` added) is
+        written last, and the folder becomes visible in one rename.
+        """
+        check_name(name, self.kind)
+        base = self.root / name
+        staging = base / ".tmp"
+        staging.mkdir(parents=True, exist_ok=True)
+        self._sweep_stale(staging)
+        uid = uuid.uuid4().hex
+        tmp = staging / uid
+        tmp.mkdir()
+        try:
+            if fill is not None:
+                fill(tmp)
+            record = {
+                **meta,
+                "name": name,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "uid": uid,
+            }
+            number = self._latest_or_zero(name) + 1
+            while True:
+                record["version"] = number
+                write_json_atomic(tmp / self.meta_file, record)
+                if self._claim(tmp, base / str(number), uid):
+                    break
+                number += 1
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self._write_hints(base, number, record.get("content_hash"))
+        record["path"] = str(base / str(number))
+        return record
+
+    def _claim(self, tmp: Path, target: Path, uid: str) -> bool:
+        """Rename ``tmp`` to ``target``; False if that version number is taken."""
+        try:
+            os.rename(tmp, target)
+            return True
+        except OSError as error:
+            # NFS may resend a rename whose reply was lost: the second attempt fails
+            # although the first succeeded. Our own uid at the target tells.
+            if not tmp.exists():
+                try:
+                    if read_json(target / self.meta_file).get("uid") == uid:
+                        return True
+                except OSError:
+                    pass
+                raise
+            if error.errno in _TAKEN:
+                return False
+            raise
+
+    def _write_hints(self, base: Path, number: int, content: str | None) -> None:
+        # Hints only speed up look-ups; a reader checks them against the versions.
+        try:
+            write_json_atomic(base / ".latest", number)
+            if content:
+                index = base / ".by-content" / content
+                index.mkdir(parents=True, exist_ok=True)
+                (index / str(number)).touch()
+        except OSError:
+            pass
+
+    def _latest_or_zero(self, name: str) -> int:
+        base = self.root / name
+        try:
+            number = int(read_json(base / ".latest"))
+        except (OSError, ValueError, TypeError):
+            number = 0
+        if number < 1 or not (base / str(number)).is_dir():
+            known = self.versions(name)
+            return known[-1] if known else 0
+        # versions are contiguous, so walk up from the hint to the first gap
+        while (base / str(number + 1)).is_dir():
+            number += 1
+        return number
+
+    def _has_version(self, folder: str) -> bool:
+        return any(entry.isdigit() for entry in os.listdir(folder))
+
+    def _sweep_stale(self, staging: Path) -> None:
+        """Remove temporary folders that killed writers left behind long ago."""
+        cutoff = time.time() - STALE_TMP_SECONDS
+        for entry in os.scandir(staging):
+            try:
+                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    shutil.rmtree(entry.path, ignore_errors=True)
+            except OSError:
+                pass

@@ -1,0 +1,88 @@
+# Shared helpers: configuration checks, input functions and look-ups for the rules.
+
+import json
+import re
+import sys
+from pathlib import Path
+
+from snakeyard import config as snakeyard_config
+from snakeyard.errors import SnakeyardError
+from snakeyard.snapshot import snapshot_files
+
+# snakeyard's own folder, also when this file is included through `module`
+SNAKEYARD_ROOT = Path(workflow.current_basedir).parent.parent
+
+try:
+    snakeyard_config.validate(
+        config, SNAKEYARD_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+    )
+    CFG = snakeyard_config.resolve(config, Path.cwd(), SNAKEYARD_ROOT)
+except SnakeyardError as error:
+    sys.exit(f"snakeyard: {error}")
+
+# the stages run with the workflow's own interpreter, whatever the job's PATH says
+STAGE = f"{sys.executable} -m snakeyard.stages"
+REGISTRY = CFG["registry"]
+DATASTORE = CFG["datastore"] or ""
+
+
+def _alternatives(names):
+    return "|".join(re.escape(name) for name in sorted(names))
+
+
+wildcard_constraints:
+    dataset=_alternatives(CFG["datasets"]),
+    environment=_alternatives(CFG["environments"]),
+    experiment=_alternatives(CFG["experiments"]),
+
+
+def experiment(wildcards):
+    """The resolved configuration of the job's experiment."""
+    return CFG["experiments"][wildcards.experiment]
+
+
+def dataset_source(wildcards):
+    return CFG["datasets"][wildcards.dataset]["source"]
+
+
+def dataset_source_input(wildcards):
+    """A local data set's file or folder, so that changing it fetches it again."""
+    kind, _, path = dataset_source(wildcards).partition(":")
+    return [path] if kind == "path" else []
+
+
+def environment_file(wildcards):
+    return CFG["environments"][wildcards.environment]["file"]
+
+
+def dataset_receipt(wildcards):
+    return f"results/datasets/{experiment(wildcards)['dataset']}.json"
+
+
+def environment_receipt(wildcards):
+    return f"results/environments/{experiment(wildcards)['environment']}.json"
+
+
+def source_files(wildcards):
+    """The files of the experiment's snapshot: editing one of them re-trains."""
+    root = Path(experiment(wildcards)["source_directory"])
+    return [str(root / path) for path in snapshot_files(root)]
+
+
+def train_spec(wildcards):
+    """What a run depends on besides its input files, as one JSON parameter."""
+    spec = experiment(wildcards)
+    keys = ("source_directory", "script", "arguments", "data_argument")
+    return json.dumps({key: spec[key] for key in keys}, sort_keys=True)
+
+
+def model_spec(wildcards):
+    return json.dumps(experiment(wildcards)["model"], sort_keys=True)
+
+
+def resource(name):
+    return lambda wildcards: experiment(wildcards)["resources"][name]
+
+
+def registered_models():
+    return expand("results/{experiment}/model.json", experiment=sorted(CFG["experiments"]))

@@ -1,0 +1,38 @@
+# Data: fetch a data set's files, then upload them into the datastore as a version.
+
+
+rule fetch:
+    input:
+        dataset_source_input,
+    output:
+        files=directory("results/data/{dataset}/files"),
+        manifest="results/data/{dataset}/manifest.json",
+    params:
+        source=dataset_source,
+    log:
+        "logs/fetch/{dataset}.log",
+    localrule: True
+    shell:
+        "{STAGE} fetch --name {wildcards.dataset} --source {params.source:q}"
+        " --files {output.files} --manifest {output.manifest} --log {log}"
+
+
+rule upload:
+    input:
+        files="results/data/{dataset}/files",
+        manifest="results/data/{dataset}/manifest.json",
+    output:
+        "results/datasets/{dataset}.json",
+    params:
+        source=dataset_source,
+        description=lambda wildcards: CFG["datasets"][wildcards.dataset]["description"],
+        registry=REGISTRY,
+        datastore=DATASTORE,
+    log:
+        "logs/upload/{dataset}.log",
+    localrule: True
+    shell:
+        "{STAGE} upload --name {wildcards.dataset} --files {input.files}"
+        " --manifest {input.manifest} --description {params.description:q}"
+        " --origin {params.source:q} --registry {params.registry:q}"
+        " --datastore={params.datastore:q} --out {output} --log {log}"
