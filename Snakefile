@@ -6,13 +6,16 @@ configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
+
+
+# first rule, hence the default target; no `default_target:` so that a workflow
+# importing snakeyard as a module keeps its own default
+rule all:
+    input:
+        registered_models(),
+
+
 include: "workflow/rules/data.smk"
 include: "workflow/rules/environments.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/registry.smk"
-
-
-rule all:
-    input:
-        registered_models(),
-    default_target: True

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -20,8 +21,9 @@ try:
 except SnakeyardError as error:
     sys.exit(f"snakeyard: {error}")
 
-# the stages run with the workflow's own interpreter, whatever the job's PATH says
-STAGE = f"{sys.executable} -m snakeyard.stages"
+# the stages run with the workflow's own interpreter, whatever the job's PATH says;
+# joined to each shell command at parse time, which also works inside a `module`
+STAGE = f"{shlex.quote(sys.executable)} -m snakeyard.stages"
 REGISTRY = CFG["registry"]
 DATASTORE = CFG["datastore"] or ""
 

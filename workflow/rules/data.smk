@@ -13,7 +13,7 @@ rule fetch:
         "logs/fetch/{dataset}.log",
     localrule: True
     shell:
-        "{STAGE} fetch --name {wildcards.dataset} --source {params.source:q}"
+        STAGE + " fetch --name {wildcards.dataset} --source {params.source:q}"
         " --files {output.files} --manifest {output.manifest} --log {log}"
 
 
@@ -32,7 +32,7 @@ rule upload:
         "logs/upload/{dataset}.log",
     localrule: True
     shell:
-        "{STAGE} upload --name {wildcards.dataset} --files {input.files}"
+        STAGE + " upload --name {wildcards.dataset} --files {input.files}"
         " --manifest {input.manifest} --description {params.description:q}"
         " --origin {params.source:q} --registry {params.registry:q}"
         " --datastore={params.datastore:q} --out {output} --log {log}"

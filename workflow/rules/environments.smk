@@ -13,6 +13,6 @@ rule lock:
         "logs/lock/{environment}.log",
     localrule: True
     shell:
-        "{STAGE} lock --name {wildcards.environment} --spec-file {input:q}"
+        STAGE + " lock --name {wildcards.environment} --spec-file {input:q}"
         " --lockfile {params.lockfile} --registry {params.registry:q}"
         " --out {output} --log {log}"

@@ -15,6 +15,6 @@ rule register:
         "logs/register/{experiment}.log",
     localrule: True
     shell:
-        "{STAGE} register --run {input.run} --environment {input.environment}"
+        STAGE + " register --run {input.run} --environment {input.environment}"
         " --model {params.model:q} --registry {params.registry:q}"
         " --out {output} --log {log}"

@@ -20,7 +20,7 @@ rule train:
         mem_mb=resource("mem_mb"),
         runtime=resource("runtime"),
     shell:
-        "{STAGE} train --experiment {wildcards.experiment} --spec {params.spec:q}"
+        STAGE + " train --experiment {wildcards.experiment} --spec {params.spec:q}"
         " --dataset {input.dataset} --environment {input.environment}"
         " --registry {params.registry:q} --out {output} --log {log}"
 
@@ -35,5 +35,5 @@ rule collect:
         "logs/collect/{experiment}.log",
     localrule: True
     shell:
-        "{STAGE} collect --run {input} --outputs {output.outputs}"
+        STAGE + " collect --run {input} --outputs {output.outputs}"
         " --metrics {output.metrics} --log {log}"

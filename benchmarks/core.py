@@ -1,0 +1,449 @@
+"""Core benchmarks of snakeyard: the registry at scale, the train job, the whole pipeline.
+
+Run from the repository root::
+
+    python benchmarks/core.py            # full size, a few minutes on 2 cores
+    python benchmarks/core.py --quick    # small sizes, a smoke check
+
+Figures go to ``benchmarks/results/core.json`` and ``benchmarks/results/core.md`` and
+are printed at the end. Everything runs in temporary folders; the repository's own
+``registry/`` and ``results/`` are never touched. Nothing here asserts on time: it
+only measures. See ``benchmarks/README.md`` for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+REPO = Path(__file__).resolve().parent.parent
+SNAKEFILE = REPO / "Snakefile"
+CONFIG = REPO / "config" / "config.yaml"
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+RESULTS = REPO / "benchmarks" / "results"
+
+EXPERIMENT = "sklearn-iris"  # the default experiment of config/config.yaml
+MODEL_NAME = "bench-model"
+
+# MLflow 3.17 with a sqlite model registry, 10,000 versions of one model (seconds).
+MLFLOW_REFERENCE = {"register": 6.9e-3, "latest": 5.5e-3, "list": 979e-3}
+MLFLOW_VERSIONS = 10_000
+AIM_TRAIN_RATIO = 1.15
+AIM_PIPELINE_RATIO = 1.5
+
+FULL = {
+    "versions": 10_000,  # versions of one model in the registry
+    "api_repeats": 50,  # register one more / resolve latest
+    "list_repeats": 5,  # list all versions
+    "train_repeats": 5,  # forced train job, stage alone, direct script
+    "pipeline_repeats": 3,  # clean pipeline + no-op snakemake + direct script
+}
+QUICK = {
+    "versions": 300,
+    "api_repeats": 10,
+    "list_repeats": 2,
+    "train_repeats": 2,
+    "pipeline_repeats": 1,
+}
+
+NOOP_SNAKEFILE = """\
+rule done:
+    output:
+        "done.txt",
+    shell:
+        "touch {output}"
+"""
+
+
+# ------------------------------------------------------------------- measuring
+def summary(samples: list[float]) -> dict[str, Any]:
+    """Median, min, max and count of timings in seconds, plus the samples themselves."""
+    return {
+        "median_s": statistics.median(samples),
+        "min_s": min(samples),
+        "max_s": max(samples),
+        "n": len(samples),
+        "samples_s": [round(s, 6) for s in samples],
+    }
+
+
+def time_calls(function: Callable[[int], Any], repeats: int) -> list[float]:
+    """Wall time of ``function(i)`` for i in 0..repeats-1, one sample per call."""
+    samples = []
+    for i in range(repeats):
+        start = time.perf_counter()
+        function(i)
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without SNAKEYARD_* variables (registry, run context)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("SNAKEYARD_")}
+
+
+def run(command: list[str], cwd: Path) -> float:
+    """Run a command to completion in ``cwd``; return its wall time. Fail loudly on error."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        command, cwd=cwd, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        tail = done.stdout.decode(errors="replace")[-3000:]
+        raise RuntimeError(f"{' '.join(command)} failed in {cwd} (exit {done.returncode}):\n{tail}")
+    return elapsed
+
+
+def snakemake_executable() -> str:
+    """The ``snakemake`` on PATH."""
+    found = shutil.which("snakemake")
+    if not found:
+        sys.exit("benchmarks/core.py: no 'snakemake' on PATH")
+    return found
+
+
+def tool_version(command: list[str]) -> str:
+    """First line of a ``--version`` output, or '?'."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        return (done.stdout or done.stderr).strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        return "?"
+
+
+# -------------------------------------------------------- 1. registry at scale
+def write_artifact(path: Path, i: int, size: int = 100) -> None:
+    """A tiny file whose bytes differ for every ``i`` (so every version is new content)."""
+    stamp = f"artifact {i:012d} ".encode()
+    path.write_bytes((stamp * (size // len(stamp) + 1))[:size])
+
+
+def fill_registry(registry: Any, artifact: Path, versions: int) -> float:
+    """Register ``versions`` versions of one model through the API; return the time taken."""
+    start = time.perf_counter()
+    for i in range(versions):
+        write_artifact(artifact, i)
+        registry.register_model(MODEL_NAME, artifact, framework="scikit-learn")
+    return time.perf_counter() - start
+
+
+def registry_figures(workdir: Path, sizes: dict[str, int]) -> dict[str, Any]:
+    """Fill a registry with many versions of one model, then time register/latest/list."""
+    from snakeyard.registry import Registry
+
+    registry = Registry(workdir / "registry")
+    artifact = workdir / "model.bin"
+    versions = sizes["versions"]
+    print(f"[registry] filling with {versions} versions of one model ...", flush=True)
+    fill_seconds = fill_registry(registry, artifact, versions)
+    assert registry.models.latest(MODEL_NAME) == versions, "fill did not publish every version"
+
+    def register_one(i: int) -> None:
+        write_artifact(artifact, versions + i)
+        meta = registry.register_model(MODEL_NAME, artifact, framework="scikit-learn")
+        assert meta["new"], "a benchmark registration returned an existing version"
+
+    repeats = sizes["api_repeats"]
+    print(f"[registry] register one more / resolve latest, {repeats} times each ...", flush=True)
+    register = time_calls(register_one, repeats)
+    get_model = time_calls(lambda _: registry.get_model(MODEL_NAME), repeats)
+    latest = time_calls(lambda _: registry.models.latest(MODEL_NAME), repeats)
+    print(f"[registry] list all versions, {sizes['list_repeats']} times ...", flush=True)
+    listed = time_calls(lambda _: registry.model_versions(MODEL_NAME), sizes["list_repeats"])
+    return {
+        "versions_filled": versions,
+        "artifact_bytes": artifact.stat().st_size,
+        "fill": {
+            "total_s": fill_seconds,
+            "per_version_s": fill_seconds / versions,
+            "method": "register_model in a loop, one process",
+        },
+        "register_one_more": summary(register),
+        "get_model_latest": summary(get_model),
+        "models_latest": summary(latest),
+        "model_versions_list": summary(listed),
+        "versions_at_end": registry.models.latest(MODEL_NAME),
+    }
+
+
+def registry_ratios(figures: dict[str, Any]) -> dict[str, float]:
+    """Our medians divided by MLflow's reference numbers (below 1: we are faster)."""
+    return {
+        "register": figures["register_one_more"]["median_s"] / MLFLOW_REFERENCE["register"],
+        "latest_get_model": figures["get_model_latest"]["median_s"] / MLFLOW_REFERENCE["latest"],
+        "latest_models_latest": figures["models_latest"]["median_s"] / MLFLOW_REFERENCE["latest"],
+        "list": figures["model_versions_list"]["median_s"] / MLFLOW_REFERENCE["list"],
+    }
+
+
+# ------------------------------------------------------------------ workflows
+def new_workdir(parent: Path, label: str) -> tuple[Path, Path]:
+    """A fresh working folder holding a copy of the default config; return both paths."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=parent))
+    configfile = workdir / "config.yaml"
+    shutil.copyfile(CONFIG, configfile)
+    return workdir, configfile
+
+
+def snakemake_command(configfile: Path, *extra: str) -> list[str]:
+    """``snakemake --cores 2`` of snakeyard's Snakefile with the given config copy."""
+    return [
+        snakemake_executable(), "--cores", "2", "-s", str(SNAKEFILE),
+        "--configfile", str(configfile), *extra,
+    ]  # fmt: skip
+
+
+def train_benchmark_seconds(workdir: Path) -> float:
+    """The ``s`` column (wall seconds) of the train rule's benchmark file."""
+    lines = (workdir / "results" / EXPERIMENT / "train.benchmark.tsv").read_text().splitlines()
+    header, values = lines[0].split("\t"), lines[-1].split("\t")
+    return float(values[header.index("s")])
+
+
+def resolved_config(workdir: Path, configfile: Path) -> dict[str, Any]:
+    """The config copy, checked and with paths resolved, as the workflow's rules see it."""
+    import yaml
+
+    from snakeyard import config as snakeyard_config
+
+    config = yaml.safe_load(configfile.read_text(encoding="utf-8"))
+    snakeyard_config.validate(config, SCHEMA)
+    return snakeyard_config.resolve(config, workdir, REPO)
+
+
+def train_stage_command(workdir: Path, configfile: Path) -> list[str]:
+    """The command the train rule runs (see workflow/rules/training.smk), output elsewhere."""
+    resolved = resolved_config(workdir, configfile)
+    experiment = resolved["experiments"][EXPERIMENT]
+    keys = ("source_directory", "script", "arguments", "data_argument")
+    spec = json.dumps({key: experiment[key] for key in keys}, sort_keys=True)
+    (workdir / "bench-stage").mkdir(exist_ok=True)
+    return [
+        sys.executable, "-m", "snakeyard.stages", "train",
+        "--experiment", EXPERIMENT, "--spec", spec,
+        "--dataset", f"results/datasets/{experiment['dataset']}.json",
+        "--environment", f"results/environments/{experiment['environment']}.json",
+        "--registry", resolved["registry"],
+        "--out", "bench-stage/run.json", "--log", "bench-stage/train.log",
+    ]  # fmt: skip
+
+
+def direct_script_command(workdir: Path, configfile: Path) -> list[str]:
+    """``python train.py --kernel linear --penalty 1.0 --data-folder <datastore copy>``.
+
+    The data folder is the iris data set's folder in the datastore, as the upload
+    stage's receipt names it.
+    """
+    experiment = resolved_config(workdir, configfile)["experiments"][EXPERIMENT]
+    receipt_path = workdir / "results" / "datasets" / f"{experiment['dataset']}.json"
+    location = json.loads(receipt_path.read_text(encoding="utf-8"))["location"]
+    script = Path(experiment["source_directory"]) / experiment["script"]
+    arguments = [w for k, v in experiment["arguments"].items() for w in (f"--{k}", str(v))]
+    return [sys.executable, str(script), *arguments, experiment["data_argument"], location]
+
+
+def train_figures(parent: Path, sizes: dict[str, int]) -> dict[str, Any]:
+    """The train job under Snakemake (forced again and again) vs the script run directly.
+
+    The three measurements are interleaved, one of each per round, so that a change
+    of machine load during the benchmark affects all of them alike.
+    """
+    workdir, configfile = new_workdir(parent, "train")
+    print(f"[train] first full pipeline in {workdir} ...", flush=True)
+    first = run(snakemake_command(configfile), workdir)
+    forced = snakemake_command(configfile, "--forcerun", "train", "--until", "train")
+    stage = train_stage_command(workdir, configfile)
+    direct = direct_script_command(workdir, configfile)
+
+    repeats = sizes["train_repeats"]
+    print(f"[train] {repeats} rounds of: forced train job, stage alone, direct script ...", flush=True)
+    job, snakemake_wall, stage_wall, direct_wall = [], [], [], []
+    for _ in range(repeats):
+        snakemake_wall.append(run(forced, workdir))
+        job.append(train_benchmark_seconds(workdir))
+        stage_wall.append(run(stage, workdir))
+        direct_wall.append(run(direct, Path(tempfile.mkdtemp(prefix="direct-", dir=parent))))
+
+    job_s, stage_s, direct_s = summary(job), summary(stage_wall), summary(direct_wall)
+    return {
+        "first_pipeline_s": first,
+        "train_job_benchmark": job_s,
+        "snakemake_forcerun_train_wall": summary(snakemake_wall),
+        "stage_command_alone": stage_s,
+        "direct_script": direct_s,
+        "direct_command": direct,
+        "ratio_train_job_to_direct": job_s["median_s"] / direct_s["median_s"],
+        "ratio_stage_to_direct": stage_s["median_s"] / direct_s["median_s"],
+        "aim": AIM_TRAIN_RATIO,
+    }
+
+
+def noop_workdir(parent: Path) -> tuple[Path, list[str]]:
+    """A folder with a one-rule Snakefile that is up to date, and the command to run it."""
+    workdir = Path(tempfile.mkdtemp(prefix="noop-", dir=parent))
+    (workdir / "Snakefile").write_text(NOOP_SNAKEFILE, encoding="utf-8")
+    command = [snakemake_executable(), "--cores", "1", "-s", "Snakefile"]
+    run(command, workdir)  # creates done.txt; every later call has nothing to do
+    return workdir, command
+
+
+def pipeline_figures(parent: Path, sizes: dict[str, int], direct: list[str]) -> dict[str, Any]:
+    """The whole default pipeline from a clean folder vs a no-op Snakemake plus the script.
+
+    Each round runs the pipeline in a fresh folder, then the no-op Snakemake, then the
+    script directly (interleaved, like :func:`train_figures`).
+    """
+    rounds = sizes["pipeline_repeats"]
+    print(f"[pipeline] {rounds} rounds of: clean pipeline, no-op snakemake, direct script ...", flush=True)
+    noop_dir, noop = noop_workdir(parent)
+    walls, noops, directs = [], [], []
+    for _ in range(rounds):
+        workdir, configfile = new_workdir(parent, "pipeline")
+        walls.append(run(snakemake_command(configfile), workdir))
+        noops.append(run(noop, noop_dir))
+        directs.append(run(direct, Path(tempfile.mkdtemp(prefix="direct-", dir=parent))))
+    pipeline, noop_s, direct_s = summary(walls), summary(noops), summary(directs)
+    baseline = noop_s["median_s"] + direct_s["median_s"]
+    return {
+        "pipeline_clean": pipeline,
+        "snakemake_noop": noop_s,
+        "direct_script": direct_s,
+        "baseline_s": baseline,
+        "ratio_pipeline_to_baseline": pipeline["median_s"] / baseline,
+        "aim": AIM_PIPELINE_RATIO,
+    }
+
+
+# ------------------------------------------------------------------- reporting
+def environment_info() -> dict[str, Any]:
+    """Where and with what the figures were measured."""
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    return {
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "python": platform.python_version(),
+        "snakemake": tool_version([snakemake_executable(), "--version"]),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "git_commit": commit or None,
+        "load_average_start": os.getloadavg(),
+    }
+
+
+def load(average: Any) -> str:
+    return ", ".join(f"{x:.2f}" for x in average) if average else "?"
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
+
+
+def sec(seconds: float) -> str:
+    return f"{seconds:.2f} s"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The figures as a small human-readable table."""
+    reg, train, pipe = report["registry"], report["train"], report["pipeline"]
+    ratios = report["registry_ratios_vs_mlflow"]
+    env = report["environment"]
+    n = reg["versions_filled"]
+    rows = [
+        f"# snakeyard core benchmarks{' (quick)' if report['quick'] else ''}",
+        "",
+        f"{env['date_utc']}, Python {env['python']}, Snakemake {env['snakemake']}, "
+        f"{env['cpus']} CPUs, commit {env['git_commit']}. Medians; ratio = ours / reference.",
+        "",
+        "| figure | snakeyard | reference | ratio | aim |",
+        "|---|---:|---:|---:|---:|",
+        f"| 1. fill registry with {n} versions (API loop) | {sec(reg['fill']['total_s'])} "
+        f"({ms(reg['fill']['per_version_s'])} each) | | | |",
+        f"| 1a. register one more version ({reg['artifact_bytes']} B artifact) | "
+        f"{ms(reg['register_one_more']['median_s'])} | MLflow {ms(MLFLOW_REFERENCE['register'])} | "
+        f"{ratios['register']:.2f} | |",
+        f"| 1b. latest: `registry.get_model(name)` | {ms(reg['get_model_latest']['median_s'])} | "
+        f"MLflow {ms(MLFLOW_REFERENCE['latest'])} | {ratios['latest_get_model']:.3f} | |",
+        f"| 1b. latest: `registry.models.latest(name)` | {ms(reg['models_latest']['median_s'])} | "
+        f"MLflow {ms(MLFLOW_REFERENCE['latest'])} | {ratios['latest_models_latest']:.3f} | |",
+        f"| 1c. list all {n} versions: `model_versions(name)` | "
+        f"{ms(reg['model_versions_list']['median_s'])} | MLflow {ms(MLFLOW_REFERENCE['list'])} | "
+        f"{ratios['list']:.2f} | |",
+        f"| 2. train job (benchmark `s`) vs direct script | {sec(train['train_job_benchmark']['median_s'])} | "
+        f"direct {sec(train['direct_script']['median_s'])} | "
+        f"{train['ratio_train_job_to_direct']:.2f} | ≤ {AIM_TRAIN_RATIO} |",
+        f"| 2. `snakeyard.stages train` alone vs direct script | "
+        f"{sec(train['stage_command_alone']['median_s'])} | direct {sec(train['direct_script']['median_s'])} | "
+        f"{train['ratio_stage_to_direct']:.2f} | |",
+        f"| 2. whole `snakemake --forcerun train --until train` call | "
+        f"{sec(train['snakemake_forcerun_train_wall']['median_s'])} | | | |",
+        f"| 3. whole pipeline, clean folder vs no-op Snakemake + direct script | "
+        f"{sec(pipe['pipeline_clean']['median_s'])} | {sec(pipe['snakemake_noop']['median_s'])} + "
+        f"{sec(pipe['direct_script']['median_s'])} = {sec(pipe['baseline_s'])} | "
+        f"{pipe['ratio_pipeline_to_baseline']:.2f} | ≤ {AIM_PIPELINE_RATIO} |",
+        "",
+        f"Whole benchmark run: {sec(report['total_s'])}. Load average (1, 5, 15 min) at start "
+        f"{load(env['load_average_start'])}, at end {load(env.get('load_average_end'))}: "
+        "a load above the CPU count means other work competed with the benchmark.",
+        "",
+    ]
+    if n != MLFLOW_VERSIONS:
+        rows += [
+            f"The MLflow references were measured at {MLFLOW_VERSIONS} versions and this run "
+            f"filled {n}: its ratios to MLflow are not comparable.",
+            "",
+        ]
+    return "\n".join(rows)
+
+
+def write_report(report: dict[str, Any], out: Path) -> None:
+    """Write ``core.json`` and ``core.md`` into ``out`` (created if missing)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "core.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (out / "core.md").write_text(markdown(report), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke check")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"output folder (default {RESULTS})")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder and print it")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+
+    started = time.perf_counter()
+    scratch = Path(tempfile.mkdtemp(prefix="snakeyard-bench-"))
+    try:
+        report: dict[str, Any] = {"quick": args.quick, "sizes": sizes, "environment": environment_info()}
+        report["registry"] = registry_figures(Path(tempfile.mkdtemp(prefix="registry-", dir=scratch)), sizes)
+        report["registry_ratios_vs_mlflow"] = registry_ratios(report["registry"])
+        report["mlflow_reference_s"] = MLFLOW_REFERENCE
+        report["train"] = train_figures(scratch, sizes)
+        report["pipeline"] = pipeline_figures(scratch, sizes, report["train"]["direct_command"])
+        report["environment"]["load_average_end"] = os.getloadavg()
+    finally:
+        if args.keep:
+            print(f"temporary files kept in {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+    report["total_s"] = time.perf_counter() - started
+    write_report(report, args.out)
+    print()
+    print(markdown(report))
+    print(f"wrote {args.out / 'core.json'} and {args.out / 'core.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

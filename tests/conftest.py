@@ -1,0 +1,96 @@
+"""Shared fixtures: temporary registries and real Snakemake runs in temporary folders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from snakeyard.registry import Registry
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAKEFILE = ROOT / "Snakefile"
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Registry:
+    return Registry(tmp_path / "registry")
+
+
+def default_config() -> dict:
+    """The repository's default experiment configuration, freshly parsed."""
+    return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+
+class Project:
+    """A working directory with its own config/config.yaml, run with the real snakemake."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.registry = Registry(path / "registry")
+        self.write_config(default_config())
+
+    def write_config(self, config: dict) -> None:
+        (self.path / "config").mkdir(exist_ok=True)
+        (self.path / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+    def config(self) -> dict:
+        return yaml.safe_load((self.path / "config" / "config.yaml").read_text())
+
+    def snakemake(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        command = ["snakemake", "-s", str(SNAKEFILE), "--cores", "2", *args]
+        done = subprocess.run(command, cwd=self.path, capture_output=True, text=True)
+        if check and done.returncode != 0:
+            raise AssertionError(f"snakemake failed:\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "snakeyard", "--registry", str(self.path / "registry"), *args]
+        return subprocess.run(command, cwd=self.path, capture_output=True, text=True)
+
+    def add_experiment(self, name: str, script_text: str, **overrides) -> dict:
+        """Add an experiment whose source directory holds ``train.py`` with ``script_text``."""
+        source = self.path / "sources" / name
+        source.mkdir(parents=True)
+        (source / "train.py").write_text(script_text)
+        config = self.config()
+        experiment = {
+            "source_directory": str(source),
+            "script": "train.py",
+            "dataset": "iris",
+            "environment": "sklearn",
+        }
+        experiment.update(overrides)
+        config["experiments"][name] = experiment
+        self.write_config(config)
+        return experiment
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return Project(tmp_path)
+
+
+def jobs_run(output: str, rule: str) -> int:
+    """How many jobs of ``rule`` a snakemake log shows as started."""
+    return sum(
+        1 for line in output.splitlines() if line.strip() in (f"rule {rule}:", f"localrule {rule}:")
+    )
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SNAKEYARD_REGISTRY", "SNAKEYARD_RUN_DIR", "SNAKEYARD_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def copy_tree(src: Path, dest: Path) -> None:
+    shutil.copytree(src, dest, dirs_exist_ok=True)
+
+
+os.environ.pop("SNAKEYARD_RUN_DIR", None)

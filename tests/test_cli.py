@@ -1,0 +1,120 @@
+"""The snakeyard command: tables, --json, registration by hand, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import joblib
+import pytest
+
+from snakeyard.cli import main
+
+
+@pytest.fixture
+def model_file(tmp_path: Path) -> Path:
+    path = tmp_path / "src" / "model.joblib"
+    path.parent.mkdir()
+    joblib.dump({"coef": [0.5, 1.5]}, path)
+    return path
+
+
+def cli(registry: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "snakeyard", "--registry", str(registry), *args],
+        capture_output=True, text=True,
+    )  # fmt: skip
+
+
+def test_register_list_show_download(tmp_path: Path, model_file: Path, capsys):
+    registry = str(tmp_path / "registry")
+    assert main(["--registry", registry, "models", "register", "by-hand", str(model_file),
+                 "--framework", "scikit-learn", "--tag", "team=vision", "--description", "d"]) == 0  # fmt: skip
+    assert "model by-hand:1 registered" in capsys.readouterr().out
+
+    assert main(["models", "list", "--registry", registry]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0].split() == ["NAME", "LATEST", "VERSIONS", "FRAMEWORK", "CREATED", "METRICS"]
+    assert listing[1].split()[:4] == ["by-hand", "1", "1", "scikit-learn"]
+
+    assert main(["--registry", registry, "models", "show", "by-hand:1"]) == 0
+    shown = capsys.readouterr().out
+    assert "model        by-hand:1" in shown and "team  vision" in shown and "sha256" in shown
+
+    assert main(["--registry", registry, "--json", "models", "show", "by-hand"]) == 0
+    meta = json.loads(capsys.readouterr().out)
+    assert meta["version"] == 1 and meta["tags"] == {"team": "vision"}
+
+    dest = tmp_path / "downloaded"
+    assert main(["--registry", registry, "models", "download", "by-hand", str(dest)]) == 0
+    assert joblib.load(dest / "model.joblib") == {"coef": [0.5, 1.5]}
+
+    # the same file again is the same version
+    assert main(["--registry", registry, "models", "register", "by-hand", str(model_file)]) == 0
+    assert "by-hand:1 already registered" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["models", "show", "nope"], "snakeyard: error: no model named 'nope'"),
+        (["models", "show", "m:5"], "snakeyard: error: model 'm' has no version 5 (versions 1 to 1)"),
+        (["models", "show", "m:x"], "snakeyard: error: invalid version 'x' in 'm:x'"),
+        (["models", "show", "../m"], "snakeyard: error: invalid model name '../m'"),
+        (["datasets", "show", "iris"], "snakeyard: error: no dataset named 'iris'"),
+        (["environments", "show", "sklearn:2"], "snakeyard: error: no environment named 'sklearn'"),
+        (["runs", "show", "nope_1"], "snakeyard: error: no run with id 'nope_1'"),
+        (["models", "register", "x", "/no/such/file"], "snakeyard: error: cannot register model 'x': /no/such/file does not exist"),
+        (["models", "register", "x", "/etc/hostname", "--tag", "novalue"], "snakeyard: error: invalid --tag 'novalue'"),
+    ],
+)  # fmt: skip
+def test_user_mistakes_are_one_line_without_traceback(tmp_path: Path, model_file: Path, args, message):
+    registry = tmp_path / "registry"
+    assert cli(registry, "models", "register", "m", str(model_file)).returncode == 0
+    done = cli(registry, *args)
+    assert done.returncode == 1
+    assert done.stderr.startswith(message)
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr
+
+
+def test_download_refuses_a_non_empty_destination(tmp_path: Path, model_file: Path):
+    registry = tmp_path / "registry"
+    cli(registry, "models", "register", "m", str(model_file))
+    done = cli(registry, "models", "download", "m", str(model_file.parent))
+    assert done.returncode == 1 and "exists and is not an empty folder" in done.stderr
+    assert sorted(p.name for p in model_file.parent.iterdir()) == ["model.joblib"]
+
+
+def test_verify_reports_a_damaged_artifact(tmp_path: Path, model_file: Path):
+    registry = tmp_path / "registry"
+    cli(registry, "models", "register", "m", str(model_file))
+    assert "every sha256 matches" in cli(registry, "verify").stdout
+    stored = registry / "models" / "m" / "1" / "artifacts" / "model.joblib"
+    stored.write_bytes(b"corrupt")
+    done = cli(registry, "verify")
+    assert done.returncode == 1
+    assert "model m:1: file model.joblib has sha256" in done.stderr
+    loaded = subprocess.run(
+        [sys.executable, "-c", f"import snakeyard; snakeyard.load_model('m', registry={str(registry)!r})"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert loaded.returncode != 0 and "IntegrityError" in loaded.stderr
+
+
+def test_registry_from_environment_variable(tmp_path: Path, model_file: Path):
+    registry = tmp_path / "elsewhere"
+    cli(registry, "models", "register", "m", str(model_file))
+    env = {"SNAKEYARD_REGISTRY": str(registry), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-m", "snakeyard", "models", "list", "--json"],
+        capture_output=True, text=True, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert [m["name"] for m in json.loads(done.stdout)] == ["m"]
+
+
+def test_usage_errors_exit_2(tmp_path: Path):
+    done = cli(tmp_path, "models", "frobnicate")
+    assert done.returncode == 2 and "invalid choice" in done.stderr

@@ -1,0 +1,112 @@
+"""Configuration checks: each mistake is named before any job runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, default_config
+from snakeyard.config import resolve, validate
+from snakeyard.errors import SnakeyardError
+
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def check(config: dict, workdir: Path = ROOT) -> dict:
+    return resolve(validate(config, SCHEMA), workdir, ROOT)
+
+
+def test_default_config_is_valid_and_gets_defaults():
+    config = default_config()
+    del config["experiments"]["sklearn-iris"]["model"]
+    resolved = check(config)
+    experiment = resolved["experiments"]["sklearn-iris"]
+    assert experiment["model"]["name"] == "sklearn-iris"
+    assert experiment["model"]["path"] == "outputs/model.joblib"
+    assert Path(experiment["source_directory"]).is_dir()
+    assert resolved["registry"] == "registry"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c.update(colour="blue"), r"unknown key 'colour' in top level"),
+        (
+            lambda c: c["experiments"]["sklearn-iris"].update(scirpt="x.py"),
+            r"unknown key 'scirpt' in experiments.sklearn-iris; allowed keys: arguments,",
+        ),
+        (
+            lambda c: c["experiments"]["sklearn-iris"]["arguments"].update(penalty=[1, 2]),
+            r"experiments.sklearn-iris.arguments.penalty: \[1, 2\] is not of type",
+        ),
+        (
+            lambda c: c["experiments"]["sklearn-iris"]["resources"].update(cpus="two"),
+            r"experiments.sklearn-iris.resources.cpus: 'two' is not of type 'integer'",
+        ),
+        (
+            lambda c: c["experiments"]["sklearn-iris"].pop("script"),
+            r"experiments.sklearn-iris: 'script' is required",
+        ),
+        (lambda c: c.pop("datasets"), r"top level: 'datasets' is required"),
+        (
+            lambda c: c["experiments"].update({"a/b": c["experiments"]["sklearn-iris"]}),
+            r"experiments: invalid name 'a/b'",
+        ),
+    ],
+)
+def test_schema_errors_name_the_key(change, message):
+    config = default_config()
+    change(config)
+    with pytest.raises(SnakeyardError, match=message):
+        check(config)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda c: c["datasets"]["iris"].update(source="s3:bucket/iris"),
+            r"data set 'iris': unknown source 's3:bucket/iris'; use sklearn:<iris",
+        ),
+        (
+            lambda c: c["datasets"]["iris"].update(source="sklearn:mnist"),
+            r"unknown scikit-learn data set 'mnist'",
+        ),
+        (
+            lambda c: c["datasets"]["iris"].update(source="path:no/such.csv"),
+            r"datasets.iris.source: 'no/such.csv' not found in",
+        ),
+        (
+            lambda c: c["experiments"]["sklearn-iris"].update(script="missing.py"),
+            r"experiments.sklearn-iris.script: training script 'missing.py' not found in",
+        ),
+        (
+            lambda c: c["experiments"]["sklearn-iris"].update(dataset="mnist"),
+            r"experiments.sklearn-iris.dataset: 'mnist' is not defined under datasets",
+        ),
+        (
+            lambda c: c["environments"]["sklearn"].update(file="envs/nope.yaml"),
+            r"environments.sklearn.file: 'envs/nope.yaml' not found",
+        ),
+        (
+            lambda c: c["experiments"]["sklearn-iris"]["model"].update(name="a..b"),
+            r"invalid experiments.sklearn-iris.model.name 'a..b'",
+        ),
+    ],
+)
+def test_references_and_paths_are_checked(change, message, tmp_path):
+    config = default_config()
+    change(config)
+    with pytest.raises(SnakeyardError, match=message):
+        check(config, tmp_path)
+
+
+def test_relative_paths_prefer_the_working_directory(tmp_path: Path):
+    (tmp_path / "experiments" / "sklearn-iris").mkdir(parents=True)
+    (tmp_path / "experiments" / "sklearn-iris" / "train.py").write_text("print('mine')\n")
+    resolved = check(default_config(), tmp_path)
+    assert resolved["experiments"]["sklearn-iris"]["source_directory"] == str(
+        (tmp_path / "experiments" / "sklearn-iris").resolve()
+    )
+    assert resolved["environments"]["sklearn"]["file"] == str(ROOT / "envs" / "sklearn.yaml")
