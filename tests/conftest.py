@@ -50,7 +50,14 @@ class Project:
         return done
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
-        command = [sys.executable, "-m", "snakeyard", "--registry", str(self.path / "registry"), *args]
+        command = [
+            sys.executable,
+            "-m",
+            "snakeyard",
+            "--registry",
+            str(self.path / "registry"),
+            *args,
+        ]
         return subprocess.run(command, cwd=self.path, capture_output=True, text=True)
 
     def add_experiment(self, name: str, script_text: str, **overrides) -> dict:

@@ -70,7 +70,9 @@ def test_register_list_show_download(tmp_path: Path, model_file: Path, capsys):
         (["models", "register", "x", "/etc/hostname", "--tag", "novalue"], "snakeyard: error: invalid --tag 'novalue'"),
     ],
 )  # fmt: skip
-def test_user_mistakes_are_one_line_without_traceback(tmp_path: Path, model_file: Path, args, message):
+def test_user_mistakes_are_one_line_without_traceback(
+    tmp_path: Path, model_file: Path, args, message
+):
     registry = tmp_path / "registry"
     assert cli(registry, "models", "register", "m", str(model_file)).returncode == 0
     done = cli(registry, *args)

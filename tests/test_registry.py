@@ -40,7 +40,10 @@ def test_folder_artifacts_keep_their_layout(registry: Registry, tmp_path: Path):
     artifact(tmp_path, "bundle/model.joblib", "m")
     artifact(tmp_path, "bundle/vocab/words.txt", "w")
     meta = registry.register_model("bundle", tmp_path / "bundle")
-    assert sorted(f["path"] for f in meta["files"]) == ["bundle/model.joblib", "bundle/vocab/words.txt"]
+    assert sorted(f["path"] for f in meta["files"]) == [
+        "bundle/model.joblib",
+        "bundle/vocab/words.txt",
+    ]
     assert (Path(meta["path"]) / "artifacts" / "bundle" / "vocab" / "words.txt").read_text() == "w"
     assert registry.verified_model("bundle")["version"] == 1
 
@@ -207,7 +210,11 @@ def test_dataset_versions_follow_content(registry: Registry, tmp_path: Path):
 
 
 def test_environment_versions_follow_spec_and_packages(registry: Registry):
-    args = {"spec_file": "envs/e.yaml", "spec_text": "dependencies: [numpy]\n", "method": "recorded"}
+    args = {
+        "spec_file": "envs/e.yaml",
+        "spec_text": "dependencies: [numpy]\n",
+        "method": "recorded",
+    }
     first = registry.register_environment("e", packages={"numpy": "2.0.0"}, **args)
     assert registry.register_environment("e", packages={"numpy": "2.0.0"}, **args)["version"] == 1
     upgraded = registry.register_environment("e", packages={"numpy": "2.1.0"}, **args)

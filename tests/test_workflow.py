@@ -40,8 +40,12 @@ def test_default_pipeline_end_to_end(project: Project):
     dataset = registry.get_dataset("iris")
     assert dataset["version"] == 1
     assert {f["path"] for f in dataset["files"]} == {"iris.csv", "iris.json"}
-    assert (Path(dataset["location"]) / "iris.csv").read_text().startswith(
-        "sepal length (cm),sepal width (cm),petal length (cm),petal width (cm),target\n5.1,3.5,1.4,0.2,0"
+    assert (
+        (Path(dataset["location"]) / "iris.csv")
+        .read_text()
+        .startswith(
+            "sepal length (cm),sepal width (cm),petal length (cm),petal width (cm),target\n5.1,3.5,1.4,0.2,0"
+        )
     )
     manifest = json.loads((project.path / "results/data/iris/manifest.json").read_text())
     assert manifest["files"] == dataset["files"]
@@ -49,7 +53,10 @@ def test_default_pipeline_end_to_end(project: Project):
     environment = registry.get_environment("sklearn")
     assert environment["version"] == 1 and environment["method"] == "recorded-interpreter"
     assert environment["packages"]["scikit-learn"]
-    assert "no conda, mamba or micromamba on PATH" in (project.path / "logs/lock/sklearn.log").read_text()
+    assert (
+        "no conda, mamba or micromamba on PATH"
+        in (project.path / "logs/lock/sklearn.log").read_text()
+    )
 
     [run] = registry.list_runs("sklearn-iris")
     assert run["status"] == "Completed" and run["exit_code"] == 0
@@ -69,12 +76,17 @@ def test_default_pipeline_end_to_end(project: Project):
     assert model["framework"] == "scikit-learn"
     assert model["framework_version"] == environment["packages"]["scikit-learn"]
     assert model["resource_configuration"] == {"cpu": 1, "memory_in_gb": 0.5}
-    assert model["dataset"]["version"] == 1 and model["environment"] == {"name": "sklearn", "version": 1}
+    assert model["dataset"]["version"] == 1 and model["environment"] == {
+        "name": "sklearn",
+        "version": 1,
+    }
     assert model["metrics"] == run["metrics"]
     assert model["tags"] == {"data": "iris", "model": "svm"}
 
     metrics = (project.path / "results/sklearn-iris/metrics.tsv").read_text().splitlines()
-    assert metrics[0] == "metric\tvalue" and any(line.startswith("Accuracy\t0.9") for line in metrics)
+    assert metrics[0] == "metric\tvalue" and any(
+        line.startswith("Accuracy\t0.9") for line in metrics
+    )
     assert (project.path / "results/sklearn-iris/outputs/model.joblib").is_file()
 
     # what the README tells a user to type next
@@ -146,7 +158,10 @@ def test_failing_script_leaves_a_failed_run_and_registers_nothing(project: Proje
     std_log = Path(run["folder"]) / "work" / "logs" / "std_log.txt"
     assert "about to fail" in std_log.read_text()
     assert "the training data made no sense" in std_log.read_text()
-    assert str(std_log.relative_to(project.path)) in (project.path / "logs/train/broken.log").read_text()
+    assert (
+        str(std_log.relative_to(project.path))
+        in (project.path / "logs/train/broken.log").read_text()
+    )
     assert project.registry.models.names() == []
     assert not (project.path / "results/broken/run.json").exists()
 
@@ -213,7 +228,10 @@ def test_local_dataset_versions_follow_its_content(project: Project):
     # fetched again on purpose: upload finds the content it already holds
     project.snakemake("--forcerun", "fetch")
     assert project.registry.datasets.versions("iris") == [1]
-    assert "unchanged; already registered as version 1" in (project.path / "logs/upload/iris.log").read_text()
+    assert (
+        "unchanged; already registered as version 1"
+        in (project.path / "logs/upload/iris.log").read_text()
+    )
 
     table.write_text(table.read_text() + "5.0,3.3,1.4,0.2,0\n")
     project.snakemake()

@@ -23,7 +23,9 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     """Left-aligned columns separated by two spaces, like ``ls -l``."""
     cells = [headers] + [["" if c is None else str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
     return "\n".join(lines)
 
 
@@ -71,7 +73,14 @@ def models_list(registry: Registry, args: argparse.Namespace) -> Any:
     if not models:
         return f"no models registered in {registry.root}"
     rows = [
-        [m["name"], m["version"], m["versions"], framework(m), m["created"], metric_summary(m["metrics"])]
+        [
+            m["name"],
+            m["version"],
+            m["versions"],
+            framework(m),
+            m["created"],
+            metric_summary(m["metrics"]),
+        ]
         for m in models
     ]
     return table(["NAME", "LATEST", "VERSIONS", "FRAMEWORK", "CREATED", "METRICS"], rows)
@@ -107,7 +116,10 @@ def models_versions(registry: Registry, args: argparse.Namespace) -> Any:
     versions = registry.model_versions(args.name)
     if args.json:
         return versions
-    rows = [[m["version"], m["created"], m.get("run_id"), metric_summary(m["metrics"])] for m in versions]
+    rows = [
+        [m["version"], m["created"], m.get("run_id"), metric_summary(m["metrics"])]
+        for m in versions
+    ]
     return table(["VERSION", "CREATED", "RUN", "METRICS"], rows)
 
 
@@ -184,7 +196,10 @@ def environments_list(registry: Registry, args: argparse.Namespace) -> Any:
         return f"no environments registered in {registry.root}"
     return table(
         ["NAME", "LATEST", "VERSIONS", "METHOD", "PACKAGES", "CREATED"],
-        [[e["name"], e["version"], e["versions"], e["method"], len(e["packages"]), e["created"]] for e in rows],
+        [
+            [e["name"], e["version"], e["versions"], e["method"], len(e["packages"]), e["created"]]
+            for e in rows
+        ],
     )
 
 
@@ -271,10 +286,14 @@ def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--registry", default=argparse.SUPPRESS, help="registry folder")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
-    top = argparse.ArgumentParser(prog="snakeyard", description=__doc__.splitlines()[0], parents=[common])
+    top = argparse.ArgumentParser(
+        prog="snakeyard", description=__doc__.splitlines()[0], parents=[common]
+    )
     nouns = top.add_subparsers(dest="noun", required=True, metavar="NOUN")
 
-    def verb(noun_parsers: Any, name: str, function: Any, help_text: str) -> argparse.ArgumentParser:
+    def verb(
+        noun_parsers: Any, name: str, function: Any, help_text: str
+    ) -> argparse.ArgumentParser:
         command = noun_parsers.add_parser(name, parents=[common], help=help_text)
         command.set_defaults(function=function)
         return command

@@ -44,15 +44,15 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"unknown key {', '.join(map(repr, unknown))} in {where}{hint}"
     if error.validator == "required":
         return f"{where}: {error.message.replace('is a required property', 'is required')}"
-    if error.validator in ("propertyNames", "pattern") and error.schema.get("pattern", "").startswith(
-        "^[A-Za-z0-9]"
-    ):
+    if error.validator in ("propertyNames", "pattern") and error.schema.get(
+        "pattern", ""
+    ).startswith("^[A-Za-z0-9]"):
         return f"{where}: invalid name {error.instance!r}; use {NAME_RULE}"
     return f"{where}: {error.message}"
 
 
 def validate(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
-    """Check ``config`` against the schema, filling in defaults; raise ConfigError naming the key."""
+    """Check ``config`` against the schema and fill in defaults; errors name the key."""
     schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
     validator_class = _with_defaults(jsonschema.validators.validator_for(schema))
     errors = list(validator_class(schema).iter_errors(config))
@@ -90,7 +90,9 @@ def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]
             dataset["source"] = f"path:{find_path(what, f'datasets.{name}.source', places)}"
     for name, environment in resolved["environments"].items():
         check_name(name, "environment name")
-        environment["file"] = str(find_path(environment["file"], f"environments.{name}.file", places))
+        environment["file"] = str(
+            find_path(environment["file"], f"environments.{name}.file", places)
+        )
     for name, experiment in resolved["experiments"].items():
         check_name(name, "experiment name")
         key = f"experiments.{name}"

@@ -10,8 +10,9 @@ import hashlib
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .errors import IntegrityError, NotFoundError, SnakeyardError
 from .files import CHUNK, content_hash, manifest_of, read_json, walk_files
@@ -68,7 +69,9 @@ def check_files(root: Path, manifest: list[dict[str, Any]], label: str) -> list[
 class Registry:
     """A registry folder (default ``./registry`` or ``$SNAKEYARD_REGISTRY``)."""
 
-    def __init__(self, root: str | os.PathLike | None = None, datastore: str | os.PathLike | None = None):
+    def __init__(
+        self, root: str | os.PathLike | None = None, datastore: str | os.PathLike | None = None
+    ):
         self.root = Path(root) if root is not None else default_root()
         self.datastore = Path(datastore) if datastore else self.root / "datastore"
         self.models = VersionStore(self.root / "models", "model", "model.json")
@@ -105,7 +108,10 @@ class Registry:
         if not source.exists():
             raise NotFoundError(f"cannot register model {name!r}: {source} does not exist")
         files = [
-            {**entry, "path": f"{source.name}/{entry['path']}" if source.is_dir() else entry["path"]}
+            {
+                **entry,
+                "path": f"{source.name}/{entry['path']}" if source.is_dir() else entry["path"],
+            }
             for entry in manifest_of(source)
         ]
         if not files:
@@ -212,7 +218,9 @@ class Registry:
         meta = self.verified_model(name, version)
         dest = Path(dest)
         if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-            raise SnakeyardError(f"cannot download into {dest}: it exists and is not an empty folder")
+            raise SnakeyardError(
+                f"cannot download into {dest}: it exists and is not an empty folder"
+            )
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex}.tmp"
         try:
@@ -323,7 +331,9 @@ class Registry:
             for filename, text in sorted(contents.items())
         ]
         digest = hashlib.sha256(
-            (content_hash(files) + "".join(f"{k}=={v}\n" for k, v in sorted(packages.items()))).encode()
+            (
+                content_hash(files) + "".join(f"{k}=={v}\n" for k, v in sorted(packages.items()))
+            ).encode()
         ).hexdigest()
         found = self.environments.find(name, digest)
         if found:
@@ -403,17 +413,23 @@ def _registry(registry: Registry | str | os.PathLike | None) -> Registry:
     return registry if isinstance(registry, Registry) else Registry(registry)
 
 
-def load_model(name: str, version: int | str = "latest", registry: Registry | str | None = None) -> Any:
+def load_model(
+    name: str, version: int | str = "latest", registry: Registry | str | None = None
+) -> Any:
     """Load a registered model by name, checking its sha256 first."""
     return _registry(registry).load_model(name, version)
 
 
-def get_model(name: str, version: int | str = "latest", registry: Registry | str | None = None) -> dict[str, Any]:
+def get_model(
+    name: str, version: int | str = "latest", registry: Registry | str | None = None
+) -> dict[str, Any]:
     """Metadata of a registered model version: metrics, lineage, files."""
     return _registry(registry).get_model(name, version)
 
 
-def get_dataset(name: str, version: int | str = "latest", registry: Registry | str | None = None) -> dict[str, Any]:
+def get_dataset(
+    name: str, version: int | str = "latest", registry: Registry | str | None = None
+) -> dict[str, Any]:
     """Metadata of a data set version, with the absolute ``location`` of its files."""
     return _registry(registry).get_dataset(name, version)
 
@@ -423,6 +439,8 @@ def get_run(run_id: str, registry: Registry | str | None = None) -> dict[str, An
     return _registry(registry).get_run(run_id)
 
 
-def list_runs(experiment: str | None = None, registry: Registry | str | None = None) -> list[dict[str, Any]]:
+def list_runs(
+    experiment: str | None = None, registry: Registry | str | None = None
+) -> list[dict[str, Any]]:
     """Run records, oldest first, optionally of one experiment."""
     return _registry(registry).list_runs(experiment)

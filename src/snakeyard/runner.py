@@ -18,8 +18,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .errors import ConfigError, SnakeyardError
 from .files import content_hash, copy_files, manifest_of, write_json_atomic
@@ -60,7 +61,7 @@ def git_commit(folder: Path) -> str | None:
 
 
 def arguments_list(arguments: dict[str, Any]) -> list[str]:
-    """``{'kernel': 'linear', 'penalty': 1.0}`` as ``['--kernel', 'linear', '--penalty', '1.0']``."""
+    """Render ``{'kernel': 'linear'}`` as ``['--kernel', 'linear']``."""
     words = []
     for name, value in arguments.items():
         words += [name if name.startswith("-") else f"--{name}", str(value)]
@@ -161,7 +162,9 @@ def _run_child(command: list[str], work: Path, env: dict[str, str]) -> tuple[int
     """Run the script with its output in ``logs/``; pass SIGTERM/SIGINT on to it."""
     stopped: list[int] = []
     with open(work / STDOUT_LOG, "wb") as output:
-        child = subprocess.Popen(command, cwd=work, env=env, stdout=output, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(
+            command, cwd=work, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
 
         def forward(signum: int, _frame: Any) -> None:
             stopped.append(signum)

@@ -16,7 +16,16 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 IGNORE_FILE = ".snakeyardignore"
-ALWAYS_IGNORED = (".git/", ".hg/", ".svn/", "__pycache__/", "*.pyc", ".snakemake/", "/outputs/", "/logs/")
+ALWAYS_IGNORED = (
+    ".git/",
+    ".hg/",
+    ".svn/",
+    "__pycache__/",
+    "*.pyc",
+    ".snakemake/",
+    "/outputs/",
+    "/logs/",
+)
 
 
 @dataclass(frozen=True)

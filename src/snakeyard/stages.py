@@ -13,8 +13,9 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .errors import SnakeyardError
 from .files import read_json, write_json_atomic, write_text_atomic
@@ -54,7 +55,9 @@ def upload(args: argparse.Namespace, log: StageLog) -> None:
     meta = registry.upload_dataset(
         args.name, Path(args.files), manifest, args.description or "", origin=args.origin
     )
-    state = "registered as new version" if meta["new"] else "unchanged; already registered as version"
+    state = (
+        "registered as new version" if meta["new"] else "unchanged; already registered as version"
+    )
     log(f"data set {args.name!r} {state} {meta['version']} (content {meta['content_hash'][:12]})")
     _receipt(args.out, meta, ("name", "version", "content_hash", "location", "new"), registry)
 
@@ -66,7 +69,9 @@ def lock(args: argparse.Namespace, log: StageLog) -> None:
     registry = Registry(args.registry)
     pinned = pin(Path(args.spec_file), Path(args.lockfile), log)
     meta = registry.register_environment(args.name, spec_file=args.spec_file, **pinned)
-    state = "registered as new version" if meta["new"] else "unchanged; already registered as version"
+    state = (
+        "registered as new version" if meta["new"] else "unchanged; already registered as version"
+    )
     log(f"environment {args.name!r} ({meta['method']}) {state} {meta['version']}")
     _receipt(args.out, meta, ("name", "version", "method", "content_hash", "new"), registry)
 
@@ -135,7 +140,9 @@ def register(args: argparse.Namespace, log: StageLog) -> None:
         environment={"name": environment["name"], "version": environment["version"]},
         metrics=record["metrics"],
     )
-    state = "registered as new version" if meta["new"] else "unchanged; already registered as version"
+    state = (
+        "registered as new version" if meta["new"] else "unchanged; already registered as version"
+    )
     log(f"model {model['name']!r} from run {record['id']} {state} {meta['version']}")
     _receipt(args.out, meta, ("name", "version", "content_hash", "run_id", "new"), registry)
 

@@ -23,16 +23,16 @@ import re
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .errors import InvalidNameError, NotFoundError
 from .files import read_json, write_json_atomic
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 NAME_RULE = (
-    "1 to 128 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit, "
-    "without '..'"
+    "1 to 128 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit, without '..'"
 )
 # errno values with which rename() refuses to replace a folder that already exists
 _TAKEN = {errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR}

@@ -22,10 +22,16 @@ except SnakeyardError as error:
     sys.exit(f"snakeyard: {error}")
 
 # the stages run with the workflow's own interpreter, whatever the job's PATH says;
-# joined to each shell command at parse time, which also works inside a `module`
+# joined to each shell command at parse time (see stage()), which also works inside a
+# `module`, where a shell command cannot name this file's variables
 STAGE = f"{shlex.quote(sys.executable)} -m snakeyard.stages"
 REGISTRY = CFG["registry"]
 DATASTORE = CFG["datastore"] or ""
+
+
+def stage(arguments):
+    """The shell command of one stage: ``python -m snakeyard.stages ARGUMENTS``."""
+    return f"{STAGE} {arguments}"
 
 
 def _alternatives(names):
@@ -87,4 +93,6 @@ def resource(name):
 
 
 def registered_models():
-    return expand("results/{experiment}/model.json", experiment=sorted(CFG["experiments"]))
+    return expand(
+        "results/{experiment}/model.json", experiment=sorted(CFG["experiments"])
+    )

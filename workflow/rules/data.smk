@@ -7,14 +7,16 @@ rule fetch:
     output:
         files=directory("results/data/{dataset}/files"),
         manifest="results/data/{dataset}/manifest.json",
-    params:
-        source=dataset_source,
     log:
         "logs/fetch/{dataset}.log",
     localrule: True
+    params:
+        source=dataset_source,
     shell:
-        STAGE + " fetch --name {wildcards.dataset} --source {params.source:q}"
-        " --files {output.files} --manifest {output.manifest} --log {log}"
+        stage(
+            "fetch --name {wildcards.dataset} --source {params.source:q}"
+            " --files {output.files} --manifest {output.manifest} --log {log}"
+        )
 
 
 rule upload:
@@ -23,16 +25,18 @@ rule upload:
         manifest="results/data/{dataset}/manifest.json",
     output:
         "results/datasets/{dataset}.json",
+    log:
+        "logs/upload/{dataset}.log",
+    localrule: True
     params:
         source=dataset_source,
         description=lambda wildcards: CFG["datasets"][wildcards.dataset]["description"],
         registry=REGISTRY,
         datastore=DATASTORE,
-    log:
-        "logs/upload/{dataset}.log",
-    localrule: True
     shell:
-        STAGE + " upload --name {wildcards.dataset} --files {input.files}"
-        " --manifest {input.manifest} --description {params.description:q}"
-        " --origin {params.source:q} --registry {params.registry:q}"
-        " --datastore={params.datastore:q} --out {output} --log {log}"
+        stage(
+            "upload --name {wildcards.dataset} --files {input.files}"
+            " --manifest {input.manifest} --description {params.description:q}"
+            " --origin {params.source:q} --registry {params.registry:q}"
+            " --datastore={params.datastore:q} --out {output} --log {log}"
+        )

@@ -6,13 +6,15 @@ rule lock:
         environment_file,
     output:
         "results/environments/{environment}.json",
-    params:
-        lockfile="results/environments/{environment}.conda-lock.yml",
-        registry=REGISTRY,
     log:
         "logs/lock/{environment}.log",
     localrule: True
+    params:
+        lockfile="results/environments/{environment}.conda-lock.yml",
+        registry=REGISTRY,
     shell:
-        STAGE + " lock --name {wildcards.environment} --spec-file {input:q}"
-        " --lockfile {params.lockfile} --registry {params.registry:q}"
-        " --out {output} --log {log}"
+        stage(
+            "lock --name {wildcards.environment} --spec-file {input:q}"
+            " --lockfile {params.lockfile} --registry {params.registry:q}"
+            " --out {output} --log {log}"
+        )

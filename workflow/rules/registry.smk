@@ -8,13 +8,15 @@ rule register:
         metrics="results/{experiment}/metrics.tsv",
     output:
         "results/{experiment}/model.json",
-    params:
-        model=model_spec,
-        registry=REGISTRY,
     log:
         "logs/register/{experiment}.log",
     localrule: True
+    params:
+        model=model_spec,
+        registry=REGISTRY,
     shell:
-        STAGE + " register --run {input.run} --environment {input.environment}"
-        " --model {params.model:q} --registry {params.registry:q}"
-        " --out {output} --log {log}"
+        stage(
+            "register --run {input.run} --environment {input.environment}"
+            " --model {params.model:q} --registry {params.registry:q}"
+            " --out {output} --log {log}"
+        )

@@ -8,9 +8,6 @@ rule train:
         sources=source_files,
     output:
         "results/{experiment}/run.json",
-    params:
-        spec=train_spec,
-        registry=REGISTRY,
     log:
         "logs/train/{experiment}.log",
     benchmark:
@@ -19,10 +16,15 @@ rule train:
     resources:
         mem_mb=resource("mem_mb"),
         runtime=resource("runtime"),
+    params:
+        spec=train_spec,
+        registry=REGISTRY,
     shell:
-        STAGE + " train --experiment {wildcards.experiment} --spec {params.spec:q}"
-        " --dataset {input.dataset} --environment {input.environment}"
-        " --registry {params.registry:q} --out {output} --log {log}"
+        stage(
+            "train --experiment {wildcards.experiment} --spec {params.spec:q}"
+            " --dataset {input.dataset} --environment {input.environment}"
+            " --registry {params.registry:q} --out {output} --log {log}"
+        )
 
 
 rule collect:
@@ -35,5 +37,7 @@ rule collect:
         "logs/collect/{experiment}.log",
     localrule: True
     shell:
-        STAGE + " collect --run {input} --outputs {output.outputs}"
-        " --metrics {output.metrics} --log {log}"
+        stage(
+            "collect --run {input} --outputs {output.outputs}"
+            " --metrics {output.metrics} --log {log}"
+        )
