@@ -23,8 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 SNAKEFILE = REPO / "Snakefile"
@@ -267,7 +268,9 @@ def train_figures(parent: Path, sizes: dict[str, int]) -> dict[str, Any]:
     direct = direct_script_command(workdir, configfile)
 
     repeats = sizes["train_repeats"]
-    print(f"[train] {repeats} rounds of: forced train job, stage alone, direct script ...", flush=True)
+    print(
+        f"[train] {repeats} rounds of: forced train job, stage alone, direct script ...", flush=True
+    )
     job, snakemake_wall, stage_wall, direct_wall = [], [], [], []
     for _ in range(repeats):
         snakemake_wall.append(run(forced, workdir))
@@ -305,7 +308,10 @@ def pipeline_figures(parent: Path, sizes: dict[str, int], direct: list[str]) -> 
     script directly (interleaved, like :func:`train_figures`).
     """
     rounds = sizes["pipeline_repeats"]
-    print(f"[pipeline] {rounds} rounds of: clean pipeline, no-op snakemake, direct script ...", flush=True)
+    print(
+        f"[pipeline] {rounds} rounds of: clean pipeline, no-op snakemake, direct script ...",
+        flush=True,
+    )
     noop_dir, noop = noop_workdir(parent)
     walls, noops, directs = [], [], []
     for _ in range(rounds):
@@ -417,16 +423,26 @@ def write_report(report: dict[str, Any], out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke check")
-    parser.add_argument("--out", type=Path, default=RESULTS, help=f"output folder (default {RESULTS})")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder and print it")
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS, help=f"output folder (default {RESULTS})"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary folder and print it"
+    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
 
     started = time.perf_counter()
     scratch = Path(tempfile.mkdtemp(prefix="snakeyard-bench-"))
     try:
-        report: dict[str, Any] = {"quick": args.quick, "sizes": sizes, "environment": environment_info()}
-        report["registry"] = registry_figures(Path(tempfile.mkdtemp(prefix="registry-", dir=scratch)), sizes)
+        report: dict[str, Any] = {
+            "quick": args.quick,
+            "sizes": sizes,
+            "environment": environment_info(),
+        }
+        report["registry"] = registry_figures(
+            Path(tempfile.mkdtemp(prefix="registry-", dir=scratch)), sizes
+        )
         report["registry_ratios_vs_mlflow"] = registry_ratios(report["registry"])
         report["mlflow_reference_s"] = MLFLOW_REFERENCE
         report["train"] = train_figures(scratch, sizes)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,9 +41,14 @@ class Project:
     def config(self) -> dict:
         return yaml.safe_load((self.path / "config" / "config.yaml").read_text())
 
-    def snakemake(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    def snakemake(
+        self, *args: str, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
         command = ["snakemake", "-s", str(SNAKEFILE), "--cores", "2", *args]
-        done = subprocess.run(command, cwd=self.path, capture_output=True, text=True)
+        environment = {**os.environ, **(env or {})}
+        done = subprocess.run(
+            command, cwd=self.path, capture_output=True, text=True, env=environment
+        )
         if check and done.returncode != 0:
             raise AssertionError(f"snakemake failed:\n{done.stdout}\n{done.stderr}")
         return done
@@ -90,14 +94,6 @@ def jobs_run(output: str, rule: str) -> int:
     )
 
 
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("SNAKEYARD_REGISTRY", "SNAKEYARD_RUN_DIR", "SNAKEYARD_RUN_ID"):
-        monkeypatch.delenv(name, raising=False)
-
-
-def copy_tree(src: Path, dest: Path) -> None:
-    shutil.copytree(src, dest, dirs_exist_ok=True)
-
-
-os.environ.pop("SNAKEYARD_RUN_DIR", None)
+# a registry or run chosen in the developer's shell must not leak into the tests
+for _variable in ("SNAKEYARD_REGISTRY", "SNAKEYARD_RUN_DIR", "SNAKEYARD_RUN_ID"):
+    os.environ.pop(_variable, None)

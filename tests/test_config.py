@@ -110,3 +110,19 @@ def test_relative_paths_prefer_the_working_directory(tmp_path: Path):
         (tmp_path / "experiments" / "sklearn-iris").resolve()
     )
     assert resolved["environments"]["sklearn"]["file"] == str(ROOT / "envs" / "sklearn.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("dependencies:\n  - numpy\n  - [oops\n", r"bad.yaml, line 4: "),
+        ("name: x\nchannels: [conda-forge]\n", r"bad.yaml, line 1: expected a mapping with a 'dependencies:' list"),
+        ("dependencies:\n  - numpy\n  - 3\n", r"bad.yaml, line 3: dependency 2 \(3\) must be"),
+    ],
+)  # fmt: skip
+def test_malformed_environment_file_names_file_and_line(tmp_path: Path, text: str, message: str):
+    (tmp_path / "bad.yaml").write_text(text)
+    config = default_config()
+    config["environments"]["sklearn"]["file"] = str(tmp_path / "bad.yaml")
+    with pytest.raises(SnakeyardError, match=message):
+        check(config, tmp_path)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, Project, jobs_run
+from snakeyard.registry import Registry
 
 pytestmark = pytest.mark.integration
 
@@ -239,6 +240,21 @@ def test_local_dataset_versions_follow_its_content(project: Project):
     assert project.registry.list_runs("sklearn-iris")[-1]["dataset"]["version"] == 2
 
 
+def test_registry_from_environment_and_datastore_elsewhere(project: Project, tmp_path: Path):
+    shared = tmp_path / "shared"
+    config = project.config()
+    config["datastore"] = str(shared / "datastore")
+    project.write_config(config)
+    project.snakemake(env={"SNAKEYARD_REGISTRY": str(shared / "registry")})
+    assert not (project.path / "registry").exists()
+    registry = Registry(shared / "registry", shared / "datastore")
+    assert registry.get_model("sklearn-iris")["version"] == 1
+    location = Path(registry.get_dataset("iris")["location"])
+    assert location.parent.parent == shared / "datastore" and (location / "iris.csv").is_file()
+    [run] = registry.list_runs("sklearn-iris")
+    assert run["command"][-1] == str(location)
+
+
 def test_used_as_a_module_from_another_workflow(tmp_path: Path):
     caller = tmp_path / "other-project"
     caller.mkdir()
@@ -272,7 +288,5 @@ use rule * from snakeyard as snakeyard_*
     assert done.returncode == 0, done.stdout + done.stderr
     receipt = json.loads((caller / "report.txt").read_text())
     assert receipt["name"] == "sklearn-iris" and receipt["version"] == 1
-    from snakeyard.registry import Registry
-
     assert Registry(caller / "registry").get_model("sklearn-iris")["dataset"]["name"] == "iris"
     assert not (ROOT / "results" / "report.txt").exists()

@@ -17,7 +17,9 @@ import yaml
 from jsonschema.exceptions import best_match
 
 from .datasets import parse_source
+from .environments import read_spec
 from .errors import ConfigError
+from .registry import default_root
 from .store import NAME_RULE, check_name
 
 
@@ -83,6 +85,7 @@ def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]
     """Check references between keys and resolve paths; return a new plain dict."""
     places = list(dict.fromkeys([workdir.resolve(), root.resolve()]))
     resolved = copy.deepcopy(config)
+    resolved["registry"] = str(config.get("registry") or default_root())
     for name, dataset in resolved["datasets"].items():
         check_name(name, "data set name")
         kind, what = parse_source(dataset["source"], name)
@@ -90,9 +93,9 @@ def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]
             dataset["source"] = f"path:{find_path(what, f'datasets.{name}.source', places)}"
     for name, environment in resolved["environments"].items():
         check_name(name, "environment name")
-        environment["file"] = str(
-            find_path(environment["file"], f"environments.{name}.file", places)
-        )
+        spec = find_path(environment["file"], f"environments.{name}.file", places)
+        read_spec(spec)  # a malformed file stops the workflow before any job runs
+        environment["file"] = str(spec)
     for name, experiment in resolved["experiments"].items():
         check_name(name, "experiment name")
         key = f"experiments.{name}"
