@@ -334,9 +334,12 @@ def pipeline_figures(parent: Path, sizes: dict[str, int], direct: list[str]) -> 
 # ------------------------------------------------------------------- reporting
 def environment_info() -> dict[str, Any]:
     """Where and with what the figures were measured."""
-    commit = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
+
+    def git(*words: str) -> str:
+        done = subprocess.run(["git", "-C", str(REPO), *words], capture_output=True, text=True)
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD")
     return {
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "python": platform.python_version(),
@@ -344,6 +347,7 @@ def environment_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "git_commit": commit or None,
+        "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
         "load_average_start": os.getloadavg(),
     }
 
@@ -360,50 +364,80 @@ def sec(seconds: float) -> str:
     return f"{seconds:.2f} s"
 
 
+def table_row(*cells: str) -> str:
+    """One row of a Markdown table."""
+    return "| " + " | ".join(cells) + " |"
+
+
 def markdown(report: dict[str, Any]) -> str:
     """The figures as a small human-readable table."""
     reg, train, pipe = report["registry"], report["train"], report["pipeline"]
     ratios = report["registry_ratios_vs_mlflow"]
     env = report["environment"]
     n = reg["versions_filled"]
+    mlflow = {key: f"MLflow {ms(value)}" for key, value in MLFLOW_REFERENCE.items()}
+    direct = f"direct {sec(train['direct_script']['median_s'])}"
+    baseline = (
+        f"{sec(pipe['snakemake_noop']['median_s'])} + {sec(pipe['direct_script']['median_s'])}"
+        f" = {sec(pipe['baseline_s'])}"
+    )
+    fill = f"{sec(reg['fill']['total_s'])} ({ms(reg['fill']['per_version_s'])} each)"
     rows = [
         f"# snakeyard core benchmarks{' (quick)' if report['quick'] else ''}",
         "",
         f"{env['date_utc']}, Python {env['python']}, Snakemake {env['snakemake']}, "
-        f"{env['cpus']} CPUs, commit {env['git_commit']}. Medians; ratio = ours / reference.",
+        f"{env['cpus']} CPUs, commit {env['git_commit']}"
+        f"{' (with uncommitted changes)' if env.get('git_dirty') else ''}. "
+        "Medians; ratio = ours / reference.",
         "",
-        "| figure | snakeyard | reference | ratio | aim |",
-        "|---|---:|---:|---:|---:|",
-        f"| 1. fill registry with {n} versions (API loop) | {sec(reg['fill']['total_s'])} "
-        f"({ms(reg['fill']['per_version_s'])} each) | | | |",
-        f"| 1a. register one more version ({reg['artifact_bytes']} B artifact) | "
-        f"{ms(reg['register_one_more']['median_s'])} | MLflow {ms(MLFLOW_REFERENCE['register'])} | "
-        f"{ratios['register']:.2f} | |",
-        f"| 1b. latest: `registry.get_model(name)` | {ms(reg['get_model_latest']['median_s'])} | "
-        f"MLflow {ms(MLFLOW_REFERENCE['latest'])} | {ratios['latest_get_model']:.3f} | |",
-        f"| 1b. latest: `registry.models.latest(name)` | {ms(reg['models_latest']['median_s'])} | "
-        f"MLflow {ms(MLFLOW_REFERENCE['latest'])} | {ratios['latest_models_latest']:.3f} | |",
-        f"| 1c. list all {n} versions: `model_versions(name)` | "
-        f"{ms(reg['model_versions_list']['median_s'])} | MLflow {ms(MLFLOW_REFERENCE['list'])} | "
-        f"{ratios['list']:.2f} | |",
-        f"| 2. train job (benchmark `s`) vs direct script | {sec(train['train_job_benchmark']['median_s'])} | "
-        f"direct {sec(train['direct_script']['median_s'])} | "
-        f"{train['ratio_train_job_to_direct']:.2f} | ≤ {AIM_TRAIN_RATIO} |",
-        f"| 2. `snakeyard.stages train` alone vs direct script | "
-        f"{sec(train['stage_command_alone']['median_s'])} | direct {sec(train['direct_script']['median_s'])} | "
-        f"{train['ratio_stage_to_direct']:.2f} | |",
-        f"| 2. whole `snakemake --forcerun train --until train` call | "
-        f"{sec(train['snakemake_forcerun_train_wall']['median_s'])} | | | |",
-        f"| 3. whole pipeline, clean folder vs no-op Snakemake + direct script | "
-        f"{sec(pipe['pipeline_clean']['median_s'])} | {sec(pipe['snakemake_noop']['median_s'])} + "
-        f"{sec(pipe['direct_script']['median_s'])} = {sec(pipe['baseline_s'])} | "
-        f"{pipe['ratio_pipeline_to_baseline']:.2f} | ≤ {AIM_PIPELINE_RATIO} |",
+        table_row("figure", "snakeyard", "reference", "ratio", "aim"),
+        table_row("---", "---:", "---:", "---:", "---:"),
+        table_row(f"1. fill registry with {n} versions (API loop)", fill, "", "", ""),
+        table_row(
+            f"1a. register one more version ({reg['artifact_bytes']} B artifact)",
+            ms(reg["register_one_more"]["median_s"]), mlflow["register"],
+            f"{ratios['register']:.2f}", "",
+        ),
+        table_row(
+            "1b. latest: `registry.get_model(name)`",
+            ms(reg["get_model_latest"]["median_s"]), mlflow["latest"],
+            f"{ratios['latest_get_model']:.3f}", "",
+        ),
+        table_row(
+            "1b. latest: `registry.models.latest(name)`",
+            ms(reg["models_latest"]["median_s"]), mlflow["latest"],
+            f"{ratios['latest_models_latest']:.3f}", "",
+        ),
+        table_row(
+            f"1c. list all {n} versions: `model_versions(name)`",
+            ms(reg["model_versions_list"]["median_s"]), mlflow["list"],
+            f"{ratios['list']:.2f}", "",
+        ),
+        table_row(
+            "2. train job (benchmark `s`) vs direct script",
+            sec(train["train_job_benchmark"]["median_s"]), direct,
+            f"{train['ratio_train_job_to_direct']:.2f}", f"≤ {AIM_TRAIN_RATIO}",
+        ),
+        table_row(
+            "2. `snakeyard.stages train` alone vs direct script",
+            sec(train["stage_command_alone"]["median_s"]), direct,
+            f"{train['ratio_stage_to_direct']:.2f}", "",
+        ),
+        table_row(
+            "2. whole `snakemake --forcerun train --until train` call",
+            sec(train["snakemake_forcerun_train_wall"]["median_s"]), "", "", "",
+        ),
+        table_row(
+            "3. whole pipeline, clean folder vs no-op Snakemake + direct script",
+            sec(pipe["pipeline_clean"]["median_s"]), baseline,
+            f"{pipe['ratio_pipeline_to_baseline']:.2f}", f"≤ {AIM_PIPELINE_RATIO}",
+        ),
         "",
         f"Whole benchmark run: {sec(report['total_s'])}. Load average (1, 5, 15 min) at start "
         f"{load(env['load_average_start'])}, at end {load(env.get('load_average_end'))}: "
         "a load above the CPU count means other work competed with the benchmark.",
         "",
-    ]
+    ]  # fmt: skip
     if n != MLFLOW_VERSIONS:
         rows += [
             f"The MLflow references were measured at {MLFLOW_VERSIONS} versions and this run "

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import IntegrityError, NotFoundError, SnakeyardError
-from .files import CHUNK, content_hash, manifest_of, read_json, walk_files
+from .files import CHUNK, content_hash, manifest_of, read_json, sha256_file, walk_files
 from .store import VersionStore, check_name
 
 REGISTRY_VARIABLE = "SNAKEYARD_REGISTRY"
@@ -54,14 +54,10 @@ def check_files(root: Path, manifest: list[dict[str, Any]], label: str) -> list[
         if not path.is_file():
             problems.append(f"{label}: file {entry['path']} is missing ({path})")
             continue
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            while chunk := handle.read(CHUNK):
-                digest.update(chunk)
-        if digest.hexdigest() != entry["sha256"]:
+        actual = sha256_file(path)
+        if actual != entry["sha256"]:
             problems.append(
-                f"{label}: file {entry['path']} has sha256 {digest.hexdigest()}, "
-                f"recorded {entry['sha256']}"
+                f"{label}: file {entry['path']} has sha256 {actual}, recorded {entry['sha256']}"
             )
     return problems
 

@@ -17,7 +17,6 @@ lock or database file. A writer killed at any instant leaves at most a folder in
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import shutil
@@ -34,8 +33,6 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 NAME_RULE = (
     "1 to 128 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit, without '..'"
 )
-# errno values with which rename() refuses to replace a folder that already exists
-_TAKEN = {errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR}
 STALE_TMP_SECONDS = 24 * 3600
 
 
@@ -204,18 +201,21 @@ class VersionStore:
         try:
             os.rename(tmp, target)
             return True
-        except OSError as error:
-            # NFS may resend a rename whose reply was lost: the second attempt fails
-            # although the first succeeded. Our own uid at the target tells.
-            if not tmp.exists():
-                try:
-                    if read_json(target / self.meta_file).get("uid") == uid:
-                        return True
-                except OSError:
-                    pass
+        except OSError:
+            if tmp.exists():
+                # Refused because the number is taken: local filesystems say EEXIST or
+                # ENOTEMPTY, network ones may say EPERM or EIO. Any other failure
+                # leaves the target absent and is a real error.
+                if target.exists():
+                    return False
                 raise
-            if error.errno in _TAKEN:
-                return False
+            # NFS may resend a rename whose reply was lost: the resend fails although
+            # the first attempt succeeded. Our own uid at the target tells.
+            try:
+                if read_json(target / self.meta_file).get("uid") == uid:
+                    return True
+            except OSError:
+                pass
             raise
 
     def _write_hints(self, base: Path, number: int, content: str | None) -> None:
