@@ -65,7 +65,8 @@ def test_register_list_show_download(tmp_path: Path, model_file: Path, capsys):
         (["models", "show", "../m"], "snakeyard: error: invalid model name '../m'"),
         (["datasets", "show", "iris"], "snakeyard: error: no dataset named 'iris'"),
         (["environments", "show", "sklearn:2"], "snakeyard: error: no environment named 'sklearn'"),
-        (["runs", "show", "nope_1"], "snakeyard: error: no run with id 'nope_1'"),
+        (["runs", "show", "nope_1795000000_0123abcd"], "snakeyard: error: no run with id 'nope_1795000000_0123abcd'"),
+        (["runs", "show", "../x"], "snakeyard: error: invalid run id '../x'"),
         (["models", "register", "x", "/no/such/file"], "snakeyard: error: cannot register model 'x': /no/such/file does not exist"),
         (["models", "register", "x", "/etc/hostname", "--tag", "novalue"], "snakeyard: error: invalid --tag 'novalue'"),
     ],
@@ -120,3 +121,32 @@ def test_registry_from_environment_variable(tmp_path: Path, model_file: Path):
 def test_usage_errors_exit_2(tmp_path: Path):
     done = cli(tmp_path, "models", "frobnicate")
     assert done.returncode == 2 and "invalid choice" in done.stderr
+
+
+def test_a_missing_registry_is_an_error_not_an_empty_list(tmp_path: Path):
+    done = cli(tmp_path / "nowhere", "models", "list")
+    assert done.returncode == 1
+    assert done.stderr.startswith("snakeyard: error: no registry at ")
+
+
+def test_damaged_metadata_is_named(tmp_path: Path, model_file: Path):
+    registry = tmp_path / "registry"
+    cli(registry, "models", "register", "m", str(model_file))
+    (registry / "models" / "m" / "1" / "model.json").write_text("{not json")
+    done = cli(registry, "models", "show", "m:1")
+    assert done.returncode == 1 and "model.json is not valid JSON" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert cli(registry, "--json", "verify").returncode == 1
+
+
+def test_metadata_files_follow_the_umask(tmp_path: Path, model_file: Path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        from snakeyard.registry import Registry
+
+        meta = Registry(tmp_path / "registry").register_model("m", model_file)
+    finally:
+        os.umask(old)
+    assert (Path(meta["path"]) / "model.json").stat().st_mode & 0o777 == 0o644

@@ -126,3 +126,25 @@ def test_malformed_environment_file_names_file_and_line(tmp_path: Path, text: st
     config["environments"]["sklearn"]["file"] = str(tmp_path / "bad.yaml")
     with pytest.raises(SnakeyardError, match=message):
         check(config, tmp_path)
+
+
+def test_bad_argument_name_says_what_is_allowed():
+    config = default_config()
+    config["experiments"]["sklearn-iris"]["arguments"]["bad name"] = 1
+    with pytest.raises(
+        SnakeyardError,
+        match=r"experiments.sklearn-iris.arguments: invalid name 'bad name'; use letters, digits",
+    ):
+        check(config)
+
+
+def test_switches_and_no_data_argument():
+    from snakeyard.runner import arguments_list
+
+    assert arguments_list({"kernel": "rbf", "verbose": True, "quiet": False, "-C": 2}) == [
+        "--kernel", "rbf", "--verbose", "-C", "2",
+    ]  # fmt: skip
+    config = default_config()
+    config["experiments"]["sklearn-iris"]["data_argument"] = None
+    config["experiments"]["sklearn-iris"]["arguments"]["shrinking"] = True
+    assert check(config)["experiments"]["sklearn-iris"]["data_argument"] is None

@@ -28,6 +28,7 @@ __all__ = [
     "Registry",
     "Run",
     "SnakeyardError",
+    "get_dataset",
     "get_model",
     "get_run",
     "list_runs",

@@ -1,4 +1,6 @@
-"""The ``snakeyard`` command: ``snakeyard <noun> <verb>`` over a registry.
+"""The snakeyard command: inspect and use a snakeyard registry.
+
+Commands take the form ``snakeyard <noun> <verb>``.
 
 Human tables by default, ``--json`` for scripts. ``--registry PATH`` (or
 ``$SNAKEYARD_REGISTRY``, else ``./registry``) selects the registry. A user mistake
@@ -50,6 +52,10 @@ def short(value: Any) -> str:
     if isinstance(value, list):
         return f"[{len(value)} values] last {short(value[-1])}" if value else "[]"
     return str(value)
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def lineage(ref: dict[str, Any] | None) -> str | None:
@@ -129,7 +135,8 @@ def models_download(registry: Registry, args: argparse.Namespace) -> Any:
     meta = registry.get_model(name, version)
     if args.json:
         return {"name": name, "version": meta["version"], "dest": str(dest)}
-    return f"model {name}:{meta['version']} ({len(meta['files'])} files, sha256 checked) -> {dest}"
+    files = plural(len(meta["files"]), "file")
+    return f"model {name}:{meta['version']} ({files}, sha256 checked) -> {dest}"
 
 
 def models_register(registry: Registry, args: argparse.Namespace) -> Any:
@@ -181,7 +188,7 @@ def datasets_show(registry: Registry, args: argparse.Namespace) -> Any:
         ("description", d.get("description")),
         ("origin", d.get("origin")),
         ("content", d["content_hash"]),
-        ("size", f"{human_bytes(d['bytes'])} in {d['file_count']} files"),
+        ("size", f"{human_bytes(d['bytes'])} in {plural(d['file_count'], 'file')}"),
         ("files", file_lines(d["files"])),
         ("location", d["location"]),
     ])  # fmt: skip
@@ -272,8 +279,8 @@ def verify(registry: Registry, args: argparse.Namespace) -> Any:
     for _label, found in registry.verify():
         checked += 1
         problems += found
-    if args.json:
-        return {"checked": checked, "problems": problems}
+    if args.json and not problems:
+        return {"checked": checked, "problems": []}
     if problems:
         raise SnakeyardError(
             f"{len(problems)} problem(s) in {checked} versions:\n" + "\n".join(problems)
@@ -352,6 +359,11 @@ def main(argv: list[str] | None = None) -> int:
     args.json = getattr(args, "json", False)
     registry = Registry(getattr(args, "registry", None))
     try:
+        if args.function is not models_register and not registry.root.is_dir():
+            raise SnakeyardError(
+                f"no registry at {registry.root} (choose one with --registry PATH "
+                "or $SNAKEYARD_REGISTRY)"
+            )
         result = args.function(registry, args)
     except (SnakeyardError, OSError) as error:
         print(f"snakeyard: error: {error}", file=sys.stderr)

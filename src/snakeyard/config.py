@@ -20,7 +20,13 @@ from .datasets import parse_source
 from .environments import read_spec
 from .errors import ConfigError
 from .registry import default_root
-from .store import NAME_RULE, check_name
+from .store import NAME_PATTERN, NAME_RULE, check_name
+
+# what the schema's name patterns mean, in words
+PATTERN_RULES = {
+    f"^{NAME_PATTERN.pattern}$": NAME_RULE,
+    "^-{0,2}[A-Za-z0-9][A-Za-z0-9_-]*$": "letters, digits, '-' and '_', after an optional - or --",
+}
 
 
 def _with_defaults(validator_class: type) -> type:
@@ -46,10 +52,9 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"unknown key {', '.join(map(repr, unknown))} in {where}{hint}"
     if error.validator == "required":
         return f"{where}: {error.message.replace('is a required property', 'is required')}"
-    if error.validator in ("propertyNames", "pattern") and error.schema.get(
-        "pattern", ""
-    ).startswith("^[A-Za-z0-9]"):
-        return f"{where}: invalid name {error.instance!r}; use {NAME_RULE}"
+    if error.validator == "pattern":
+        rule = PATTERN_RULES.get(error.validator_value, f"the form {error.validator_value}")
+        return f"{where}: invalid name {error.instance!r}; use {rule}"
     return f"{where}: {error.message}"
 
 
@@ -60,9 +65,6 @@ def validate(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
     errors = list(validator_class(schema).iter_errors(config))
     if errors:
         error = best_match(errors)
-        # a bad name reports the name's own pattern; say which mapping it belongs to
-        if error.validator == "pattern" and error.parent is not None:
-            error = error.parent
         raise ConfigError(f"config: {_describe(error)}")
     return config
 

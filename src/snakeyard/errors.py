@@ -21,5 +21,9 @@ class IntegrityError(SnakeyardError):
     """Stored bytes whose sha256 no longer matches the one recorded."""
 
 
+class MetadataError(SnakeyardError, ValueError):
+    """A metadata or receipt file that cannot be read as JSON."""
+
+
 class ConfigError(SnakeyardError, ValueError):
     """A workflow configuration that does not describe a runnable experiment."""

@@ -6,10 +6,12 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from .errors import MetadataError
 
 CHUNK = 1 << 20
 
@@ -68,23 +70,28 @@ def write_json_atomic(path: str | os.PathLike, data: Any, *, fsync: bool = False
 def write_text_atomic(path: str | os.PathLike, text: str, *, fsync: bool = False) -> None:
     """Write text through a temporary file in the same folder and an atomic rename."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # not mkstemp: its files are private (0600), and a shared registry must stay
+    # readable by the group the umask allows
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with open(tmp, "x", encoding="utf-8") as handle:
             handle.write(text)
             if fsync:
                 handle.flush()
                 os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    """Read one JSON document."""
+    """Read one JSON document; a damaged one is a MetadataError naming the file."""
     with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+        try:
+            return json.load(handle)
+        except json.JSONDecodeError as error:
+            raise MetadataError(f"{path} is not valid JSON ({error})") from None
 
 
 def copy_files(src_root: Path, dest_root: Path, relpaths: Iterable[Path]) -> None:

@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import IntegrityError, NotFoundError, SnakeyardError
+from .errors import IntegrityError, InvalidNameError, NotFoundError, SnakeyardError
 from .files import CHUNK, content_hash, manifest_of, read_json, sha256_file, walk_files
-from .store import VersionStore, check_name
+from .store import VersionStore, check_name, sweep_stale
 
 REGISTRY_VARIABLE = "SNAKEYARD_REGISTRY"
 DEFAULT_ROOT = "registry"
 LOADABLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}_[0-9]+_[0-9a-f]{8}")
 
 
 def default_root() -> Path:
@@ -207,7 +209,13 @@ class Registry:
             )
         import joblib
 
-        return joblib.load(artifact)
+        try:
+            return joblib.load(artifact)
+        except Exception as error:  # unpickling can raise anything
+            raise SnakeyardError(
+                f"model {name}:{meta['version']}: cannot load {artifact.name} with joblib "
+                f"({type(error).__name__}: {error})"
+            ) from error
 
     def download_model(self, name: str, version: int | str, dest: str | os.PathLike) -> Path:
         """Copy a model version's checked files into the new folder ``dest``."""
@@ -256,6 +264,8 @@ class Registry:
         location = self.datastore / name / digest
         if not location.is_dir():
             staging = self.datastore / name / ".tmp" / uuid.uuid4().hex
+            staging.parent.mkdir(parents=True, exist_ok=True)
+            sweep_stale(staging.parent)
             try:
                 copy_verified(source, staging, manifest)
                 try:
@@ -369,7 +379,8 @@ class Registry:
 
     def get_run(self, run_id: str) -> dict[str, Any]:
         """The record of one run, found by its id."""
-        check_name(run_id, "run id")
+        if not RUN_ID_PATTERN.fullmatch(run_id):
+            raise InvalidNameError(f"invalid run id {run_id!r}: expected EXPERIMENT_TIME_HEX")
         for record in self.runs_root.glob(f"*/{run_id}/run.json"):
             return read_json(record)
         raise NotFoundError(f"no run with id {run_id!r} in {self.root}")

@@ -65,8 +65,7 @@ class Run:
         """Log a scalar metric; logging one name again makes it a list of values."""
         value = _plain(value)
         if name in self._metrics:
-            previous = self._metrics[name]
-            self._metrics[name] = (previous if isinstance(previous, list) else [previous]) + [value]
+            self._append(name, value)
         else:
             self._metrics[name] = value
         self._emit("metric", name, value, f"Attempted to log scalar metric {name}: {value}")
@@ -80,7 +79,7 @@ class Run:
     def log_row(self, name: str, description: str = "", **row: Any) -> None:
         """Log one row of a table metric (keyword arguments are the columns)."""
         row = _plain(row)
-        self._metrics.setdefault(name, []).append(row)
+        self._append(name, row)
         self._emit("row", name, row, f"Attempted to log row metric {name}: {row}")
 
     def tag(self, key: str, value: Any = "") -> None:
@@ -102,6 +101,10 @@ class Run:
     def get_tags(self) -> dict[str, str]:
         """Tags set by this process so far."""
         return dict(self._tags)
+
+    def _append(self, name: str, value: Any) -> None:
+        previous = self._metrics.get(name, [])
+        self._metrics[name] = (previous if isinstance(previous, list) else [previous]) + [value]
 
     def _emit(self, kind: str, name: str, value: Any, offline_message: str) -> None:
         if self._dir is None:
@@ -132,7 +135,7 @@ def read_events(run_dir: str | os.PathLike) -> tuple[dict[str, Any], dict[str, s
         elif kind == "list":
             replay.log_list(name, value)
         elif kind == "row":
-            replay._metrics.setdefault(name, []).append(value)
+            replay._append(name, value)
         elif kind == "tag":
             replay.tag(name, value)
     return replay.get_metrics(), replay.get_tags()

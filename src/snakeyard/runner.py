@@ -61,10 +61,17 @@ def git_commit(folder: Path) -> str | None:
 
 
 def arguments_list(arguments: dict[str, Any]) -> list[str]:
-    """Render ``{'kernel': 'linear'}`` as ``['--kernel', 'linear']``."""
+    """Render ``{'kernel': 'linear', 'verbose': True}`` as ``['--kernel', 'linear', '--verbose']``.
+
+    ``False`` leaves the flag out.
+    """
     words = []
     for name, value in arguments.items():
-        words += [name if name.startswith("-") else f"--{name}", str(value)]
+        flag = name if name.startswith("-") else f"--{name}"
+        if value is True:
+            words.append(flag)  # a switch such as --verbose
+        elif value is not False:
+            words += [flag, str(value)]
     return words
 
 

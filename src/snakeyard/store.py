@@ -169,7 +169,7 @@ class VersionStore:
         base = self.root / name
         staging = base / ".tmp"
         staging.mkdir(parents=True, exist_ok=True)
-        self._sweep_stale(staging)
+        sweep_stale(staging)
         uid = uuid.uuid4().hex
         tmp = staging / uid
         tmp.mkdir()
@@ -246,12 +246,13 @@ class VersionStore:
     def _has_version(self, folder: str) -> bool:
         return any(entry.isdigit() for entry in os.listdir(folder))
 
-    def _sweep_stale(self, staging: Path) -> None:
-        """Remove temporary folders that killed writers left behind long ago."""
-        cutoff = time.time() - STALE_TMP_SECONDS
-        for entry in os.scandir(staging):
-            try:
-                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                    shutil.rmtree(entry.path, ignore_errors=True)
-            except OSError:
-                pass
+
+def sweep_stale(staging: Path) -> None:
+    """Remove temporary folders that killed writers left in ``staging`` over a day ago."""
+    cutoff = time.time() - STALE_TMP_SECONDS
+    for entry in os.scandir(staging):
+        try:
+            if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                shutil.rmtree(entry.path, ignore_errors=True)
+        except OSError:
+            pass

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from snakeyard import config as snakeyard_config
 from snakeyard.errors import SnakeyardError
+from snakeyard.files import walk_files
 from snakeyard.snapshot import snapshot_files
 
 # snakeyard's own folder, also when this file is included through `module`
@@ -54,9 +55,12 @@ def dataset_source(wildcards):
 
 
 def dataset_source_input(wildcards):
-    """A local data set's file or folder, so that changing it fetches it again."""
+    """A local data set's files, so that changing one of them fetches it again."""
     kind, _, path = dataset_source(wildcards).partition(":")
-    return [path] if kind == "path" else []
+    if kind != "path":
+        return []
+    root = Path(path)
+    return [str(root / p) for p in walk_files(root)] if root.is_dir() else [path]
 
 
 def environment_file(wildcards):
@@ -81,7 +85,8 @@ def train_spec(wildcards):
     """What a run depends on besides its input files, as one JSON parameter."""
     spec = experiment(wildcards)
     keys = ("source_directory", "script", "arguments", "data_argument")
-    return json.dumps({key: spec[key] for key in keys}, sort_keys=True)
+    # arguments keep the order of the configuration: scripts may care
+    return json.dumps({key: spec[key] for key in keys})
 
 
 def model_spec(wildcards):

@@ -36,7 +36,7 @@ rule upload:
     shell:
         stage(
             "upload --name {wildcards.dataset} --files {input.files}"
-            " --manifest {input.manifest} --description {params.description:q}"
-            " --origin {params.source:q} --registry {params.registry:q}"
+            " --manifest {input.manifest} --description={params.description:q}"
+            " --origin={params.source:q} --registry {params.registry:q}"
             " --datastore={params.datastore:q} --out {output} --log {log}"
         )
