@@ -22,11 +22,26 @@ def test_bundled_sets_become_a_csv_with_a_manifest(tmp_path: Path, name: str):
     assert [entry["path"] for entry in manifest] == [f"{name}.csv", f"{name}.json"]
     table = np.loadtxt(tmp_path / "files" / f"{name}.csv", delimiter=",", skiprows=1)
     assert np.array_equal(table[:, :-1], bunch.data) and np.array_equal(table[:, -1], bunch.target)
+    info = json.loads((tmp_path / "files" / f"{name}.json").read_text())
+    assert info["feature_names"] == [str(n) for n in bunch.feature_names]
+    assert info["target_names"] == [str(n) for n in bunch.target_names]
     written = json.loads((tmp_path / "manifest.json").read_text())
     assert written["source"] == f"sklearn:{name}" and written["files"] == manifest
     for entry in manifest:
         path = tmp_path / "files" / entry["path"]
         assert entry["sha256"] == sha256_file(path) and entry["bytes"] == path.stat().st_size
+
+
+@pytest.mark.parametrize("name", SKLEARN_DATASETS)
+def test_direct_reading_matches_scikit_learns_loader(name: str):
+    from sklearn import datasets
+
+    from snakeyard.datasets import _bundled_table, _loaded_table
+    from snakeyard.sklearn_tables import FEATURE_NAMES
+
+    assert _bundled_table(name) == _loaded_table(name)
+    bunch = getattr(datasets, f"load_{name}")()
+    assert FEATURE_NAMES[name] == [str(n) for n in bunch.feature_names]
 
 
 def test_local_folder_is_copied_whole(tmp_path: Path):

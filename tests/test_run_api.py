@@ -67,10 +67,7 @@ def test_a_line_cut_short_by_a_crash_is_skipped(tmp_path: Path):
 
 
 def test_rows_after_a_scalar_of_the_same_name(tmp_path: Path):
-    code = (
-        "from snakeyard import Run; r = Run.get_context();"
-        "r.log('m', 1); r.log_row('m', epoch=2)"
-    )
+    code = "from snakeyard import Run; r = Run.get_context();r.log('m', 1); r.log_row('m', epoch=2)"
     env = {"SNAKEYARD_RUN_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
     assert read_events(tmp_path)[0] == {"m": [1, {"epoch": 2}]}
