@@ -150,7 +150,10 @@ def test_failing_script_leaves_a_failed_run_and_registers_nothing(project: Proje
     output = done.stdout + done.stderr
     assert done.returncode != 0
     assert "snakeyard train: error: run broken_" in output
-    assert "training script exited with code 1; see " in output
+    assert (
+        "training script exited with code 1 (its last line: the training data made no sense); see "
+        in output
+    )
     assert "logs/train/broken.log" in output
 
     [run] = project.registry.list_runs("broken")

@@ -48,7 +48,8 @@ def fields(pairs: list[tuple[str, Any]]) -> str:
 def short(value: Any) -> str:
     """A metric or tag value in a few characters: floats to 4 significant digits."""
     if isinstance(value, float):
-        return f"{value:.4g}"
+        # 1.0 stays 1.0 (a setting), 0.97777 becomes 0.9778 (a measurement)
+        return repr(value) if value.is_integer() and abs(value) < 1e6 else f"{value:.4g}"
     if isinstance(value, list):
         return f"[{len(value)} values] last {short(value[-1])}" if value else "[]"
     return str(value)

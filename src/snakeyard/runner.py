@@ -160,9 +160,25 @@ def execute(
 
     std_log = work / STDOUT_LOG
     if record["status"] == "Failed":
-        raise RunFailed(f"run {run_id} of {experiment!r} failed: {record['error']}; see {std_log}")
+        last = last_line(std_log)
+        said = f" (its last line: {last})" if last else ""
+        raise RunFailed(
+            f"run {run_id} of {experiment!r} failed: {record['error']}{said}; see {std_log}"
+        )
     log(f"run {run_id}: Completed in {record['duration_seconds']} s; output in {std_log}")
     return record
+
+
+def last_line(path: Path, window: int = 4096) -> str:
+    """The last non-blank line of a log file, shortened to 200 characters."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, path.stat().st_size - window))
+            tail = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    return lines[-1][:200] if lines else ""
 
 
 def _run_child(command: list[str], work: Path, env: dict[str, str]) -> tuple[int, int | None]:
