@@ -23,6 +23,12 @@ import yaml
 from .errors import ConfigError, SnakeyardError
 
 CONDA_FRONTENDS = ("micromamba", "mamba", "conda")
+# tell conda-lock which kind of front end --conda names, so it never tries to fetch another
+FRONTEND_FLAGS = {
+    "micromamba": ["--micromamba"],
+    "mamba": ["--mamba", "--no-micromamba"],
+    "conda": ["--no-mamba", "--no-micromamba"],
+}
 METHOD_LOCKED = "conda-lock"
 METHOD_RECORDED = "recorded-interpreter"
 
@@ -86,6 +92,7 @@ def conda_lock(spec: Path, lockfile: Path, frontend: str, log: Callable[[str], N
         "--platform", conda_platform(),
         "--lockfile", str(lockfile),
         "--conda", frontend,
+        *FRONTEND_FLAGS[Path(frontend).name],
     ]  # fmt: skip
     log("running " + " ".join(command))
     done = subprocess.run(command, capture_output=True, text=True)
