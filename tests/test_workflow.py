@@ -103,6 +103,13 @@ def test_default_pipeline_end_to_end(project: Project):
     )  # fmt: skip
     assert predicted.stdout.strip() == "[0]", predicted.stderr
     assert "every sha256 matches" in project.cli("verify").stdout
+    assert "iris:1" in project.cli("datasets", "show", "iris").stdout
+    assert project.cli("datasets", "list").stdout.splitlines()[1].split()[:3] == ["iris", "1", "1"]
+    environment_shown = project.cli("environments", "show", "sklearn:1").stdout
+    assert "recorded-interpreter" in environment_shown and "scikit-learn" in environment_shown
+    assert "sklearn  1" in project.cli("environments", "list").stdout
+    run_shown = project.cli("runs", "show", run["id"]).stdout
+    assert "Completed" in run_shown and "Accuracy" in run_shown and "iris:1" in run_shown
 
     # nothing changed: nothing runs
     again = project.snakemake()
