@@ -105,15 +105,12 @@ class Registry:
         source = Path(path)
         if not source.exists():
             raise NotFoundError(f"cannot register model {name!r}: {source} does not exist")
-        files = [
-            {
-                **entry,
-                "path": f"{source.name}/{entry['path']}" if source.is_dir() else entry["path"],
-            }
-            for entry in manifest_of(source)
-        ]
-        if not files:
+        manifest = manifest_of(source)
+        if not manifest:
             raise SnakeyardError(f"cannot register model {name!r}: folder {source} is empty")
+        # a registered folder keeps its name under artifacts/, a file sits there directly
+        inside = source.name if source.is_dir() else ""
+        files = [{**entry, "path": f"{inside}/{entry['path']}".lstrip("/")} for entry in manifest]
         digest = content_hash(files)
         existing = self._same_model(name, digest, run_id)
         if existing is not None:
@@ -134,15 +131,9 @@ class Registry:
             "files": files,
             "content_hash": digest,
         }
-        stored_manifest = (
-            [{**entry, "path": entry["path"].split("/", 1)[1]} for entry in files]
-            if source.is_dir()
-            else files
-        )
 
         def fill(folder: Path) -> None:
-            target = folder / "artifacts" / (source.name if source.is_dir() else "")
-            copy_verified(source, target, stored_manifest)
+            copy_verified(source, folder / "artifacts" / inside, manifest)
 
         return {**self.models.publish(name, meta, fill), "new": True}
 
