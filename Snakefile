@@ -2,7 +2,10 @@
 # Every stage is a rule in workflow/rules/; what the rules run lives in src/snakeyard/.
 
 
-configfile: "config/config.yaml"
+# the default experiment, unless --configfile names a whole configuration of its own
+if not workflow.config_settings.configfiles:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import ROOT, Project, jobs_run
 from snakeyard.registry import Registry
@@ -136,6 +137,18 @@ def test_changed_argument_retrains_that_experiment_only(project: Project):
     assert project.registry.get_model("sklearn-iris")["metrics"]["Penalty"] == 0.5
     assert project.registry.models.versions("iris-rbf") == [1]
     assert len(project.registry.list_runs("iris-rbf")) == 1
+
+
+def test_a_configfile_replaces_the_default_configuration(project: Project):
+    config = project.config()
+    config["experiments"] = {
+        "iris-rbf": {**config["experiments"]["sklearn-iris"], "arguments": {"kernel": "rbf"}}
+    }
+    del config["experiments"]["iris-rbf"]["model"]
+    (project.path / "other.yaml").write_text(yaml.safe_dump(config))
+    done = project.snakemake("--configfile", "other.yaml")
+    assert jobs_run(done.stdout + done.stderr, "train") == 1
+    assert project.registry.models.names() == ["iris-rbf"]
 
 
 def test_forced_retrain_gives_identical_model_and_no_new_version(project: Project):

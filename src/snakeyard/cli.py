@@ -232,6 +232,10 @@ def environments_show(registry: Registry, args: argparse.Namespace) -> Any:
 def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
     runs = registry.list_runs(args.experiment)
     if args.status:
+        if args.status.lower() not in ("completed", "failed", "running"):
+            raise SnakeyardError(
+                f"invalid --status {args.status!r}: use Completed, Failed or Running"
+            )
         runs = [r for r in runs if r["status"].lower() == args.status.lower()]
     if args.json:
         return runs
@@ -362,8 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.function is not models_register and not registry.root.is_dir():
             raise SnakeyardError(
-                f"no registry at {registry.root} (choose one with --registry PATH "
-                "or $SNAKEYARD_REGISTRY)"
+                f"no registry at '{registry.root.resolve()}' (choose one with "
+                "--registry PATH or $SNAKEYARD_REGISTRY)"
             )
         result = args.function(registry, args)
     except (SnakeyardError, OSError) as error:

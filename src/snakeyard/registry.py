@@ -371,7 +371,10 @@ class Registry:
     def get_run(self, run_id: str) -> dict[str, Any]:
         """The record of one run, found by its id."""
         if not RUN_ID_PATTERN.fullmatch(run_id):
-            raise InvalidNameError(f"invalid run id {run_id!r}: expected EXPERIMENT_TIME_HEX")
+            raise InvalidNameError(
+                f"invalid run id {run_id!r}: expected "
+                "<experiment>_<unix seconds>_<8 hex digits>, e.g. sklearn-iris_1795524285_9d28c5b6"
+            )
         for record in self.runs_root.glob(f"*/{run_id}/run.json"):
             return read_json(record)
         raise NotFoundError(f"no run with id {run_id!r} in {self.root}")

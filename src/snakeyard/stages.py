@@ -107,8 +107,8 @@ def collect(args: argparse.Namespace, log: StageLog) -> None:
         for name, value in sorted(record["metrics"].items())
     ]
     write_text_atomic(args.metrics, "\n".join(rows) + "\n")
-    log(f"run {record['id']}: {len(record['outputs'])} output files and "
-        f"{len(record['metrics'])} metrics collected")  # fmt: skip
+    outputs, metrics = len(record["outputs"]), len(record["metrics"])
+    log(f"run {record['id']}: {outputs} output file(s) and {metrics} metric(s) collected")
 
 
 def register(args: argparse.Namespace, log: StageLog) -> None:
