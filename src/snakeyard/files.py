@@ -62,12 +62,12 @@ def content_hash(manifest: list[dict[str, Any]]) -> str:
     return digest.hexdigest()
 
 
-def write_json_atomic(path: str | os.PathLike, data: Any, *, fsync: bool = False) -> None:
+def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
     """Write JSON to ``path`` so that a reader sees the old file or the whole new one."""
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n", fsync=fsync)
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def write_text_atomic(path: str | os.PathLike, text: str, *, fsync: bool = False) -> None:
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Write text through a temporary file in the same folder and an atomic rename."""
     path = Path(path)
     # not mkstemp: its files are private (0600), and a shared registry must stay
@@ -76,9 +76,6 @@ def write_text_atomic(path: str | os.PathLike, text: str, *, fsync: bool = False
     try:
         with open(tmp, "x", encoding="utf-8") as handle:
             handle.write(text)
-            if fsync:
-                handle.flush()
-                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -55,10 +55,7 @@ def upload(args: argparse.Namespace, log: StageLog) -> None:
     meta = registry.upload_dataset(
         args.name, Path(args.files), manifest, args.description or "", origin=args.origin
     )
-    state = (
-        "registered as new version" if meta["new"] else "unchanged; already registered as version"
-    )
-    log(f"data set {args.name!r} {state} {meta['version']} (content {meta['content_hash'][:12]})")
+    log(f"data set {args.name!r} {outcome(meta)} (content {meta['content_hash'][:12]})")
     _receipt(args.out, meta, ("name", "version", "content_hash", "location", "new"), registry)
 
 
@@ -69,10 +66,7 @@ def lock(args: argparse.Namespace, log: StageLog) -> None:
     registry = Registry(args.registry)
     pinned = pin(Path(args.spec_file), Path(args.lockfile), log)
     meta = registry.register_environment(args.name, spec_file=args.spec_file, **pinned)
-    state = (
-        "registered as new version" if meta["new"] else "unchanged; already registered as version"
-    )
-    log(f"environment {args.name!r} ({meta['method']}) {state} {meta['version']}")
+    log(f"environment {args.name!r} ({meta['method']}) {outcome(meta)}")
     _receipt(args.out, meta, ("name", "version", "method", "content_hash", "new"), registry)
 
 
@@ -140,11 +134,15 @@ def register(args: argparse.Namespace, log: StageLog) -> None:
         environment={"name": environment["name"], "version": environment["version"]},
         metrics=record["metrics"],
     )
-    state = (
-        "registered as new version" if meta["new"] else "unchanged; already registered as version"
-    )
-    log(f"model {model['name']!r} from run {record['id']} {state} {meta['version']}")
+    log(f"model {model['name']!r} from run {record['id']} {outcome(meta)}")
     _receipt(args.out, meta, ("name", "version", "content_hash", "run_id", "new"), registry)
+
+
+def outcome(meta: dict[str, Any]) -> str:
+    """How a registration went, for the log: a new version or the one already there."""
+    if meta["new"]:
+        return f"registered as new version {meta['version']}"
+    return f"unchanged; already registered as version {meta['version']}"
 
 
 def _receipt(path: str, meta: dict[str, Any], keys: tuple[str, ...], registry: Any) -> None:
