@@ -33,7 +33,8 @@ def job_context() -> dict[str, str | None] | None:
 
 
 def slurm_notice(job_id: str, wait: float = 3.0) -> str | None:
-    """Slurm's last ``*** JOB ... ***`` notice for ``job_id``, waiting up to ``wait`` s.
+    """Slurm's last ``*** JOB ... ***`` notice for ``job_id`` (else its last ``*** STEP
+    ... ***`` one), waiting up to ``wait`` s for one to appear.
 
     None when ``scontrol`` cannot say where the job's standard error goes or no notice
     shows up in time.
@@ -44,10 +45,12 @@ def slurm_notice(job_id: str, wait: float = 3.0) -> str | None:
     deadline = time.monotonic() + wait
     while True:
         notices = NOTICE.findall(_tail(log))
-        if notices:
-            return notices[-1]
+        # a whole-job notice says more than a step's, which may come before or after it
+        jobs = [notice for notice in notices if notice.startswith("JOB ")]
+        if jobs:
+            return jobs[-1]
         if time.monotonic() >= deadline:
-            return None
+            return notices[-1] if notices else None
         time.sleep(0.2)
 
 

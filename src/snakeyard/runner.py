@@ -148,23 +148,26 @@ def execute(
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, env.get("PYTHONPATH")]))
 
     started = time.monotonic()
-    exit_code, stopped_by = _run_child(command, work, env)
-    if stopped_by is None and exit_code < 0:
-        stopped_by = -exit_code  # the signal reached the script first (Slurm signals all)
-    record["exit_code"] = exit_code
-    record["end"] = now()
-    record["duration_seconds"] = round(time.monotonic() - started, 3)
-    record["metrics"], record["tags"] = read_events(folder)
-    record["outputs"] = manifest_of(work / "outputs")
-    record["status"] = "Completed" if exit_code == 0 and stopped_by is None else "Failed"
-    if stopped_by is not None:
-        record["error"] = f"stopped by signal {stopped_by} before the script finished"
-        notice = slurm_notice(cluster["job_id"]) if cluster else None
-        if notice:
-            record["error"] += f"; Slurm reported: {notice}"
-    elif exit_code != 0:
-        record["error"] = f"training script exited with code {exit_code}"
-    write_json_atomic(folder / "run.json", record)
+    # a stop request (Slurm signals every process of the job) must not cut the record short
+    with _Stops() as stops:
+        exit_code = _run_child(command, work, env, stops)
+        stopped_by = stops.first()
+        if stopped_by is None and exit_code < 0:
+            stopped_by = -exit_code  # the signal reached the script first
+        record["exit_code"] = exit_code
+        record["end"] = now()
+        record["duration_seconds"] = round(time.monotonic() - started, 3)
+        record["metrics"], record["tags"] = read_events(folder)
+        record["outputs"] = manifest_of(work / "outputs")
+        record["status"] = "Completed" if exit_code == 0 and stopped_by is None else "Failed"
+        if stopped_by is not None:
+            record["error"] = f"stopped by signal {stopped_by} before the script finished"
+            notice = slurm_notice(cluster["job_id"]) if cluster else None
+            if notice:
+                record["error"] += f"; Slurm reported: {notice}"
+        elif exit_code != 0:
+            record["error"] = f"training script exited with code {exit_code}"
+        write_json_atomic(folder / "run.json", record)
 
     std_log = work / STDOUT_LOG
     if record["status"] == "Failed":
@@ -189,22 +192,43 @@ def last_line(path: Path, window: int = 4096) -> str:
     return lines[-1][:200] if lines else ""
 
 
-def _run_child(command: list[str], work: Path, env: dict[str, str]) -> tuple[int, int | None]:
-    """Run the script with its output in ``logs/``; pass SIGTERM/SIGINT on to it."""
-    stopped: list[int] = []
+class _Stops:
+    """SIGTERM and SIGINT while a run is on: passed on to the script, and remembered.
+
+    Caught from before the script starts until the run record is final, so that a second
+    signal (Slurm signals every process of a job; the job's own shell may signal again)
+    cannot kill the runner between the script's end and the Failed record.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self.child: subprocess.Popen | None = None
+
+    def __enter__(self) -> _Stops:
+        self.previous = {s: signal.signal(s, self._catch) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+    def _catch(self, signum: int, _frame: Any) -> None:
+        self.received.append(signum)
+        if self.child is not None and self.child.poll() is None:
+            self.child.send_signal(signum)
+
+    def first(self) -> int | None:
+        return self.received[0] if self.received else None
+
+
+def _run_child(command: list[str], work: Path, env: dict[str, str], stops: _Stops) -> int:
+    """Run the script with its output in ``logs/``; return its exit code."""
     with open(work / STDOUT_LOG, "wb") as output:
-        child = subprocess.Popen(
+        stops.child = subprocess.Popen(
             command, cwd=work, env=env, stdout=output, stderr=subprocess.STDOUT
         )
-
-        def forward(signum: int, _frame: Any) -> None:
-            stopped.append(signum)
-            child.send_signal(signum)
-
-        previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            exit_code = child.wait()
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-    return exit_code, (stopped[0] if stopped else None)
+        if stops.received:  # stopped while starting it
+            stops.child.send_signal(stops.received[0])
+        return stops.child.wait()
