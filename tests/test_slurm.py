@@ -130,6 +130,9 @@ def test_training_goes_through_slurm_with_the_configured_resources(slurm, projec
         assert f"localrule {rule}:" in output
     assert "rule train:" in output
 
+    shown = project.cli("runs", "show", record["id"]).stdout
+    assert f"slurm job {cluster['job_id']} on {cluster['node']} (partition main)" in shown
+
     model = project.registry.get_model("sklearn-iris")
     assert model["run_id"] == record["id"]
     assert project.cli("verify").returncode == 0

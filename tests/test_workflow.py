@@ -313,3 +313,12 @@ use rule * from snakeyard as snakeyard_*
     assert receipt["name"] == "sklearn-iris" and receipt["version"] == 1
     assert Registry(caller / "registry").get_model("sklearn-iris")["dataset"]["name"] == "iris"
     assert not (ROOT / "results" / "report.txt").exists()
+
+
+def test_the_local_profile_runs_the_default_experiment(project: Project):
+    done = project.snakemake("--profile", str(ROOT / "profiles" / "local"))
+    for rule in ("fetch", "upload", "lock", "train", "collect", "register"):
+        assert jobs_run(done.stdout + done.stderr, rule) == 1, rule
+    record = json.loads((project.path / "results/sklearn-iris/run.json").read_text())
+    assert record["status"] == "Completed" and record["cluster"] is None
+    assert project.registry.get_model("sklearn-iris")["run_id"] == record["id"]

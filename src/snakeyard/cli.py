@@ -59,6 +59,15 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+def cluster_job(run: dict) -> str | None:
+    """``slurm job 12 on node1 (partition main)``, or the bare job id of older records."""
+    cluster = run.get("cluster")
+    if not cluster:
+        return run.get("cluster_job_id")
+    where = f" (partition {cluster['partition']})" if cluster.get("partition") else ""
+    return f"{cluster['scheduler']} job {cluster['job_id']} on {cluster['node']}{where}"
+
+
 def lineage(ref: dict[str, Any] | None) -> str | None:
     return f"{ref['name']}:{ref['version']}" if ref else None
 
@@ -264,7 +273,7 @@ def runs_show(registry: Registry, args: argparse.Namespace) -> Any:
         ("end", r["end"]),
         ("duration", f"{r['duration_seconds']} s" if r["duration_seconds"] is not None else None),
         ("host", r["host"]),
-        ("cluster job", r.get("cluster_job_id")),
+        ("cluster job", cluster_job(r)),
         ("git commit", r.get("git_commit")),
         ("command", " ".join(r["command"])),
         ("arguments", r["arguments"]),
