@@ -23,13 +23,23 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, SnakeyardError
-from .files import content_hash, copy_files, manifest_of, write_json_atomic
+from .files import content_hash, copy_files, manifest_of, sha256_file, write_json_atomic
 from .registry import Registry
-from .run import EXPERIMENT_VARIABLE, RUN_DIR_VARIABLE, RUN_ID_VARIABLE, read_events
+from .run import (
+    EXPERIMENT_VARIABLE,
+    RUN_DIR_VARIABLE,
+    RUN_ID_VARIABLE,
+    read_events,
+    read_files,
+)
 from .snapshot import snapshot_files
 
 STDOUT_LOG = "logs/std_log.txt"
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
+# sitecustomize.py that makes snakeyard and the azureml shim importable as a last resort
+BOOT = str(Path(__file__).resolve().parent / "boot")
+HOSTED_SHIMS = str(Path(__file__).resolve().parent / "hosted")
+PROVIDES_VARIABLE = "SNAKEYARD_PROVIDES"
 
 
 class RunFailed(SnakeyardError):
@@ -86,11 +96,14 @@ def execute(
     environment: dict[str, Any],
     data_argument: str | None = "--data-folder",
     python: str = sys.executable,
+    packages: dict[str, str] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run ``script`` as a new run of ``experiment``; return the finished run record.
 
-    Raises :class:`RunFailed` after recording a Failed run when the script fails.
+    ``python`` is the environment's interpreter and ``packages`` what it has installed,
+    recorded with the run. Raises :class:`RunFailed` after recording a Failed run when
+    the script fails.
     """
     if not (source_directory / script).is_file():
         raise ConfigError(
@@ -127,11 +140,14 @@ def execute(
         "python": python,
         "dataset": {k: dataset[k] for k in ("name", "version", "content_hash")},
         "environment": {k: environment[k] for k in ("name", "version", "method")},
+        "packages": dict(packages or {}),
         "snapshot_hash": content_hash(snapshot),
         "snapshot_files": len(snapshot),
         "folder": str(folder.resolve()),
         "metrics": {},
         "tags": {},
+        "images": {},
+        "uploads": {},
         "outputs": [],
     }
     write_json_atomic(folder / "run.json", record)
@@ -141,8 +157,12 @@ def execute(
     env[RUN_DIR_VARIABLE] = str(folder.resolve())
     env[RUN_ID_VARIABLE] = run_id
     env[EXPERIMENT_VARIABLE] = experiment
-    # the Run API must import in any interpreter, not only the workflow's own
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, env.get("PYTHONPATH")]))
+    # the Run API (and the azureml shim) must import in any interpreter, yet not shadow
+    # the environment's own packages: boot/sitecustomize.py provides them as a last resort
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [BOOT, env.get("PYTHONPATH")]))
+    env[PROVIDES_VARIABLE] = os.pathsep.join(
+        [f"snakeyard={PACKAGE_PARENT}", f"azureml={HOSTED_SHIMS}"]
+    )
 
     started = time.monotonic()
     exit_code, stopped_by = _run_child(command, work, env)
@@ -150,6 +170,12 @@ def execute(
     record["end"] = now()
     record["duration_seconds"] = round(time.monotonic() - started, 3)
     record["metrics"], record["tags"] = read_events(folder)
+    for kind, files in read_files(folder).items():
+        record[kind] = {
+            name: {"path": path, "sha256": sha256_file(folder / path)}
+            for name, path in files.items()
+            if (folder / path).is_file()
+        }
     record["outputs"] = manifest_of(work / "outputs")
     record["status"] = "Completed" if exit_code == 0 and stopped_by is None else "Failed"
     if stopped_by is not None:

@@ -1,5 +1,6 @@
 # Shared helpers: configuration checks, input functions and look-ups for the rules.
 
+import hashlib
 import json
 import re
 import shlex
@@ -7,9 +8,11 @@ import sys
 from pathlib import Path
 
 from snakeyard import config as snakeyard_config
+from snakeyard.environments import CURRENT, read_spec
 from snakeyard.errors import SnakeyardError
 from snakeyard.files import walk_files
 from snakeyard.snapshot import snapshot_files
+from snakeyard.venvs import pip_only
 
 # snakeyard's own folder, also when this file is included through `module`
 SNAKEYARD_ROOT = Path(workflow.current_basedir).parent.parent
@@ -41,7 +44,7 @@ def _alternatives(names):
 
 wildcard_constraints:
     dataset=_alternatives(CFG["datasets"]),
-    environment=_alternatives(CFG["environments"]),
+    environment=_alternatives([*CFG["environments"], CURRENT]),
     experiment=_alternatives(CFG["experiments"]),
 
 
@@ -64,7 +67,47 @@ def dataset_source_input(wildcards):
 
 
 def environment_file(wildcards):
+    """The spec file, as an input that only its content (spec_hash) makes re-lock."""
+    if wildcards.environment == CURRENT:
+        return []
+    return ancient(CFG["environments"][wildcards.environment]["file"])
+
+
+def environment_spec(wildcards):
+    if wildcards.environment == CURRENT:
+        return CURRENT
     return CFG["environments"][wildcards.environment]["file"]
+
+
+def environment_spec_hash(wildcards):
+    """The spec's sha256: a changed spec is locked again, a touched one is not."""
+    if wildcards.environment == CURRENT:
+        return ""
+    return hashlib.sha256(Path(environment_spec(wildcards)).read_bytes()).hexdigest()
+
+
+def environment_setting(key):
+    def value(wildcards):
+        if wildcards.environment == CURRENT:
+            return ""
+        setting = CFG["environments"][wildcards.environment][key]
+        return json.dumps(setting) if setting else ""
+
+    return value
+
+
+def conda_environment(wildcards):
+    """The conda spec Snakemake deploys with --sdm conda (its pin file next to it)."""
+    name = experiment(wildcards)["environment"]
+    if name == CURRENT:
+        return None
+    spec = CFG["environments"][name]["file"]
+    return None if pip_only(read_spec(Path(spec))[1]) else spec
+
+
+# with --software-deployment-method conda the train job runs in the activated environment
+_METHODS = {m.name.lower() for m in workflow.deployment_settings.deployment_method}
+CONDA_ACTIVE = "yes" if "conda" in _METHODS else "no"
 
 
 def dataset_receipt(wildcards):
