@@ -12,6 +12,7 @@ import hashlib
 import inspect
 import io
 import json
+import sys
 import tarfile
 import time
 from pathlib import Path
@@ -35,17 +36,24 @@ PACKAGES = [
 ]
 
 
-def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+def _add(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
     info = tarfile.TarInfo(name)
     info.size = len(data)
     info.mtime = 0
+    info.mode = mode
     tar.addfile(info, io.BytesIO(data))
+
+
+# the "python" of this channel is a stand-in that runs the Python running the tests, so
+# that a job can train "inside" an environment installed from the channel
+PYTHON_STANDIN = f'#!/bin/sh\nexec "{sys.executable}" "$@"\n'.encode()
 
 
 def build_package(folder: Path, name: str, version: str, depends: list[str], subdir: str) -> Path:
     """Write ``name-version-0.tar.bz2`` into ``folder/subdir`` and return its path."""
-    payload = f"{name} {version}\n".encode()
-    payload_path = f"share/snakeyard-test/{name}.txt"
+    files = {f"share/snakeyard-test/{name}.txt": f"{name} {version}\n".encode()}
+    if name == "python" and not subdir.startswith("win"):
+        files["bin/python"] = PYTHON_STANDIN
     index = {
         "name": name,
         "version": version,
@@ -63,11 +71,12 @@ def build_package(folder: Path, name: str, version: str, depends: list[str], sub
     paths = {
         "paths": [
             {
-                "_path": payload_path,
+                "_path": path,
                 "path_type": "hardlink",
-                "sha256": hashlib.sha256(payload).hexdigest(),
-                "size_in_bytes": len(payload),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "size_in_bytes": len(data),
             }
+            for path, data in files.items()
         ],
         "paths_version": 1,
     }
@@ -76,8 +85,9 @@ def build_package(folder: Path, name: str, version: str, depends: list[str], sub
     with tarfile.open(target, "w:bz2") as tar:
         _add(tar, "info/index.json", json.dumps(index).encode())
         _add(tar, "info/paths.json", json.dumps(paths).encode())
-        _add(tar, "info/files", f"{payload_path}\n".encode())
-        _add(tar, payload_path, payload)
+        _add(tar, "info/files", "".join(f"{path}\n" for path in files).encode())
+        for path, data in files.items():
+            _add(tar, path, data, 0o755 if path.startswith("bin/") else 0o644)
     return target
 
 
@@ -93,3 +103,12 @@ def build_channel(folder: Path, platforms: tuple[str, ...] = PLATFORMS) -> str:
     if inspect.isawaitable(done):
         asyncio.run(done)
     return folder.resolve().as_uri()
+
+
+if __name__ == "__main__":
+    # a separate process, because py-rattler can abort the interpreter at exit (see
+    # snakeyard.stages.exit_now); print the channel's URL
+    import os
+
+    print(build_channel(Path(sys.argv[1])), flush=True)
+    os._exit(0)

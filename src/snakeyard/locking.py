@@ -81,6 +81,10 @@ def lock(
             )
     specs = conda_specs(spec, data)
     sources = channels_of(spec, data, channels)
+    current = up_to_date(spec, lockfile, platforms, sources)
+    if current is not None:
+        log(f"{lockfile} is the lock of this spec already; using it as it is")
+        return current
     solved: dict[str, list[Any]] = {}
     for name in platforms:
         started = time.monotonic()
@@ -108,6 +112,30 @@ def lock(
     text = lock_text(spec, sources, solved)
     _write_atomic(lockfile, text)
     log(f"wrote {lockfile}")
+    return text
+
+
+def spec_hash(spec_text: str, platform_name: str) -> str:
+    """What a lock records per platform to say which spec it was made from."""
+    return hashlib.sha256(f"{platform_name}\n{spec_text}".encode()).hexdigest()
+
+
+def up_to_date(
+    spec: Path, lockfile: Path, platforms: tuple[str, ...] | list[str], channels: list[str]
+) -> str | None:
+    """The text of ``lockfile`` if it was made from this spec, platforms and channels."""
+    if not lockfile.is_file():
+        return None
+    text = lockfile.read_text(encoding="utf-8")
+    try:
+        metadata = (yaml.safe_load(text) or {}).get("metadata") or {}
+    except yaml.YAMLError:
+        return None
+    spec_text = spec.read_text(encoding="utf-8")
+    wanted = {name: spec_hash(spec_text, name) for name in platforms}
+    urls = [c.get("url") for c in metadata.get("channels") or [] if isinstance(c, dict)]
+    if metadata.get("content_hash") != wanted or urls != channels:
+        return None
     return text
 
 
@@ -155,10 +183,7 @@ def lock_text(spec: Path, channels: list[str], solved: dict[str, list[Any]]) -> 
     content = Lockfile(
         package=package,
         metadata=LockMeta(
-            content_hash={
-                name: hashlib.sha256(f"{name}\n{spec_text}".encode()).hexdigest()
-                for name in solved
-            },
+            content_hash={name: spec_hash(spec_text, name) for name in solved},
             channels=[Channel.from_string(c) for c in channels],
             platforms=list(solved),
             sources=[spec.name],

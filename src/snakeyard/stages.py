@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -211,5 +212,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def exit_now(code: int) -> None:
+    """Exit with ``code``; skip interpreter finalisation once py-rattler was used.
+
+    py-rattler's worker threads sometimes race the interpreter's shutdown and abort it
+    (exit code 134) after all work is done. Every file a stage writes is complete and
+    closed before this point, so ending the process at once loses nothing.
+    """
+    if "rattler" in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -102,9 +102,26 @@ def interpreter_version(python: str) -> str:
 def lock(
     spec: Path, data: dict[str, Any], lockfile: Path, log: Callable[[str], None]
 ) -> dict[str, Any]:
-    """Resolve a pip-only spec to exact wheels with hashes; write and return the lock."""
+    """Resolve a pip-only spec to exact wheels with hashes; write and return the lock.
+
+    A lock file already written for the same spec content (its ``# spec sha256`` line)
+    is kept as it is, so a committed lock is reused rather than resolved again.
+    """
     requirements = pip_requirements(spec, data)
     python = find_python(python_version_wanted(data), spec)
+    spec_line = f"# spec sha256 {hashlib.sha256(spec.read_bytes()).hexdigest()}"
+    if lockfile.is_file() and spec_line in lockfile.read_text(encoding="utf-8").splitlines():
+        text = lockfile.read_text(encoding="utf-8")
+        packages = dict(
+            line.split(" ", 1)[0].split("==", 1) for line in text.splitlines() if "==" in line
+        )
+        log(f"{lockfile} is the lock of this spec already; using it as it is")
+        return {
+            "method": METHOD_PIP,
+            "lock_text": text,
+            "packages": {"python": interpreter_version(python), **packages},
+            "python": python,
+        }
     with tempfile.TemporaryDirectory(prefix="snakeyard-pip-") as scratch:
         report = Path(scratch) / "report.json"
         command = [
@@ -124,6 +141,7 @@ def lock(
         f"# pip lock of {spec.name}, written by snakeyard: install with",
         "#   pip install --require-hashes --no-deps -r THIS_FILE",
         f"# python {interpreter_version(python)}, platform {sys.platform}",
+        spec_line,
     ]
     for item in sorted(installs, key=lambda i: _normal(i["metadata"]["name"])):
         name, version = _normal(item["metadata"]["name"]), item["metadata"]["version"]
