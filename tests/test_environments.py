@@ -42,10 +42,11 @@ def env_cache(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 VERSIONS_SCRIPT = """
-import os, sys
+import os, shutil, sys
 import numpy, sklearn
 from snakeyard import Run
 run = Run.get_context()
+run.log("python_on_path", shutil.which("python"))
 run.log("sklearn", sklearn.__version__)
 run.log("numpy", numpy.__version__)
 run.log("prefix", sys.prefix)
@@ -161,6 +162,7 @@ def test_pip_only_environment_trains_with_its_own_older_scikit_learn(
     cache = Path(env_cache["SNAKEYARD_ENV_CACHE"])
     assert Path(run["metrics"]["prefix"]).parent == cache
     assert run["python"] == str(Path(run["metrics"]["prefix"]) / "bin" / "python")
+    assert run["metrics"]["python_on_path"] == run["python"]  # as if activated
     assert run["packages"]["scikit-learn"] == "1.5.2" and run["packages"]["numpy"] == "1.26.4"
     assert "snakeyard" not in run["packages"]  # provided to the script, not installed
     assert run["environment"] == {"name": "pinned-sklearn", "version": 1, "method": "pip-lock"}

@@ -160,6 +160,9 @@ def execute(
     # the Run API (and the azureml shim) must import in any interpreter, yet not shadow
     # the environment's own packages: boot/sitecustomize.py provides them as a last resort
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [BOOT, env.get("PYTHONPATH")]))
+    if python != sys.executable:
+        # as if the environment were activated: its own tools come first on PATH
+        env["PATH"] = os.pathsep.join(filter(None, [str(Path(python).parent), env.get("PATH")]))
     env[PROVIDES_VARIABLE] = os.pathsep.join(
         [f"snakeyard={PACKAGE_PARENT}", f"azureml={HOSTED_SHIMS}"]
     )
