@@ -132,3 +132,18 @@ def test_environment_current_and_its_reserved_name():
     config["environments"]["sklearn"]["platforms"] = ["linux-32"]
     with pytest.raises(SnakeyardError, match=r"environments.sklearn.platforms.0: 'linux-32' is not one of"):
         validate(config, SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("dependencies:\n  - python\n  - pip: joblib\n", 3),
+        ("dependencies:\n  - python\n  - pip:\n    - {joblib: 1}\n", 3),
+        ("dependencies:\n  - python\n  - conda: [numpy]\n", 3),
+    ],
+)
+def test_a_malformed_pip_list_names_the_file_and_line(tmp_path: Path, text: str, line: int):
+    path = tmp_path / "env.yaml"
+    path.write_text(text)
+    with pytest.raises(SnakeyardError, match=rf"environment file {path}, line {line}: dependency 2 "):
+        read_spec(path)

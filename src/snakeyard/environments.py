@@ -59,6 +59,17 @@ def read_spec(path: Path) -> tuple[str, dict[str, Any]]:
                 f"environment file {path}, line {_line_of(text, str(item))}: dependency "
                 f"{number} ({item!r}) must be a package spec string or a 'pip:' list"
             )
+        if isinstance(item, dict):
+            entries = item.get("pip")
+            if set(item) != {"pip"} or not isinstance(entries, list) or not all(
+                isinstance(entry, str) for entry in entries
+            ):
+                key = next(iter(item), "pip")
+                raise ConfigError(
+                    f"environment file {path}, line {_line_of(text, f'{key}:')}: dependency "
+                    f"{number} must be a package spec string or 'pip:' followed by a list of "
+                    f"requirement strings, not {item!r}"
+                )
     return text, data
 
 
