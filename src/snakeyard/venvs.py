@@ -30,7 +30,8 @@ from .errors import ConfigError, SnakeyardError
 METHOD_PIP = "pip-lock"
 CACHE_VARIABLE = "SNAKEYARD_ENV_CACHE"
 MARKER = "snakeyard-env.json"
-PYTHON_SPEC = re.compile(r"python\s*(?:(==?|>=|<=|~=)\s*([0-9][0-9.*]*))?")
+# python, python=3.11, python==3.11.9, python 3.11, python>=3.10
+PYTHON_SPEC = re.compile(r"python(?:\s*(==|=|>=|<=|~=|\s)\s*([0-9][0-9.*]*))?")
 IGNORED = {"pip", "setuptools", "wheel"}  # what a conda spec lists so that pip exists at all
 
 
@@ -52,7 +53,7 @@ def python_version_wanted(data: dict[str, Any]) -> str | None:
     for item in data["dependencies"]:
         if isinstance(item, str):
             match = PYTHON_SPEC.fullmatch(item.strip())
-            if match and match.group(2):
+            if match and match.group(2) and match.group(1).strip() in ("", "=", "=="):
                 return ".".join(match.group(2).split(".")[:2]).rstrip(".*")
     return None
 
