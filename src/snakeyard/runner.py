@@ -24,13 +24,23 @@ from typing import Any
 
 from .cluster import job_context, slurm_notice
 from .errors import ConfigError, SnakeyardError
-from .files import content_hash, copy_files, manifest_of, write_json_atomic
+from .files import content_hash, copy_files, manifest_of, sha256_file, write_json_atomic
 from .registry import Registry
-from .run import EXPERIMENT_VARIABLE, RUN_DIR_VARIABLE, RUN_ID_VARIABLE, read_events
+from .run import (
+    EXPERIMENT_VARIABLE,
+    RUN_DIR_VARIABLE,
+    RUN_ID_VARIABLE,
+    read_events,
+    read_files,
+)
 from .snapshot import snapshot_files
 
 STDOUT_LOG = "logs/std_log.txt"
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
+# sitecustomize.py that makes snakeyard and the azureml shim importable as a last resort
+BOOT = str(Path(__file__).resolve().parent / "boot")
+HOSTED_SHIMS = str(Path(__file__).resolve().parent / "hosted")
+PROVIDES_VARIABLE = "SNAKEYARD_PROVIDES"
 
 
 class RunFailed(SnakeyardError):
@@ -87,11 +97,14 @@ def execute(
     environment: dict[str, Any],
     data_argument: str | None = "--data-folder",
     python: str = sys.executable,
+    packages: dict[str, str] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run ``script`` as a new run of ``experiment``; return the finished run record.
 
-    Raises :class:`RunFailed` after recording a Failed run when the script fails.
+    ``python`` is the environment's interpreter and ``packages`` what it has installed,
+    recorded with the run. Raises :class:`RunFailed` after recording a Failed run when
+    the script fails.
     """
     if not (source_directory / script).is_file():
         raise ConfigError(
@@ -130,11 +143,14 @@ def execute(
         "python": python,
         "dataset": {k: dataset[k] for k in ("name", "version", "content_hash")},
         "environment": {k: environment[k] for k in ("name", "version", "method")},
+        "packages": dict(packages or {}),
         "snapshot_hash": content_hash(snapshot),
         "snapshot_files": len(snapshot),
         "folder": str(folder.resolve()),
         "metrics": {},
         "tags": {},
+        "images": {},
+        "uploads": {},
         "outputs": [],
     }
     write_json_atomic(folder / "run.json", record)
@@ -144,8 +160,15 @@ def execute(
     env[RUN_DIR_VARIABLE] = str(folder.resolve())
     env[RUN_ID_VARIABLE] = run_id
     env[EXPERIMENT_VARIABLE] = experiment
-    # the Run API must import in any interpreter, not only the workflow's own
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, env.get("PYTHONPATH")]))
+    # the Run API (and the azureml shim) must import in any interpreter, yet not shadow
+    # the environment's own packages: boot/sitecustomize.py provides them as a last resort
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [BOOT, env.get("PYTHONPATH")]))
+    if python != sys.executable:
+        # as if the environment were activated: its own tools come first on PATH
+        env["PATH"] = os.pathsep.join(filter(None, [str(Path(python).parent), env.get("PATH")]))
+    env[PROVIDES_VARIABLE] = os.pathsep.join(
+        [f"snakeyard={PACKAGE_PARENT}", f"azureml={HOSTED_SHIMS}"]
+    )
 
     started = time.monotonic()
     # a stop request (Slurm signals every process of the job) must not cut the record short
@@ -158,11 +181,17 @@ def execute(
         record["end"] = now()
         record["duration_seconds"] = round(time.monotonic() - started, 3)
         record["metrics"], record["tags"] = read_events(folder)
+        for kind, files in read_files(folder).items():
+            record[kind] = {
+                name: {"path": path, "sha256": sha256_file(folder / path)}
+                for name, path in files.items()
+                if (folder / path).is_file()
+            }
         record["outputs"] = manifest_of(work / "outputs")
         record["status"] = "Completed" if exit_code == 0 and stopped_by is None else "Failed"
         if stopped_by is not None:
             record["error"] = f"stopped by signal {stopped_by} before the script finished"
-            notice = slurm_notice(cluster["job_id"]) if cluster else None
+            notice = slurm_notice(cluster["log"]) if cluster else None
             if notice:
                 record["error"] += f"; Slurm reported: {notice}"
         elif exit_code != 0:
