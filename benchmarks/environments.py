@@ -29,7 +29,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+import core
+from core import summary
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
@@ -52,20 +54,8 @@ venvs.materialise(Path(sys.argv[1]).read_text(), sys.executable, lambda _: None,
 """
 
 
-def summary(samples: list[float]) -> dict[str, Any]:
-    """Median, min, max and count of timings in seconds, plus the samples."""
-    return {
-        "median_s": statistics.median(samples),
-        "min_s": min(samples),
-        "max_s": max(samples),
-        "n": len(samples),
-        "samples_s": [round(s, 4) for s in samples],
-    }
-
-
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAKEYARD_")}
-    return {**env, **extra}
+    return {**core.clean_env(), **extra}
 
 
 def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
