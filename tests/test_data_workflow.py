@@ -36,7 +36,9 @@ def server():
         yield running
 
 
-def test_mnist_example_downloads_registers_and_trains(project: Project, server: FileServer, tmp_path: Path):
+def test_mnist_example_downloads_registers_and_trains(
+    project: Project, server: FileServer, tmp_path: Path
+):
     sha256 = write_digits_idx(tmp_path / "digits")
     project.write_config(mnist_config(server, tmp_path / "digits", sha256))
     server.behaviour["/mnist/t10k-labels-idx1-ubyte.gz"] = "503"
@@ -44,8 +46,13 @@ def test_mnist_example_downloads_registers_and_trains(project: Project, server: 
     project.snakemake()
 
     dataset = project.registry.get_dataset("mnist")
-    assert dataset["format"] == "idx" and sorted(f["path"] for f in dataset["files"]) == sorted(MNIST_FILES)
-    assert dataset["schema"]["files"]["train-images-idx3-ubyte.gz"] == {"dtype": "uint8", "shape": [1500, 8, 8]}
+    assert dataset["format"] == "idx" and sorted(f["path"] for f in dataset["files"]) == sorted(
+        MNIST_FILES
+    )
+    assert dataset["schema"]["files"]["train-images-idx3-ubyte.gz"] == {
+        "dtype": "uint8",
+        "shape": [1500, 8, 8],
+    }
     assert dataset["origin"].startswith(server.url("/mnist/train-images-idx3-ubyte.gz"))
     fetch_log = (project.path / "logs/fetch/mnist.log").read_text()
     assert "HTTP 503 Service Unavailable; attempt 2 of 3" in fetch_log
@@ -67,7 +74,9 @@ def test_mnist_example_downloads_registers_and_trains(project: Project, server: 
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
-def test_checksum_mismatch_uploads_and_registers_nothing(project: Project, server: FileServer, tmp_path: Path):
+def test_checksum_mismatch_uploads_and_registers_nothing(
+    project: Project, server: FileServer, tmp_path: Path
+):
     sha256 = write_digits_idx(tmp_path / "digits")
     config = mnist_config(server, tmp_path / "digits", sha256)
     url = server.url("/mnist/train-labels-idx1-ubyte.gz")
@@ -76,7 +85,10 @@ def test_checksum_mismatch_uploads_and_registers_nothing(project: Project, serve
     done = project.snakemake(check=False)
     assert done.returncode != 0
     expected = sha256["train-labels-idx1-ubyte.gz"]
-    assert f"snakeyard fetch: error: checksum mismatch for {url}: expected sha256 {expected}, got " in done.stderr
+    assert (
+        f"snakeyard fetch: error: checksum mismatch for {url}: expected sha256 {expected}, got "
+        in done.stderr
+    )
     assert not (project.path / "results/data/mnist/files").exists()
     assert not (project.path / "registry/datasets").exists()
     assert not (project.path / "registry/datastore").exists()
@@ -96,7 +108,10 @@ def test_tabular_example_records_columns_and_hands_over_the_csv(project: Project
     assert run["metrics"]["accuracy"] > 0.9 and run["metrics"]["features"] == 13
     shown = project.cli("datasets", "show", "wine").stdout
     assert "table        wine.csv: 178 rows, label column cultivar" in shown
-    assert shown.splitlines()[shown.splitlines().index("columns") + 13].split() == ["proline", "float"]
+    assert shown.splitlines()[shown.splitlines().index("columns") + 13].split() == [
+        "proline",
+        "float",
+    ]
 
 
 def test_training_gets_its_data_from_an_s3_datastore(project: Project, tmp_path: Path):
@@ -104,7 +119,9 @@ def test_training_gets_its_data_from_an_s3_datastore(project: Project, tmp_path:
     with S3Server(tmp_path / "moto.log") as s3:
         s3.client().create_bucket(Bucket="snakeyard-data")
         config = project.config()
-        config["datastore"] = {"s3": {"endpoint": s3.endpoint, "bucket": "snakeyard-data", "prefix": "lab"}}
+        config["datastore"] = {
+            "s3": {"endpoint": s3.endpoint, "bucket": "snakeyard-data", "prefix": "lab"}
+        }
         project.write_config(config)
         cache = tmp_path / "node-cache"
         env = {**S3Server.CREDENTIALS, "SNAKEYARD_DATA_CACHE": str(cache)}
@@ -119,7 +136,10 @@ def test_training_gets_its_data_from_an_s3_datastore(project: Project, tmp_path:
     local = cache / "iris" / dataset["content_hash"]
     assert run["command"][-2:] == ["--data-folder", str(local)] and (local / "iris.csv").is_file()
     assert run["metrics"]["Accuracy"] > 0.9
-    assert "from s3://snakeyard-data/lab into" in (project.path / "logs/train/sklearn-iris.log").read_text()
+    assert (
+        "from s3://snakeyard-data/lab into"
+        in (project.path / "logs/train/sklearn-iris.log").read_text()
+    )
     receipt = json.loads((project.path / "results/datasets/iris.json").read_text())
     assert receipt["location"] == "s3://snakeyard-data/lab"
 
@@ -145,6 +165,12 @@ def test_datasets_diff_names_what_changed(project: Project, tmp_path: Path):
     assert lines[3].split()[:8] == ["changed", "edit.csv", "8", "B", "->", "12", "B", "sha256"]
     assert lines[4] == "  1 file unchanged (8 B)"
     data_json = json.loads(project.cli("datasets", "diff", "raw", "1", "latest", "--json").stdout)
-    assert data_json["unchanged"] == ["keep.csv"] and [c["path"] for c in data_json["changed"]] == ["edit.csv"]
+    assert data_json["unchanged"] == ["keep.csv"] and [c["path"] for c in data_json["changed"]] == [
+        "edit.csv"
+    ]
     bad = project.cli("datasets", "diff", "raw", "1", "7")
-    assert bad.returncode == 1 and bad.stderr.strip() == "snakeyard: error: dataset 'raw' has no version 7 (versions 1 to 2)"
+    assert (
+        bad.returncode == 1
+        and bad.stderr.strip()
+        == "snakeyard: error: dataset 'raw' has no version 7 (versions 1 to 2)"
+    )
