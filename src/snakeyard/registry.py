@@ -301,6 +301,7 @@ class Registry:
             return str(Path(location).resolve())
 
     def _with_location(self, meta: dict[str, Any]) -> dict[str, Any]:
+        meta.setdefault("format", "files")  # versions written before formats existed
         if not meta["location"].startswith("s3://"):
             meta["location"] = str((self.root / meta["location"]).resolve())
         return meta

@@ -85,7 +85,8 @@ def upload(args: argparse.Namespace, log: StageLog) -> None:
     )
     log(f"data set {args.name!r} {outcome(meta)} (content {meta['content_hash'][:12]})")
     log(f"datastore {meta['location']}: {meta['report'].summary()}")
-    _receipt(args.out, meta, ("name", "version", "content_hash", "location", "new"), registry)
+    keys = ("name", "version", "content_hash", "location", "format", "new")
+    _receipt(args.out, meta, keys, registry)
 
 
 def lock(args: argparse.Namespace, log: StageLog) -> None:
@@ -127,6 +128,8 @@ def local_dataset(registry: Any, receipt: dict[str, Any], log: StageLog) -> dict
     """
     from .datastore import materialise
 
+    if not receipt["location"].startswith("s3://") and receipt.get("format") != "tabular":
+        return receipt  # a folder the script gets as it is
     meta = registry.get_dataset(receipt["name"], receipt["version"])
     location = materialise(meta, registry.root, log=log)
     if meta.get("format") == "tabular":
