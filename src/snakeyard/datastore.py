@@ -109,11 +109,17 @@ class FolderDatastore:
         staging = self.root / name / ".tmp" / uuid.uuid4().hex
         staging.parent.mkdir(parents=True, exist_ok=True)
         sweep_stale(staging.parent)
-        (self.root / BLOBS / ".tmp").mkdir(parents=True, exist_ok=True)
+        blob_staging = self.root / BLOBS / ".tmp" / uuid.uuid4().hex
+        blob_staging.mkdir(parents=True)
+        sweep_stale(blob_staging.parent)
         base = _source_base(source)
+
+        def put(entry: dict[str, Any]) -> int:
+            return self._put_blob(base / entry["path"], entry, blob_staging)
+
         try:
             with ThreadPoolExecutor(WORKERS) as pool:
-                for written in pool.map(lambda e: self._put_blob(base / e["path"], e), manifest):
+                for written in pool.map(put, manifest):
                     if written:
                         report.written_files += 1
                         report.written_bytes += written
@@ -130,14 +136,16 @@ class FolderDatastore:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        finally:
+            shutil.rmtree(blob_staging, ignore_errors=True)
         return str(location), report
 
-    def _put_blob(self, path: Path, entry: dict[str, Any]) -> int:
+    def _put_blob(self, path: Path, entry: dict[str, Any], staging: Path) -> int:
         """Store one file as a blob unless it is there; return the bytes written."""
         blob = self.blob_path(entry["sha256"])
         if blob.is_file() and blob.stat().st_size == entry["bytes"]:
             return 0
-        tmp = self.root / BLOBS / ".tmp" / uuid.uuid4().hex
+        tmp = staging / uuid.uuid4().hex
         try:
             actual = copy_hashed(path, tmp)
             if actual != entry["sha256"]:
