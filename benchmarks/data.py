@@ -39,7 +39,7 @@ RESULTS = REPO / "benchmarks" / "results"
 AIM_UPLOAD_RATIO = 0.8  # our throughput / cp -r throughput, at least
 AIM_REUPLOAD_RATIO = 1.2  # re-upload time / hashing time, at most
 
-FULL = {"bytes": 1 << 30, "file_bytes": 512 << 10, "rounds": 3, "train": 60_000, "test": 10_000}
+FULL = {"bytes": 1 << 30, "file_bytes": 512 << 10, "rounds": 5, "train": 60_000, "test": 10_000}
 QUICK = {"bytes": 64 << 20, "file_bytes": 256 << 10, "rounds": 2, "train": 6_000, "test": 1_000}
 
 
@@ -92,18 +92,8 @@ def upload_figures(work: Path, sizes: dict[str, int]) -> dict[str, Any]:
     print(f"[upload] writing {sizes['bytes'] >> 20} MiB of files ...", flush=True)
     count = write_tree(source, sizes["bytes"], sizes["file_bytes"])
     total = sizes["bytes"]
-    hashing, manifest = [], None
-    for _ in range(sizes["rounds"]):
-        start = time.perf_counter()
-        manifest = manifest_of(source)
-        hashing.append(time.perf_counter() - start)
-    assert manifest is not None
-    sha256sum = []
+    manifest = manifest_of(source)
     files = [str(source / entry["path"]) for entry in manifest]
-    for _ in range(sizes["rounds"]):
-        start = time.perf_counter()
-        subprocess.run(["sha256sum", *files], check=True, stdout=subprocess.DEVNULL)
-        sha256sum.append(time.perf_counter() - start)
 
     copies, uploads, uploads_hashing = [], [], []
     for round_ in range(sizes["rounds"]):
@@ -139,8 +129,16 @@ def upload_figures(work: Path, sizes: dict[str, int]) -> dict[str, Any]:
     kept = Registry(work / f"registry-h-{sizes['rounds'] - 1}")
     datastore = kept.root / "datastore"
     used_before = disk_usage(datastore)
-    reuploads, written = [], []
-    for _ in range(sizes["rounds"]):
+    # interleaved round by round, so that a change of machine load affects each alike
+    hashing, sha256sum, reuploads, written = [], [], [], []
+    for round_ in range(sizes["rounds"]):
+        print(f"[upload] round {round_ + 1}: hashing, sha256sum, re-upload ...", flush=True)
+        start = time.perf_counter()
+        manifest_of(source)
+        hashing.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        subprocess.run(["sha256sum", *files], check=True, stdout=subprocess.DEVNULL)
+        sha256sum.append(time.perf_counter() - start)
         start = time.perf_counter()
         meta = kept.upload_dataset("bench", source)  # hashes every file, then finds the version
         reuploads.append(time.perf_counter() - start)
