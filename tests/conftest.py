@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -97,3 +98,31 @@ def jobs_run(output: str, rule: str) -> int:
 # a registry or run chosen in the developer's shell must not leak into the tests
 for _variable in ("SNAKEYARD_REGISTRY", "SNAKEYARD_RUN_DIR", "SNAKEYARD_RUN_ID"):
     os.environ.pop(_variable, None)
+
+
+SLURM_PROFILE = ROOT / "profiles" / "slurm"
+# the profile's settings, plus quicker status checks for jobs that last seconds
+SLURM_ARGS = ("--profile", str(SLURM_PROFILE), "--slurm-init-seconds-before-status-checks", "2")
+
+
+def slurm_missing() -> str | None:
+    """Why no Slurm can take jobs here, or None when one answers with a usable node."""
+    if shutil.which("sbatch") is None or shutil.which("sinfo") is None:
+        return "no Slurm here (no sbatch/sinfo on PATH); start one with tests/cluster/slurm-up.sh"
+    done = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
+    states = done.stdout.split()
+    if done.returncode != 0 or not {"idle", "mixed", "allocated"} & set(states):
+        said = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no node"]
+        return f"Slurm does not answer with a usable node ({said[0]}); run tests/cluster/slurm-up.sh"
+    return None
+
+
+@pytest.fixture(scope="session")
+def slurm() -> None:
+    """Skip without Slurm; under CI=true fail instead, so the cluster proof cannot vanish."""
+    reason = slurm_missing()
+    if reason is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; .ci/run starts Slurm, so CI must not skip this proof")
+    pytest.skip(reason)

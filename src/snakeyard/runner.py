@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .cluster import job_context, slurm_notice
 from .errors import ConfigError, SnakeyardError
 from .files import content_hash, copy_files, manifest_of, write_json_atomic
 from .registry import Registry
@@ -109,6 +110,7 @@ def execute(
     command = [python, script, *arguments_list(arguments)]
     if data_argument:
         command += [data_argument, dataset["location"]]
+    cluster = job_context()
     record: dict[str, Any] = {
         "id": run_id,
         "experiment": experiment,
@@ -119,6 +121,7 @@ def execute(
         "duration_seconds": None,
         "host": socket.gethostname(),
         "cluster_job_id": os.environ.get("SLURM_JOB_ID"),
+        "cluster": cluster,
         "git_commit": git_commit(source_directory),
         "source_directory": str(source_directory),
         "script": script,
@@ -146,6 +149,8 @@ def execute(
 
     started = time.monotonic()
     exit_code, stopped_by = _run_child(command, work, env)
+    if stopped_by is None and exit_code < 0:
+        stopped_by = -exit_code  # the signal reached the script first (Slurm signals all)
     record["exit_code"] = exit_code
     record["end"] = now()
     record["duration_seconds"] = round(time.monotonic() - started, 3)
@@ -154,6 +159,9 @@ def execute(
     record["status"] = "Completed" if exit_code == 0 and stopped_by is None else "Failed"
     if stopped_by is not None:
         record["error"] = f"stopped by signal {stopped_by} before the script finished"
+        notice = slurm_notice(cluster["job_id"]) if cluster else None
+        if notice:
+            record["error"] += f"; Slurm reported: {notice}"
     elif exit_code != 0:
         record["error"] = f"training script exited with code {exit_code}"
     write_json_atomic(folder / "run.json", record)

@@ -6,6 +6,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from snakemake.resources import Resources
+
 from snakeyard import config as snakeyard_config
 from snakeyard.errors import SnakeyardError
 from snakeyard.files import walk_files
@@ -27,6 +29,7 @@ except SnakeyardError as error:
 # `module`, where a shell command cannot name this file's variables
 STAGE = f"{shlex.quote(sys.executable)} -m snakeyard.stages"
 REGISTRY = CFG["registry"]
+LOCAL_STAGES = CFG["local_stages"]
 DATASTORE = CFG["datastore"] or ""
 if isinstance(DATASTORE, dict):  # an object store, {s3: {...}}: one JSON word
     DATASTORE = json.dumps(DATASTORE, sort_keys=True)
@@ -105,8 +108,25 @@ def model_spec(wildcards):
     return json.dumps(experiment(wildcards)["model"], sort_keys=True)
 
 
-def resource(name):
-    return lambda wildcards: experiment(wildcards)["resources"][name]
+def resource(name, config_key=None):
+    """A train resource from the experiment's ``resources`` (``config_key``, default
+    ``name``); where the experiment leaves it out, the profile's default-resources."""
+
+    def value(wildcards, input, attempt, threads=None):
+        configured = experiment(wildcards)["resources"].get(config_key or name)
+        if configured is not None:
+            return configured
+        defaults = workflow.resource_settings.default_resources
+        if defaults is None:
+            return None
+        if not isinstance(defaults, Resources):
+            defaults = Resources.from_mapping(defaults)
+        context = dict(input=input, attempt=attempt)
+        if threads is not None:
+            context["threads"] = threads
+        return defaults.get(name).evaluate(wildcards, **context).value
+
+    return value
 
 
 def registered_models():

@@ -9,7 +9,7 @@ rule fetch:
         manifest="results/data/{dataset}/manifest.json",
     log:
         "logs/fetch/{dataset}.log",
-    localrule: True
+    localrule: LOCAL_STAGES
     params:
         source=dataset_source,
         spec=dataset_spec,
@@ -29,7 +29,7 @@ rule upload:
         "results/datasets/{dataset}.json",
     log:
         "logs/upload/{dataset}.log",
-    localrule: True
+    localrule: LOCAL_STAGES
     params:
         source=dataset_source,
         description=lambda wildcards: CFG["datasets"][wildcards.dataset]["description"],

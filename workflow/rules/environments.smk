@@ -8,7 +8,7 @@ rule lock:
         "results/environments/{environment}.json",
     log:
         "logs/lock/{environment}.log",
-    localrule: True
+    localrule: LOCAL_STAGES
     params:
         lockfile="results/environments/{environment}.conda-lock.yml",
         registry=REGISTRY,

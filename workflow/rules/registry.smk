@@ -10,7 +10,7 @@ rule register:
         "results/{experiment}/model.json",
     log:
         "logs/register/{experiment}.log",
-    localrule: True
+    localrule: LOCAL_STAGES
     params:
         model=model_spec,
         registry=REGISTRY,

@@ -16,6 +16,8 @@ rule train:
     resources:
         mem_mb=resource("mem_mb"),
         runtime=resource("runtime"),
+        slurm_partition=resource("slurm_partition", "partition"),
+        slurm_extra=resource("slurm_extra"),
     params:
         spec=train_spec,
         registry=REGISTRY,
@@ -35,7 +37,7 @@ rule collect:
         outputs=directory("results/{experiment}/outputs"),
     log:
         "logs/collect/{experiment}.log",
-    localrule: True
+    localrule: LOCAL_STAGES
     shell:
         stage(
             "collect --run {input} --outputs {output.outputs}"

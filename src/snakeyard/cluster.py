@@ -1,0 +1,72 @@
+"""The batch scheduler a run executes under: its job, its node, and what it said on a kill.
+
+Only Slurm is known today. A job it kills (time limit, memory limit, ``scancel``) gets
+SIGTERM; before that, slurmstepd writes a notice such as
+``*** JOB 12 ON node1 CANCELLED AT 2026-11-25T15:12:50 DUE TO TIME LIMIT ***`` to the
+job's standard error file, which :func:`slurm_notice` finds so that the run record can
+say what Slurm reported.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+NOTICE = re.compile(r"\*\*\* ((?:JOB|STEP) \S+ ON \S+ .*?) \*\*\*")
+
+
+def job_context() -> dict[str, str | None] | None:
+    """The Slurm job this process runs in (id, node, partition), or None outside Slurm."""
+    job_id = os.environ.get("SLURM_JOB_ID")
+    if not job_id:
+        return None
+    return {
+        "scheduler": "slurm",
+        "job_id": job_id,
+        "node": os.environ.get("SLURMD_NODENAME") or socket.gethostname(),
+        "partition": os.environ.get("SLURM_JOB_PARTITION"),
+    }
+
+
+def slurm_notice(job_id: str, wait: float = 3.0) -> str | None:
+    """Slurm's last ``*** JOB ... ***`` notice for ``job_id``, waiting up to ``wait`` s.
+
+    None when ``scontrol`` cannot say where the job's standard error goes or no notice
+    shows up in time.
+    """
+    log = _stderr_file(job_id)
+    if log is None:
+        return None
+    deadline = time.monotonic() + wait
+    while True:
+        notices = NOTICE.findall(_tail(log))
+        if notices:
+            return notices[-1]
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.2)
+
+
+def _stderr_file(job_id: str) -> Path | None:
+    try:
+        done = subprocess.run(
+            ["scontrol", "show", "job", "--oneliner", job_id],
+            capture_output=True, text=True, timeout=10,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = re.search(r"\bStdErr=(\S+)", done.stdout)
+    return Path(found.group(1)) if done.returncode == 0 and found else None
+
+
+def _tail(path: Path, window: int = 16384) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, path.stat().st_size - window))
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
