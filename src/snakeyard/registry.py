@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .datastore import StoreReport, datastore_of, open_datastore
 from .errors import IntegrityError, InvalidNameError, NotFoundError, SnakeyardError
 from .files import CHUNK, content_hash, manifest_of, read_json, sha256_file, walk_files
 from .store import VersionStore, check_name
@@ -75,13 +74,23 @@ class Registry:
     ):
         self.root = Path(root) if root is not None else default_root()
         # a folder (default <registry>/datastore) or {"s3": {...}}; see datastore.py
-        self.datastore = open_datastore(datastore, self.root)
+        self._datastore_spec = datastore
+        self._datastore: Any = None
         self.models = VersionStore(self.root / "models", "model", "model.json")
         self.datasets = VersionStore(self.root / "datasets", "dataset", "dataset.json")
         self.environments = VersionStore(
             self.root / "environments", "environment", "environment.json"
         )
         self.runs_root = self.root / "runs"
+
+    @property
+    def datastore(self) -> Any:
+        """Where data set files are stored: a FolderDatastore or an S3Datastore."""
+        if self._datastore is None:
+            from .datastore import open_datastore  # only writers of data sets need it
+
+            self._datastore = open_datastore(self._datastore_spec, self.root)
+        return self._datastore
 
     # ------------------------------------------------------------------ models
     def register_model(
@@ -260,6 +269,8 @@ class Registry:
         digest = content_hash(manifest)
         for found in self.datasets.find(name, digest):
             if found.get("format", "files") == data_format and found.get("schema") == schema:
+                from .datastore import StoreReport
+
                 report = StoreReport(reused_files=len(manifest))
                 return {**self._with_location(found), "new": False, "report": report}
         location, report = self.datastore.store(name, source, manifest, digest)
@@ -405,6 +416,8 @@ class Registry:
                 yield label, check_files(Path(meta["path"]) / "artifacts", meta["files"], label)
         for name in self.datasets.names():
             for meta in self.datasets.read_all(name):
+                from .datastore import datastore_of
+
                 label = f"dataset {name}:{meta['version']}"
                 meta = self._with_location(meta)
                 store = datastore_of(meta, self.root)
