@@ -197,11 +197,67 @@ def datasets_show(registry: Registry, args: argparse.Namespace) -> Any:
         ("created", d["created"]),
         ("description", d.get("description")),
         ("origin", d.get("origin")),
+        ("format", d.get("format", "files")),
+        *schema_fields(d),
         ("content", d["content_hash"]),
         ("size", f"{human_bytes(d['bytes'])} in {plural(d['file_count'], 'file')}"),
         ("files", file_lines(d["files"])),
         ("location", d["location"]),
     ])  # fmt: skip
+
+
+def schema_fields(d: dict[str, Any]) -> list[tuple[str, Any]]:
+    """What a version records about its files: table columns, or idx shapes."""
+    schema = d.get("schema") or {}
+    if d.get("format") == "tabular" and schema:
+        columns = {
+            c["name"]: c["type"] + (f" ({c['missing']} missing)" if c.get("missing") else "")
+            for c in schema["columns"]
+        }
+        return [
+            ("table", f"{schema['file']}: {schema['rows']} rows, label column "
+                      f"{schema['label_column']}"),
+            ("columns", columns),
+        ]  # fmt: skip
+    if d.get("format") == "idx" and schema:
+        shapes = {
+            path: f"{info['dtype']} {' x '.join(map(str, info['shape']))}"
+            for path, info in schema["files"].items()
+        }
+        return [("arrays", shapes)]
+    return []
+
+
+def datasets_diff(registry: Registry, args: argparse.Namespace) -> Any:
+    from .diff import diff_datasets
+
+    old = parse_ref(f"{args.name}:{args.old}", "data set name")[1]
+    new = parse_ref(f"{args.name}:{args.new}", "data set name")[1]
+    d = diff_datasets(registry.get_dataset(args.name, old), registry.get_dataset(args.name, new))
+    if args.json:
+        return d
+    lines = [f"data set {d['name']}: version {d['from']} -> {d['to']}"]
+    if d["identical"]:
+        lines[0] += ": same files"
+    if d["format"]["from"] != d["format"]["to"]:
+        lines.append(f"  format   {d['format']['from']} -> {d['format']['to']}")
+    rows = [
+        [kind, e["path"], human_bytes(e["bytes"]), f"sha256 {e['sha256'][:12]}"]
+        for kind in ("added", "removed")
+        for e in d[kind]
+    ]
+    for c in d["changed"]:
+        sizes = f"{human_bytes(c['from']['bytes'])} -> {human_bytes(c['to']['bytes'])}"
+        hashes = f"sha256 {c['from']['sha256'][:12]} -> {c['to']['sha256'][:12]}"
+        rows.append(["changed", c["path"], sizes, hashes])
+    if rows:
+        lines += ["  " + line for line in table(["", "", "", ""], rows).splitlines()[1:]]
+    for kind in ("added", "removed", "retyped"):
+        for column in d["columns"][kind]:
+            lines.append(f"  column {kind}  {column}")
+    unchanged = len(d["unchanged"])
+    lines.append(f"  {plural(unchanged, 'file')} unchanged ({human_bytes(d['unchanged_bytes'])})")
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- environments
@@ -359,6 +415,10 @@ def parser() -> argparse.ArgumentParser:
     verb(datasets, "show", datasets_show, "one version: files, sizes, hashes").add_argument(
         "ref", metavar="NAME[:VERSION]"
     )
+    compare = verb(datasets, "diff", datasets_diff, "what changed between two versions")
+    compare.add_argument("name")
+    compare.add_argument("old", metavar="V1")
+    compare.add_argument("new", metavar="V2")
 
     environments = nouns.add_parser("environments", help="environment versions").add_subparsers(
         dest="verb", required=True, metavar="VERB"

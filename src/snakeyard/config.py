@@ -52,6 +52,9 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"unknown key {', '.join(map(repr, unknown))} in {where}{hint}"
     if error.validator == "required":
         return f"{where}: {error.message.replace('is a required property', 'is required')}"
+    if error.validator == "anyOf" and error.schema.get("description"):
+        expected = " ".join(error.schema["description"].split())
+        return f"{where}: {error.instance!r} is not valid; use {expected}"
     if error.validator == "pattern":
         rule = PATTERN_RULES.get(error.validator_value, f"the form {error.validator_value}")
         return f"{where}: invalid name {error.instance!r}; use {rule}"
@@ -93,6 +96,9 @@ def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]
         kind, what = parse_source(dataset["source"], name)
         if kind == "path":
             dataset["source"] = f"path:{find_path(what, f'datasets.{name}.source', places)}"
+        elif kind == "urls":
+            dataset["source"] = what
+        _check_format(name, dataset)
     for name, environment in resolved["environments"].items():
         check_name(name, "environment name")
         if name == CURRENT:
@@ -123,3 +129,15 @@ def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]
         model = experiment["model"]
         model["name"] = check_name(model.get("name") or name, f"{key}.model.name")
     return resolved
+
+
+def _check_format(name: str, dataset: dict[str, Any]) -> None:
+    """A tabular data set names its label column; no other format takes one."""
+    tabular = dataset.get("format") == "tabular"
+    if tabular and not dataset.get("label_column"):
+        raise ConfigError(f"datasets.{name}: format tabular needs a label_column")
+    if not tabular and dataset.get("label_column"):
+        raise ConfigError(
+            f"datasets.{name}.label_column: only used with format: tabular "
+            f"(the format is {dataset.get('format', 'files')})"
+        )

@@ -1,11 +1,18 @@
-"""Data set sources: scikit-learn's bundled data sets and local files or folders.
+"""Data set sources: scikit-learn's bundled data sets, local files or folders, and URLs.
 
 A source is written ``KIND:WHAT``:
 
 - ``sklearn:iris`` (also ``digits``, ``wine``, ``breast_cancer``): the data set that
   scikit-learn ships, written as ``<what>.csv`` (feature columns, then ``target``)
   and ``<what>.json`` (feature and class names);
-- ``path:<file or folder>``: a local file or folder, copied as it is.
+- ``path:<file or folder>``: a local file or folder, copied as it is;
+
+or it is a list of downloads, ``[{url: https://..., sha256: <64 hex digits>}, ...]``
+(``http(s)://`` or ``file://``, see :mod:`snakeyard.download`).
+
+After fetching, the files are checked against the data set's ``format``: ``files``
+(anything), ``idx`` (every file an idx file, see :mod:`snakeyard.idx`) or ``tabular``
+(one CSV file with a header and the label column, see :mod:`snakeyard.tabular`).
 """
 
 from __future__ import annotations
@@ -15,19 +22,37 @@ import gzip
 import importlib.util
 import json
 import shutil
-from pathlib import Path
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import ConfigError
-from .files import manifest_of, write_json_atomic
+from .download import DownloadOptions, check_sha256, download, file_name
+from .errors import ConfigError, SnakeyardError
+from .files import manifest_of, walk_files, write_json_atomic
 from .sklearn_tables import BUNDLED_FILES, FEATURE_NAMES
 
 SKLEARN_DATASETS = ("iris", "digits", "wine", "breast_cancer")
-SOURCE_FORMS = f"sklearn:<{'|'.join(SKLEARN_DATASETS)}> or path:<file or folder>"
+SOURCE_FORMS = (
+    f"sklearn:<{'|'.join(SKLEARN_DATASETS)}>, path:<file or folder>, "
+    "or a list of {url: URL, sha256: HASH} downloads"
+)
+FORMATS = ("files", "idx", "tabular")
+URL_SCHEMES = ("http://", "https://", "file://")
 
 
-def parse_source(source: str, dataset: str = "?") -> tuple[str, str]:
-    """Split a source into ``(kind, what)``, rejecting anything unknown."""
+def parse_source(source: str | list, dataset: str = "?") -> tuple[str, Any]:
+    """Split a source into ``(kind, what)``, rejecting anything unknown.
+
+    A list of downloads gives ``("urls", [{url, sha256, path}, ...])`` with every
+    entry checked and ``path`` filled in from the URL when absent.
+    """
+    if isinstance(source, list):
+        return "urls", parse_downloads(source, dataset)
+    if str(source).startswith(URL_SCHEMES):
+        raise ConfigError(
+            f"data set {dataset!r}: a URL source is a list of downloads, each with its "
+            f"sha256: source: [{{url: {source}, sha256: <64 hex digits>}}]"
+        )
     kind, sep, what = str(source).partition(":")
     if not sep or not what or kind not in ("sklearn", "path"):
         raise ConfigError(f"data set {dataset!r}: unknown source {source!r}; use {SOURCE_FORMS}")
@@ -39,19 +64,113 @@ def parse_source(source: str, dataset: str = "?") -> tuple[str, str]:
     return kind, what
 
 
-def fetch(source: str, dest: Path, manifest_path: Path, dataset: str = "?") -> list[dict[str, Any]]:
-    """Write the data set named by ``source`` into the folder ``dest`` and its manifest."""
+def parse_downloads(entries: list, dataset: str) -> list[dict[str, str]]:
+    """Check a list of ``{url, sha256[, path]}`` downloads; file names must be distinct."""
+    if not entries:
+        raise ConfigError(f"data set {dataset!r}: the list of downloads is empty")
+    checked, names = [], set()
+    for number, entry in enumerate(entries, 1):
+        where = f"data set {dataset!r}, download {number}"
+        if not isinstance(entry, dict) or "url" not in entry or "sha256" not in entry:
+            raise ConfigError(f"{where}: expected a mapping with 'url' and 'sha256', got {entry!r}")
+        url = str(entry["url"])
+        if not url.startswith(URL_SCHEMES):
+            raise ConfigError(f"{where}: unsupported URL {url!r}; use http://, https:// or file://")
+        try:
+            sha256 = check_sha256(str(entry["sha256"]), url)
+            path = str(entry.get("path") or file_name(url))
+        except SnakeyardError as error:
+            raise ConfigError(f"{where}: {error}") from None
+        pure = PurePosixPath(path)
+        if pure.is_absolute() or ".." in pure.parts or path.startswith("."):
+            raise ConfigError(f"{where}: invalid path {path!r}; use a relative file name")
+        if path in names:
+            raise ConfigError(f"{where}: two downloads are named {path!r}; give one a 'path'")
+        names.add(path)
+        checked.append({"url": url, "sha256": sha256, "path": path})
+    return checked
+
+
+def describe_source(source: str | list) -> str:
+    """The source as one line for a data set's ``origin``: the URLs of a download list."""
+    if isinstance(source, list):
+        return " ".join(entry["url"] for entry in source)
+    return str(source)
+
+
+def fetch(
+    source: str | list,
+    dest: Path,
+    manifest_path: Path,
+    dataset: str = "?",
+    data_format: str = "files",
+    label_column: str | None = None,
+    options: DownloadOptions | None = None,
+    log: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    """Write the data set named by ``source`` into the folder ``dest`` and its manifest.
+
+    The manifest also records the data set's format and, for ``idx`` and ``tabular``,
+    the schema found by checking the files.
+    """
     kind, what = parse_source(source, dataset)
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     if kind == "sklearn":
         _write_sklearn(what, dest)
+    elif kind == "urls":
+        for entry in what:
+            size = download(
+                entry["url"],
+                dest / entry["path"],
+                entry["sha256"],
+                options or DownloadOptions(),
+                log,
+            )
+            log(f"downloaded {entry['url']} -> {entry['path']} ({size} bytes, sha256 checked)")
     else:
         _copy_path(Path(what), dest, dataset)
+    schema = check_format(dest, data_format, label_column, dataset)
     manifest = manifest_of(dest)
-    write_json_atomic(manifest_path, {"dataset": dataset, "source": source, "files": manifest})
+    write_json_atomic(
+        manifest_path,
+        {
+            "dataset": dataset,
+            "source": source,
+            "format": data_format,
+            "schema": schema,
+            "files": manifest,
+        },
+    )
     return manifest
+
+
+def check_format(
+    folder: Path, data_format: str, label_column: str | None, dataset: str
+) -> dict[str, Any] | None:
+    """Check the fetched files against the declared format; return what was learnt."""
+    if data_format == "files":
+        return None
+    if data_format == "idx":
+        from .idx import idx_header
+
+        found = {path.as_posix(): idx_header(folder / path) for path in walk_files(folder)}
+        if not found:
+            raise ConfigError(f"data set {dataset!r} is in idx format but holds no files")
+        return {"files": found}
+    if data_format == "tabular":
+        from .tabular import describe_table, find_table
+
+        if not label_column:
+            raise ConfigError(f"data set {dataset!r} is tabular: give its label_column")
+        table = find_table(folder, dataset)
+        schema = describe_table(table, label_column)
+        schema["file"] = table.relative_to(folder).as_posix()
+        return schema
+    raise ConfigError(
+        f"data set {dataset!r}: unknown format {data_format!r}; use one of {', '.join(FORMATS)}"
+    )
 
 
 Table = tuple[list[str], list[list[float]], list[int]]  # class names, rows, labels

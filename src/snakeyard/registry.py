@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import IntegrityError, InvalidNameError, NotFoundError, SnakeyardError
 from .files import CHUNK, content_hash, manifest_of, read_json, sha256_file, walk_files
-from .store import VersionStore, check_name, sweep_stale
+from .store import VersionStore, check_name
 
 REGISTRY_VARIABLE = "SNAKEYARD_REGISTRY"
 DEFAULT_ROOT = "registry"
@@ -68,16 +68,29 @@ class Registry:
     """A registry folder (default ``./registry`` or ``$SNAKEYARD_REGISTRY``)."""
 
     def __init__(
-        self, root: str | os.PathLike | None = None, datastore: str | os.PathLike | None = None
+        self,
+        root: str | os.PathLike | None = None,
+        datastore: str | os.PathLike | dict[str, Any] | None = None,
     ):
         self.root = Path(root) if root is not None else default_root()
-        self.datastore = Path(datastore) if datastore else self.root / "datastore"
+        # a folder (default <registry>/datastore) or {"s3": {...}}; see datastore.py
+        self._datastore_spec = datastore
+        self._datastore: Any = None
         self.models = VersionStore(self.root / "models", "model", "model.json")
         self.datasets = VersionStore(self.root / "datasets", "dataset", "dataset.json")
         self.environments = VersionStore(
             self.root / "environments", "environment", "environment.json"
         )
         self.runs_root = self.root / "runs"
+
+    @property
+    def datastore(self) -> Any:
+        """Where data set files are stored: a FolderDatastore or an S3Datastore."""
+        if self._datastore is None:
+            from .datastore import open_datastore  # only writers of data sets need it
+
+            self._datastore = open_datastore(self._datastore_spec, self.root)
+        return self._datastore
 
     # ------------------------------------------------------------------ models
     def register_model(
@@ -236,11 +249,16 @@ class Registry:
         manifest: list[dict[str, Any]] | None = None,
         description: str = "",
         origin: str | None = None,
+        data_format: str = "files",
+        schema: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Copy a file or folder into the datastore and register it as a data set version.
+        """Store a file or folder in the datastore and register it as a data set version.
 
-        Content already registered under ``name`` returns that version (``new`` False)
-        and copies nothing.
+        Content already registered under ``name`` with the same format and schema
+        returns that version (``new`` False) and stores nothing. Otherwise only the
+        files the datastore does not hold yet are stored; ``report`` in the result
+        says how many. ``data_format`` is ``files``, ``idx`` or ``tabular``, and
+        ``schema`` what was learnt about the files (idx shapes, table columns).
         """
         check_name(name, "data set name")
         source = Path(source)
@@ -249,36 +267,29 @@ class Registry:
         if not manifest:
             raise SnakeyardError(f"data set {name!r}: {source} holds no files")
         digest = content_hash(manifest)
-        found = self.datasets.find(name, digest)
-        if found:
-            return {**self._with_location(found[0]), "new": False}
-        location = self.datastore / name / digest
-        if not location.is_dir():
-            staging = self.datastore / name / ".tmp" / uuid.uuid4().hex
-            staging.parent.mkdir(parents=True, exist_ok=True)
-            sweep_stale(staging.parent)
-            try:
-                copy_verified(source, staging, manifest)
-                try:
-                    os.rename(staging, location)
-                except OSError:
-                    if not location.is_dir():
-                        raise
-                    shutil.rmtree(staging)  # another writer stored the same content first
-            except BaseException:
-                shutil.rmtree(staging, ignore_errors=True)
-                raise
+        for found in self.datasets.find(name, digest):
+            if found.get("format", "files") == data_format and found.get("schema") == schema:
+                from .datastore import StoreReport
+
+                report = StoreReport(reused_files=len(manifest))
+                return {**self._with_location(found), "new": False, "report": report}
+        location, report = self.datastore.store(name, source, manifest, digest)
         meta = {
             "kind": "dataset",
             "description": description,
             "origin": origin,
+            "format": data_format,
+            "schema": schema,
             "content_hash": digest,
             "files": manifest,
             "file_count": len(manifest),
             "bytes": sum(entry["bytes"] for entry in manifest),
             "location": self._portable(location),
         }
-        return {**self._with_location(self.datasets.publish(name, meta)), "new": True}
+        if self.datastore.describe() is not None:
+            meta["datastore"] = self.datastore.describe()
+        published = self.datasets.publish(name, meta)
+        return {**self._with_location(published), "new": True, "report": report}
 
     def get_dataset(self, name: str, version: int | str = "latest") -> dict[str, Any]:
         """Metadata of one data set version; ``location`` is the absolute data folder."""
@@ -291,15 +302,19 @@ class Registry:
             for name in self.datasets.names()
         ]
 
-    def _portable(self, location: Path) -> str:
+    def _portable(self, location: str) -> str:
         """A datastore path relative to the registry when it lies inside it."""
+        if location.startswith("s3://"):
+            return location
         try:
-            return location.resolve().relative_to(self.root.resolve()).as_posix()
+            return Path(location).resolve().relative_to(self.root.resolve()).as_posix()
         except ValueError:
-            return str(location.resolve())
+            return str(Path(location).resolve())
 
     def _with_location(self, meta: dict[str, Any]) -> dict[str, Any]:
-        meta["location"] = str((self.root / meta["location"]).resolve())
+        meta.setdefault("format", "files")  # versions written before formats existed
+        if not meta["location"].startswith("s3://"):
+            meta["location"] = str((self.root / meta["location"]).resolve())
         return meta
 
     # ------------------------------------------------------------ environments
@@ -409,9 +424,15 @@ class Registry:
                 yield label, check_files(Path(meta["path"]) / "artifacts", meta["files"], label)
         for name in self.datasets.names():
             for meta in self.datasets.read_all(name):
+                from .datastore import datastore_of
+
                 label = f"dataset {name}:{meta['version']}"
-                location = Path(self._with_location(meta)["location"])
-                yield label, check_files(location, meta["files"], label)
+                meta = self._with_location(meta)
+                store = datastore_of(meta, self.root)
+                if store is not None:
+                    yield label, store.problems(meta, label)
+                else:
+                    yield label, check_files(Path(meta["location"]), meta["files"], label)
         for name in self.environments.names():
             for meta in self.environments.read_all(name):
                 label = f"environment {name}:{meta['version']}"

@@ -40,24 +40,54 @@ class StageLog:
             sys.stdout.write(line)
 
 
-def fetch(args: argparse.Namespace, log: StageLog) -> None:
-    from .datasets import fetch as fetch_source
+def _source(text: str) -> str | list:
+    """A ``--source`` word: a source string, or a list of downloads as JSON."""
+    return json.loads(text) if text.startswith("[") else text
 
-    manifest = fetch_source(args.source, Path(args.files), Path(args.manifest), args.name)
+
+def fetch(args: argparse.Namespace, log: StageLog) -> None:
+    from .datasets import describe_source
+    from .datasets import fetch as fetch_source
+    from .download import DownloadOptions
+
+    spec = json.loads(args.spec) if args.spec else {}
+    source = _source(args.source)
+    manifest = fetch_source(
+        source,
+        Path(args.files),
+        Path(args.manifest),
+        args.name,
+        data_format=spec.get("format") or "files",
+        label_column=spec.get("label_column"),
+        options=DownloadOptions(**(spec.get("download") or {})),
+        log=log,
+    )
     size = sum(entry["bytes"] for entry in manifest)
-    log(f"fetched {args.source} as data set {args.name!r}: {len(manifest)} files, {size} bytes")
+    log(
+        f"fetched {describe_source(source)} as data set {args.name!r}: "
+        f"{len(manifest)} files, {size} bytes"
+    )
 
 
 def upload(args: argparse.Namespace, log: StageLog) -> None:
+    from .datasets import describe_source
     from .registry import Registry
 
     registry = Registry(args.registry, args.datastore)
-    manifest = read_json(args.manifest)["files"]
+    fetched = read_json(args.manifest)
     meta = registry.upload_dataset(
-        args.name, Path(args.files), manifest, args.description or "", origin=args.origin
+        args.name,
+        Path(args.files),
+        fetched["files"],
+        args.description or "",
+        origin=describe_source(_source(args.origin)) if args.origin else None,
+        data_format=fetched.get("format") or "files",
+        schema=fetched.get("schema"),
     )
     log(f"data set {args.name!r} {outcome(meta)} (content {meta['content_hash'][:12]})")
-    _receipt(args.out, meta, ("name", "version", "content_hash", "location", "new"), registry)
+    log(f"datastore {meta['location']}: {meta['report'].summary()}")
+    keys = ("name", "version", "content_hash", "location", "format", "new")
+    _receipt(args.out, meta, keys, registry)
 
 
 def lock(args: argparse.Namespace, log: StageLog) -> None:
@@ -99,7 +129,7 @@ def train(args: argparse.Namespace, log: StageLog) -> None:
         source_directory=Path(spec["source_directory"]),
         script=spec["script"],
         arguments=spec["arguments"],
-        dataset=read_json(args.dataset),
+        dataset=local_dataset(registry, read_json(args.dataset), log),
         environment=environment,
         data_argument=spec["data_argument"] or None,
         python=python,
@@ -107,6 +137,23 @@ def train(args: argparse.Namespace, log: StageLog) -> None:
         log=log,
     )
     write_json_atomic(args.out, record)
+
+
+def local_dataset(registry: Any, receipt: dict[str, Any], log: StageLog) -> dict[str, Any]:
+    """The receipt with ``location`` set to what the script gets: a local folder or file.
+
+    A version in an object store is materialised into this node's cache first; a
+    tabular data set is handed over as the path of its CSV file.
+    """
+    from .datastore import materialise
+
+    if not receipt["location"].startswith("s3://") and receipt.get("format") != "tabular":
+        return receipt  # a folder the script gets as it is
+    meta = registry.get_dataset(receipt["name"], receipt["version"])
+    location = materialise(meta, registry.root, log=log)
+    if meta.get("format") == "tabular":
+        location = location / meta["schema"]["file"]
+    return {**receipt, "location": str(location)}
 
 
 def collect(args: argparse.Namespace, log: StageLog) -> None:
@@ -178,6 +225,7 @@ STAGES: dict[str, tuple[Callable[[argparse.Namespace, StageLog], None], list[str
     "register": (register, ["run", "environment", "model", "registry", "out"]),
 }
 OPTIONAL = {
+    "fetch": ["spec"],
     "upload": ["description", "datastore", "origin"],
     "lock": ["channels"],
     "train": ["conda-active"],

@@ -34,6 +34,8 @@ STAGE = f"{shlex.quote(sys.executable)} -m snakeyard.stages"
 REGISTRY = CFG["registry"]
 LOCAL_STAGES = CFG["local_stages"]
 DATASTORE = CFG["datastore"] or ""
+if isinstance(DATASTORE, dict):  # an object store, {s3: {...}}: one JSON word
+    DATASTORE = json.dumps(DATASTORE, sort_keys=True)
 
 
 def stage(arguments):
@@ -57,14 +59,24 @@ def experiment(wildcards):
 
 
 def dataset_source(wildcards):
-    return CFG["datasets"][wildcards.dataset]["source"]
+    source = CFG["datasets"][wildcards.dataset]["source"]
+    # a list of downloads travels as one JSON word
+    return json.dumps(source, sort_keys=True) if isinstance(source, list) else source
+
+
+def dataset_spec(wildcards):
+    """How to fetch and check the data set: format, label column, download options."""
+    dataset = CFG["datasets"][wildcards.dataset]
+    keys = ("format", "label_column", "download")
+    return json.dumps({key: dataset.get(key) for key in keys}, sort_keys=True)
 
 
 def dataset_source_input(wildcards):
     """A local data set's files, so that changing one of them fetches it again."""
-    kind, _, path = dataset_source(wildcards).partition(":")
-    if kind != "path":
+    source = CFG["datasets"][wildcards.dataset]["source"]
+    if not isinstance(source, str) or not source.startswith("path:"):
         return []
+    path = source[len("path:") :]
     root = Path(path)
     return [str(root / p) for p in walk_files(root)] if root.is_dir() else [path]
 

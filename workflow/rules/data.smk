@@ -12,9 +12,11 @@ rule fetch:
     localrule: LOCAL_STAGES
     params:
         source=dataset_source,
+        spec=dataset_spec,
     shell:
         stage(
             "fetch --name {wildcards.dataset} --source {params.source:q}"
+            " --spec {params.spec:q}"
             " --files {output.files} --manifest {output.manifest} --log {log}"
         )
 

@@ -1,0 +1,474 @@
+"""Datastores: where the files of data set versions live, stored by content.
+
+Two kinds, chosen by the ``datastore`` configuration key:
+
+- a **folder** (default ``<registry>/datastore``, or a path on a shared filesystem):
+  every distinct file content is stored once, read-only, as a blob named by its
+  sha256 under ``.blobs/``; a data set version's folder ``<name>/<content hash>/``
+  holds hard links to those blobs, so training scripts see ordinary files and a new
+  version that shares files with an old one costs no space for the shared files;
+- an **S3-compatible object store** (``{s3: {bucket, endpoint, prefix, region}}``,
+  credentials from the environment as boto3 reads them): blobs are objects under
+  ``<prefix>/blobs/sha256/``; a training job materialises the version into a local
+  cache folder first (:func:`materialise`), so nodes need no shared filesystem.
+
+Both write atomically: a blob or a version folder appears whole or not at all.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, IntegrityError, SnakeyardError
+from .files import CHUNK, human_bytes
+from .store import sweep_stale
+
+BLOBS = ".blobs"
+CACHE_VARIABLE = "SNAKEYARD_DATA_CACHE"
+WORKERS = max(2, min(4, os.cpu_count() or 1))
+# link(2) errors that mean "this filesystem cannot hard-link here": copy instead
+NO_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
+S3_SINGLE_PUT_LIMIT = 5 << 30
+
+
+@dataclass
+class StoreReport:
+    """What storing one data set version cost: files and bytes written, files reused."""
+
+    written_files: int = 0
+    written_bytes: int = 0
+    reused_files: int = 0
+    linked: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = (
+            f"{self.written_files} new file(s) stored ({human_bytes(self.written_bytes)}), "
+            f"{self.reused_files} already in the datastore"
+        )
+        return text + ("" if self.linked else "; hard links unsupported here, files copied")
+
+
+def copy_hashed(source: Path, target: Path) -> str:
+    """Copy one file and return the sha256 of the bytes written, read in one pass."""
+    digest = hashlib.sha256()
+    with open(source, "rb") as reader, open(target, "wb") as writer:
+        while chunk := reader.read(CHUNK):
+            digest.update(chunk)
+            writer.write(chunk)
+    return digest.hexdigest()
+
+
+def _source_base(source: Path) -> Path:
+    return source.parent if source.is_file() else source
+
+
+# ------------------------------------------------------------------------ folder
+class FolderDatastore:
+    """A datastore in a folder: content-addressed blobs, version folders of hard links."""
+
+    kind = "folder"
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.blobs = self.root / BLOBS / "sha256"
+
+    def describe(self) -> dict[str, Any] | None:
+        return None  # a folder's location is recorded as a path
+
+    def blob_path(self, sha256: str) -> Path:
+        return self.blobs / sha256[:2] / sha256
+
+    def location(self, name: str, digest: str) -> Path:
+        return self.root / name / digest
+
+    def has_version(self, name: str, digest: str, manifest: list[dict[str, Any]]) -> bool:
+        return self.location(name, digest).is_dir()
+
+    def store(
+        self, name: str, source: Path, manifest: list[dict[str, Any]], digest: str
+    ) -> tuple[str, StoreReport]:
+        """Store the files of ``manifest`` (below ``source``); return the version's folder."""
+        report = StoreReport()
+        location = self.location(name, digest)
+        if location.is_dir():
+            report.reused_files = len(manifest)
+            return str(location), report
+        staging = self.root / name / ".tmp" / uuid.uuid4().hex
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        sweep_stale(staging.parent)
+        blob_staging = self.root / BLOBS / ".tmp" / uuid.uuid4().hex
+        blob_staging.mkdir(parents=True)
+        sweep_stale(blob_staging.parent)
+        base = _source_base(source)
+
+        def put(entry: dict[str, Any]) -> int:
+            return self._put_blob(base / entry["path"], entry, blob_staging)
+
+        try:
+            with ThreadPoolExecutor(WORKERS) as pool:
+                for written in pool.map(put, manifest):
+                    if written:
+                        report.written_files += 1
+                        report.written_bytes += written
+                    else:
+                        report.reused_files += 1
+            for entry in manifest:
+                report.linked &= self._place(entry, staging / entry["path"])
+            try:
+                os.rename(staging, location)
+            except OSError:
+                if not location.is_dir():
+                    raise
+                shutil.rmtree(staging)  # another writer stored the same content first
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        finally:
+            shutil.rmtree(blob_staging, ignore_errors=True)
+        return str(location), report
+
+    def _put_blob(self, path: Path, entry: dict[str, Any], staging: Path) -> int:
+        """Store one file as a blob unless it is there; return the bytes written."""
+        blob = self.blob_path(entry["sha256"])
+        if blob.is_file() and blob.stat().st_size == entry["bytes"]:
+            return 0
+        tmp = staging / uuid.uuid4().hex
+        try:
+            actual = copy_hashed(path, tmp)
+            if actual != entry["sha256"]:
+                raise IntegrityError(
+                    f"{path} changed while it was being stored: sha256 {actual}, "
+                    f"expected {entry['sha256']}"
+                )
+            os.chmod(tmp, 0o444)  # blobs are shared by versions: nobody may edit one
+            blob.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, blob)  # a concurrent writer's blob has the same bytes
+        finally:
+            tmp.unlink(missing_ok=True)
+        return entry["bytes"]
+
+    def _place(self, entry: dict[str, Any], target: Path) -> bool:
+        """Put a blob into a version folder: a hard link, else a checked copy."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        blob = self.blob_path(entry["sha256"])
+        try:
+            os.link(blob, target)
+            return True
+        except OSError as error:
+            if error.errno not in NO_LINK:
+                raise
+        if copy_hashed(blob, target) != entry["sha256"]:
+            raise IntegrityError(f"blob {blob} does not hold sha256 {entry['sha256']}")
+        return False
+
+    def problems(self, meta: dict[str, Any], label: str) -> list[str]:
+        from .registry import check_files
+
+        return check_files(Path(meta["location"]), meta["files"], label)
+
+
+# ---------------------------------------------------------------------------- S3
+class S3Datastore:
+    """A datastore in an S3-compatible bucket: one object per distinct file content."""
+
+    kind = "s3"
+
+    def __init__(
+        self,
+        bucket: str,
+        endpoint: str | None = None,
+        prefix: str = "",
+        region: str | None = None,
+    ):
+        self.bucket = bucket
+        self.endpoint = endpoint or None
+        self.prefix = prefix.strip("/")
+        self.region = region or None
+        self._client = None
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> S3Datastore:
+        return cls(
+            spec["bucket"], spec.get("endpoint"), spec.get("prefix") or "", spec.get("region")
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "s3": {
+                "bucket": self.bucket,
+                "endpoint": self.endpoint,
+                "prefix": self.prefix,
+                "region": self.region,
+            }
+        }
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            try:
+                import boto3
+                from botocore.config import Config
+            except ImportError:
+                raise ConfigError(
+                    "the S3 datastore needs boto3: pip install boto3 (or 'snakeyard[s3]')"
+                ) from None
+            self._client = boto3.client(
+                "s3",
+                endpoint_url=self.endpoint,
+                region_name=self.region,
+                config=Config(retries={"max_attempts": 5, "mode": "standard"}),
+            )
+        return self._client
+
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+
+    def key(self, sha256: str) -> str:
+        return "/".join(filter(None, [self.prefix, "blobs", "sha256", sha256]))
+
+    def _call(self, what: str, function: Callable[..., Any], **kwargs: Any) -> Any:
+        """One S3 request; a failure is one line naming the bucket and the request."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return function(**kwargs)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "?")
+            if code in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise SnakeyardError(
+                f"S3 datastore {self.url()} at {self.endpoint or 'AWS'}: {what} failed ({error})"
+            ) from None
+        except BotoCoreError as error:
+            raise SnakeyardError(
+                f"S3 datastore {self.url()} at {self.endpoint or 'AWS'}: {what} failed ({error})"
+            ) from None
+
+    def _size(self, sha256: str) -> int | None:
+        head = self._call(
+            f"HEAD {self.key(sha256)}", self.client.head_object, Bucket=self.bucket,
+            Key=self.key(sha256),
+        )  # fmt: skip
+        return None if head is None else head["ContentLength"]
+
+    def has_version(self, name: str, digest: str, manifest: list[dict[str, Any]]) -> bool:
+        return all(self._size(e["sha256"]) == e["bytes"] for e in manifest)
+
+    def store(
+        self, name: str, source: Path, manifest: list[dict[str, Any]], digest: str
+    ) -> tuple[str, StoreReport]:
+        """Upload the blobs the bucket lacks; return the datastore's ``s3://`` URL."""
+        report = StoreReport(linked=True)
+        base = _source_base(source)
+
+        def put(entry: dict[str, Any]) -> int:
+            if self._size(entry["sha256"]) == entry["bytes"]:
+                return 0
+            self._put_blob(base / entry["path"], entry)
+            return entry["bytes"]
+
+        with ThreadPoolExecutor(WORKERS) as pool:
+            for written in pool.map(put, manifest):
+                if written:
+                    report.written_files += 1
+                    report.written_bytes += written
+                else:
+                    report.reused_files += 1
+        return self.url(), report
+
+    def _put_blob(self, path: Path, entry: dict[str, Any]) -> None:
+        """Upload to a temporary key, check the bytes sent, then copy to the blob's key."""
+        if entry["bytes"] > S3_SINGLE_PUT_LIMIT:
+            raise SnakeyardError(
+                f"{path}: {human_bytes(entry['bytes'])} is more than the S3 datastore's "
+                "single-upload limit of 5 GiB; split the file"
+            )
+        tmp_key = "/".join(filter(None, [self.prefix, "tmp", uuid.uuid4().hex]))
+        with open(path, "rb") as handle:
+            body = HashingReader(handle)
+            self._call(
+                f"PUT {tmp_key}", self.client.put_object, Bucket=self.bucket, Key=tmp_key,
+                Body=body, ContentLength=entry["bytes"],
+            )  # fmt: skip
+        try:
+            sent = body.hexdigest()
+            if sent != entry["sha256"]:
+                raise IntegrityError(
+                    f"{path} changed while it was being uploaded: sha256 {sent}, "
+                    f"expected {entry['sha256']}"
+                )
+            self._call(
+                f"COPY to {self.key(entry['sha256'])}", self.client.copy_object,
+                Bucket=self.bucket, Key=self.key(entry["sha256"]),
+                CopySource={"Bucket": self.bucket, "Key": tmp_key},
+                Metadata={"sha256": entry["sha256"]}, MetadataDirective="REPLACE",
+            )  # fmt: skip
+        finally:
+            self._call(
+                f"DELETE {tmp_key}", self.client.delete_object, Bucket=self.bucket, Key=tmp_key
+            )
+
+    def download_blob(self, sha256: str, target: Path) -> str:
+        """Fetch one blob into ``target``; return the sha256 of the bytes received."""
+        response = self._call(
+            f"GET {self.key(sha256)}", self.client.get_object, Bucket=self.bucket,
+            Key=self.key(sha256),
+        )  # fmt: skip
+        if response is None:
+            raise IntegrityError(f"blob {self.key(sha256)} is missing from {self.url()}")
+        digest = hashlib.sha256()
+        with open(target, "wb") as writer:
+            for chunk in response["Body"].iter_chunks(CHUNK):
+                digest.update(chunk)
+                writer.write(chunk)
+        return digest.hexdigest()
+
+    def problems(self, meta: dict[str, Any], label: str) -> list[str]:
+        found = []
+        for entry in meta["files"]:
+            size = self._size(entry["sha256"])
+            if size is None:
+                found.append(
+                    f"{label}: file {entry['path']} is missing ({self.key(entry['sha256'])})"
+                )
+            elif size != entry["bytes"]:
+                found.append(
+                    f"{label}: file {entry['path']} has {size} bytes in the bucket, "
+                    f"recorded {entry['bytes']}"
+                )
+        return found
+
+
+class HashingReader(io.RawIOBase):
+    """A file wrapper that hashes what is read from it; a rewind to 0 starts over.
+
+    botocore may read a body twice (once for its own checksum, once to send it) and
+    rewinds for retries; the digest is that of the last pass from the start.
+    """
+
+    def __init__(self, handle: Any):
+        self.handle = handle
+        self.digest = hashlib.sha256()
+        self.position = 0
+        self.hashed = 0  # bytes of the current pass that went into the digest
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self.position = self.handle.seek(offset, whence)
+        if self.position == 0:
+            self.digest, self.hashed = hashlib.sha256(), 0
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.handle.read(size)
+        if self.position == self.hashed:
+            self.digest.update(data)
+            self.hashed += len(data)
+        self.position += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def hexdigest(self) -> str:
+        return self.digest.hexdigest()
+
+
+# ---------------------------------------------------------------------- choosing
+Datastore = FolderDatastore | S3Datastore
+
+
+def open_datastore(
+    spec: str | os.PathLike | dict[str, Any] | None, registry_root: Path
+) -> Datastore:
+    """The datastore a configuration value names: a folder path, ``{s3: {...}}``, or None."""
+    if isinstance(spec, str) and spec.lstrip().startswith("{"):
+        spec = json.loads(spec)  # the form a stage receives it on its command line
+    if isinstance(spec, dict):
+        if set(spec) != {"s3"} or not isinstance(spec["s3"], dict) or not spec["s3"].get("bucket"):
+            raise ConfigError(
+                f"invalid datastore {spec!r}: use a folder path, or {{s3: {{bucket: NAME, "
+                "endpoint: URL, prefix: PATH, region: NAME}}}"
+            )
+        return S3Datastore.from_spec(spec["s3"])
+    return FolderDatastore(Path(spec) if spec else registry_root / "datastore")
+
+
+def datastore_of(meta: dict[str, Any], registry_root: Path) -> Datastore | None:
+    """The S3 datastore a data set version was stored in, or None for a folder."""
+    spec = meta.get("datastore")
+    return open_datastore(spec, registry_root) if spec else None
+
+
+def cache_root() -> Path:
+    """Where S3 data sets are materialised: ``$SNAKEYARD_DATA_CACHE``, else a temp folder."""
+    configured = os.environ.get(CACHE_VARIABLE)
+    return Path(configured) if configured else Path(tempfile.gettempdir()) / "snakeyard-data"
+
+
+def materialise(
+    meta: dict[str, Any],
+    registry_root: Path,
+    cache: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """A local folder holding a data set version's files, checked against their sha256.
+
+    Versions in a folder datastore are used where they are. Versions in S3 are
+    downloaded once per node into ``<cache>/<name>/<content hash>/``, built in a
+    temporary folder and published with one rename.
+    """
+    store = datastore_of(meta, registry_root)
+    if store is None:
+        return Path(meta["location"])
+    cache = cache or cache_root()
+    target = cache / meta["name"] / meta["content_hash"]
+    if target.is_dir():
+        return target
+    staging = cache / meta["name"] / ".tmp" / uuid.uuid4().hex
+    staging.mkdir(parents=True)
+    try:
+        for entry in meta["files"]:
+            path = staging / entry["path"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            actual = store.download_blob(entry["sha256"], path)
+            if actual != entry["sha256"]:
+                raise IntegrityError(
+                    f"data set {meta['name']}:{meta['version']}: file {entry['path']} from "
+                    f"{store.url()} has sha256 {actual}, recorded {entry['sha256']}"
+                )
+        try:
+            os.rename(staging, target)
+        except OSError:
+            if not target.is_dir():
+                raise
+            shutil.rmtree(staging)  # another job on this node was faster
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    size = human_bytes(sum(e["bytes"] for e in meta["files"]))
+    log(f"data set {meta['name']}:{meta['version']}: {size} from {store.url()} into {target}")
+    return target
