@@ -14,6 +14,7 @@ rule train:
         "results/{experiment}/train.benchmark.tsv"
     threads: resource("cpus")
     resources:
+        **trial_slots(),
         mem_mb=resource("mem_mb"),
         runtime=resource("runtime"),
     params:
