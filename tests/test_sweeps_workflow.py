@@ -206,3 +206,17 @@ def test_adding_a_value_runs_only_the_new_trials(project: Project):
     project.write_config(config)
     done = project.snakemake("results/grow/model.json")
     assert jobs_run(done.stdout + done.stderr, "trial") == len({t.id for t in plan("s", sweep)} - old) == 2
+
+
+def test_runs_sorted_by_a_metric_nobody_logged_is_an_error(project: Project):
+    project.add_experiment("one", SCORE_SCRIPT.replace("time.sleep(0.6)", ""), arguments={"x": 2},
+                           model={"path": "outputs/model.txt"})  # fmt: skip
+    project.snakemake("results/one/run.json")
+    listed = project.cli("runs", "list", "--experiment", "one", "--sort", "Score")
+    assert listed.returncode == 1
+    assert listed.stderr == (
+        "snakeyard: error: invalid --sort 'Score': no run here logged a number under it "
+        "(metrics logged: score)\n"
+    )
+    listed = project.cli("runs", "list", "--experiment", "one", "--sort", "score", "--ascending")
+    assert listed.returncode == 0 and "x=2" in listed.stdout

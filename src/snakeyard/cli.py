@@ -239,6 +239,12 @@ def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
             )
         runs = [r for r in runs if r["status"].lower() == args.status.lower()]
     if args.sort:
+        if runs and all(metric_value(r, args.sort) is None for r in runs):
+            logged = sorted({name for r in runs for name in r.get("metrics", {})})
+            raise SnakeyardError(
+                f"invalid --sort {args.sort!r}: no run here logged a number under it "
+                f"(metrics logged: {', '.join(logged) or 'none'})"
+            )
         runs = sort_by_metric(runs, args.sort, descending=not args.ascending)
     if args.json:
         return runs
@@ -258,6 +264,10 @@ def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
 
 def runs_by_metric(runs: list[dict[str, Any]], metric: str) -> str:
     """The runs ranked by one metric, with each sweep trial's parameter values."""
+    def score(run: dict[str, Any]) -> str:
+        value = metric_value(run, metric)
+        return "-" if value is None else short(value)
+
     def parameters(run: dict[str, Any]) -> str:
         values = (run.get("trial") or {}).get("parameters") or run.get("arguments") or {}
         return " ".join(f"{k}={short(v)}" for k, v in values.items())
@@ -265,7 +275,7 @@ def runs_by_metric(runs: list[dict[str, Any]], metric: str) -> str:
     return table(
         ["RUN", "STATUS", metric.upper(), "TRIAL", "PARAMETERS", "SECONDS"],
         [
-            [r["id"], r["status"], short(metric_value(r, metric)),
+            [r["id"], r["status"], score(r),
              (r.get("trial") or {}).get("id"), parameters(r), r["duration_seconds"]]
             for r in runs
         ],
