@@ -43,17 +43,32 @@ class Distribution:
     kind: str
     args: tuple[Any, ...]
 
-    def values(self) -> list[Any] | None:
+    def values(self) -> list[Any] | range | None:
         """Every value the parameter can take, in order; None for a continuous one."""
         if self.kind == "choice":
             return list(self.args)
         if self.kind == "randint":
             low, high = self.args
-            return list(range(low, high + 1))
+            return range(low, high + 1)
         if self.kind == "quniform":
-            low, high, q = self.args
-            return [_quantum(k, q) for k in range(math.ceil(low / q), math.floor(high / q) + 1)]
+            q = self.args[2]
+            return [_quantum(k, q) for k in self._multiples()]
         return None
+
+    def count(self) -> int | None:
+        """How many values the parameter can take; None for a continuous one."""
+        if self.kind == "choice":
+            return len(self.args)
+        if self.kind == "randint":
+            return self.args[1] - self.args[0] + 1
+        if self.kind == "quniform":
+            return len(self._multiples())
+        return None
+
+    def _multiples(self) -> range:
+        """The k of quniform's values k * q (the tolerance keeps 0.3 in (0, 0.3, 0.1))."""
+        low, high, q = self.args
+        return range(math.ceil(low / q - 1e-9), math.floor(high / q + 1e-9) + 1)
 
     def sample(self, rng: random.Random) -> Any:
         """One value drawn with ``rng``."""
@@ -68,9 +83,8 @@ class Distribution:
             low, high = args
             return _round(math.exp(rng.uniform(math.log(low), math.log(high))))
         if kind == "quniform":
-            low, high, q = args
-            values = self.values()
-            return values[rng.randrange(len(values))] if values else _quantum(round(low / q), q)
+            multiples = self._multiples()
+            return _quantum(multiples[rng.randrange(len(multiples))], args[2])
         if kind == "normal":
             return _round(rng.normalvariate(*args))
         raise AssertionError(kind)  # parse_expression admits nothing else
@@ -158,7 +172,7 @@ def _checked(where: str, kind: str, args: tuple[Any, ...], expression: Any) -> D
     if kind == "quniform":
         if args[2] <= 0:
             raise ConfigError(f"{where}: quniform(lo, hi, q) needs q > 0, got {shown}")
-        if math.ceil(low / args[2]) > math.floor(high / args[2]):
+        if not Distribution(kind, args)._multiples():
             raise ConfigError(f"{where}: no multiple of q lies between lo and hi in {shown}")
     return Distribution(kind, args)
 
@@ -204,9 +218,9 @@ def plan(where: str, sweep: dict[str, Any]) -> list[Trial]:
                     f"not {distribution.kind}(); use choice(), a list, randint() or quniform(), "
                     "or sampling: random"
                 )
-        combinations = itertools.product(*grids.values())
+        # a huge grid with a small budget is never listed whole
+        combinations = itertools.islice(itertools.product(*grids.values()), limit)
         chosen = [dict(zip(grids, values, strict=True)) for values in combinations]
-        chosen = chosen[:limit] if limit else chosen
     elif sampling == "random":
         if not limit:
             raise ConfigError(f"{where}: random sampling needs max_total_runs")
@@ -220,9 +234,9 @@ def _draw(
     distributions: dict[str, Distribution], limit: int, rng: random.Random
 ) -> list[dict[str, Any]]:
     """Up to ``limit`` distinct draws; the first N never depend on ``limit``."""
-    sizes = [d.values() for d in distributions.values()]
-    if all(values is not None for values in sizes):
-        limit = min(limit, math.prod(len(values) for values in sizes))
+    counts = [d.count() for d in distributions.values()]
+    if all(count is not None for count in counts):
+        limit = min(limit, math.prod(counts))
     chosen, seen = [], set()
     for _ in range(DRAWS_PER_TRIAL * limit + 100):
         if len(chosen) == limit:
