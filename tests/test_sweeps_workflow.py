@@ -102,17 +102,26 @@ def test_the_tutorial_sweep_registers_the_best_run_and_reports_it(project: Proje
     project.snakemake("--report", "report.html")
     results = report_results(project.path / "report.html")
     expected = {
-        "results/sklearn-iris-sweep/sweep.tsv": "text/tab-separated-values",
+        "results/sklearn-iris-sweep/report/sweep.html": "text/html",
         "results/sklearn-iris-sweep/report/primary-metric.png": "image/png",
         "results/sklearn-iris-sweep/report/confusion-matrix.png": "image/png",
-        "results/sklearn-iris-sweep/report/model-metrics.tsv": "text/tab-separated-values",
+        "results/sklearn-iris-sweep/report/model-metrics.html": "text/html",
     }
     for path, mime in expected.items():
         assert results[path]["mime_type"] == mime
         assert embedded_bytes(results[path]) == (project.path / path).read_bytes()
-    metrics_table = embedded_bytes(results["results/sklearn-iris-sweep/report/model-metrics.tsv"]).decode()
-    assert "model\tsklearn-iris-sweep:1\n" in metrics_table and f"run\t{best['run_id']}\n" in metrics_table
-    assert "Accuracy\t" in metrics_table
+    for path in expected:
+        if path.endswith(".png"):
+            assert embedded_bytes(results[path]).startswith(b"\x89PNG\r\n\x1a\n")
+    table = embedded_bytes(results["results/sklearn-iris-sweep/report/sweep.html"]).decode()
+    # every trial, in the order of sweep.tsv, the best one marked
+    positions = [table.index(row["run_id"]) for row in rows]
+    assert positions == sorted(positions)
+    assert f'<tr class="best"><td class="number">1</td><td>{best["trial"]}</td>' in table
+    metrics_page = embedded_bytes(results["results/sklearn-iris-sweep/report/model-metrics.html"]).decode()
+    assert "<td>model</td><td>sklearn-iris-sweep:1</td>" in metrics_page
+    assert f"<td>run</td><td>{best['run_id']}</td>" in metrics_page
+    assert "<td>Accuracy</td>" in metrics_page
     matrix = receipt["metrics"]["Confusion matrix"]
     assert matrix["class_labels"] == ["setosa", "versicolor", "virginica"]
     assert sum(map(sum, matrix["matrix"])) == 45  # the 30 % test split of 150 flowers

@@ -171,7 +171,8 @@ def sweep_report(args: argparse.Namespace, log: StageLog) -> None:
 
     draw_report(
         read_json(args.summary), read_json(args.run), read_json(args.model),
-        plot=Path(args.plot), confusion=Path(args.confusion), metrics=Path(args.metrics),
+        table=Path(args.table), plot=Path(args.plot), confusion=Path(args.confusion),
+        metrics=Path(args.metrics),
         log=log,
     )  # fmt: skip
 
@@ -196,7 +197,7 @@ STAGES: dict[str, tuple[Callable[[argparse.Namespace, StageLog], None], list[str
     "register": (register, ["run", "environment", "model", "registry", "out"]),
     "sweep": (sweep, ["experiment", "trials", "metric", "goal", "table", "summary", "out"]),
     "sweep-report": (
-        sweep_report, ["summary", "run", "model", "plot", "confusion", "metrics"]
+        sweep_report, ["summary", "run", "model", "table", "plot", "confusion", "metrics"]
     ),
 }
 # options that take one or more values

@@ -429,6 +429,8 @@ def choose_best(
             "value": value,
             "parameters": best.get("trial", {}).get("parameters", {}),
         },
+        # the order of sweep.tsv's columns (JSON objects keep none)
+        "columns": list(rows[0]) if rows else [],
         "rows": rows,
     }
     left = f"; {len(ranking.left_out)} left out" if ranking.left_out else ""

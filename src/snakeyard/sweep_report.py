@@ -7,13 +7,13 @@ predicted class by column), as ``experiments/sklearn-iris/train.py`` does.
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .files import write_text_atomic
-from .sweep import tsv
 
 BEST_COLOUR = "#d62728"
 TRIAL_COLOUR = "#1f77b4"
@@ -61,7 +61,8 @@ def plot_metric_by_parameter(summary: dict[str, Any], path: Path) -> None:
     plt = _pyplot()
     metric, goal = summary["primary_metric"], summary["goal"]
     rows = [row for row in summary["rows"] if row["rank"] != ""]
-    parameters = [column[len("param:") :] for column in rows[0] if column.startswith("param:")]
+    columns = summary.get("columns") or list(rows[0])
+    parameters = [column[len("param:") :] for column in columns if column.startswith("param:")]
     columns = min(3, len(parameters))
     lines = math.ceil(len(parameters) / columns)
     figure, axes = plt.subplots(
@@ -161,17 +162,88 @@ def model_metrics_rows(run: dict[str, Any], model: dict[str, Any]) -> list[dict[
     return rows
 
 
+PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: sans-serif; font-size: 14px; margin: 1em; color: #222; }}
+table {{ border-collapse: collapse; }}
+th, td {{ border: 1px solid #ccc; padding: 3px 8px; text-align: left; }}
+th {{ background: #f0f0f0; }}
+td.number {{ text-align: right; font-variant-numeric: tabular-nums; }}
+tr.best td {{ background: #fde8e8; font-weight: bold; }}
+tr.left-out td {{ color: #888; }}
+</style></head>
+<body><h3>{title}</h3>
+<p>{intro}</p>
+{table}
+</body></html>
+"""
+
+
+def _cell(value: Any) -> str:
+    if value is None or value == "":
+        return "<td></td>"
+    if isinstance(value, float):
+        return f'<td class="number">{value:.6g}</td>'
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f'<td class="number">{value}</td>'
+    return f"<td>{html.escape(str(value))}</td>"
+
+
+def html_table(
+    rows: list[dict[str, Any]], classes: list[str] | None = None, columns: list[str] | None = None
+) -> str:
+    """Rows as an HTML table; ``classes`` gives each row's CSS class."""
+    if not rows:
+        return "<p>(no rows)</p>"
+    columns = columns or list(rows[0])
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+    body = []
+    for i, row in enumerate(rows):
+        css = f' class="{classes[i]}"' if classes and classes[i] else ""
+        body.append(f"<tr{css}>" + "".join(_cell(row[c]) for c in columns) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(body) + "</tbody></table>"
+
+
+def sweep_page(summary: dict[str, Any]) -> str:
+    """The sweep's table as a web page: best trial highlighted, left-out trials greyed."""
+    rows = summary["rows"]
+    classes = ["best" if row["rank"] == 1 else "left-out" if row["rank"] == "" else ""
+               for row in rows]  # fmt: skip
+    left = len(summary["left_out"])
+    intro = (
+        f"{summary['trials']} trials ranked by {summary['primary_metric']} "
+        f"({summary['goal']}; ties go to the smaller trial id); best: trial "
+        f"{summary['best']['trial']}, run {summary['best']['run_id']}"
+        + (f"; {left} left out (failed, or no {summary['primary_metric']})" if left else "")
+    )
+    title = f"Sweep of {summary['experiment']}"
+    return PAGE.format(title=html.escape(title), intro=html.escape(intro),
+                       table=html_table(rows, classes, summary.get("columns")))  # fmt: skip
+
+
+def model_page(run: dict[str, Any], model: dict[str, Any]) -> str:
+    """The registered model's metrics as a web page."""
+    reference = f"{model['name']}:{model['version']}"
+    intro = f"Model {reference}, from run {run['id']} of experiment {run['experiment']}."
+    return PAGE.format(title=html.escape(f"Model {reference}"), intro=html.escape(intro),
+                       table=html_table(model_metrics_rows(run, model)))  # fmt: skip
+
+
 def draw_report(
     summary: dict[str, Any],
     run: dict[str, Any],
     model: dict[str, Any],
     *,
+    table: Path,
     plot: Path,
     confusion: Path,
     metrics: Path,
     log: Callable[[str], None] = print,
 ) -> None:
-    """Write the sweep plot, the registered model's confusion matrix and metrics table."""
+    """Write the sweep's table and plot, the registered model's confusion matrix and metrics."""
+    write_text_atomic(table, sweep_page(summary))
+    log(f"table of {summary['trials']} trials: {table}")
     plot_metric_by_parameter(summary, plot)
     log(f"plot of {summary['primary_metric']} by parameter: {plot}")
     reference = f"{model['name']}:{model['version']}"
@@ -188,5 +260,5 @@ def draw_report(
         title = f"{name} of model {reference}\nrun {run['id']}"
         plot_confusion_matrix(title, labels, matrix, confusion)
         log(f"confusion matrix of model {reference} ({len(labels)} classes): {confusion}")
-    write_text_atomic(str(metrics), tsv(model_metrics_rows(run, model)))
+    write_text_atomic(metrics, model_page(run, model))
     log(f"metrics of model {reference}: {metrics}")

@@ -145,7 +145,7 @@ def trial_slots():
 
 def sweep_reports():
     """The report files of every sweep: they need the sweep's model registered."""
-    return expand("results/{experiment}/report/model-metrics.tsv", experiment=SWEPT)
+    return expand("results/{experiment}/report/model-metrics.html", experiment=SWEPT)
 
 
 def sweep_setting(key):

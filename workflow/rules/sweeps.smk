@@ -29,12 +29,7 @@ rule sweep:
         trial_runs,
     output:
         run="results/{experiment}/run.json",
-        table=report(
-            "results/{experiment}/sweep.tsv",
-            caption="../report/sweep.rst",
-            category="Sweep",
-            labels={"experiment": "{experiment}", "figure": "trials"},
-        ),
+        table="results/{experiment}/sweep.tsv",
         summary="results/{experiment}/sweep.json",
     log:
         "logs/sweep/{experiment}.log",
@@ -58,6 +53,12 @@ rule sweep_report:
         run="results/{experiment}/run.json",
         model="results/{experiment}/model.json",
     output:
+        table=report(
+            "results/{experiment}/report/sweep.html",
+            caption="../report/sweep.rst",
+            category="Sweep",
+            labels={"experiment": "{experiment}", "figure": "trials"},
+        ),
         plot=report(
             "results/{experiment}/report/primary-metric.png",
             caption="../report/primary-metric.rst",
@@ -74,7 +75,7 @@ rule sweep_report:
             labels={"experiment": "{experiment}", "figure": "confusion matrix"},
         ),
         metrics=report(
-            "results/{experiment}/report/model-metrics.tsv",
+            "results/{experiment}/report/model-metrics.html",
             caption="../report/model-metrics.rst",
             category="Registered model",
             labels={"experiment": "{experiment}", "figure": "metrics"},
@@ -85,6 +86,6 @@ rule sweep_report:
     shell:
         stage(
             "sweep-report --summary {input.summary} --run {input.run} --model {input.model}"
-            " --plot {output.plot} --confusion {output.confusion}"
+            " --table {output.table} --plot {output.plot} --confusion {output.confusion}"
             " --metrics {output.metrics} --log {log}"
         )
