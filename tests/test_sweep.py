@@ -7,7 +7,15 @@ import math
 import pytest
 
 from snakeyard.errors import ConfigError, SnakeyardError
-from snakeyard.sweep import choose_best, parse_expression, plan, rank, trial_id
+from snakeyard.sweep import (
+    check_resource_names,
+    choose_best,
+    parse_expression,
+    plan,
+    rank,
+    resource_name,
+    trial_id,
+)
 
 TUTORIAL = {
     "sampling": "random",
@@ -151,3 +159,10 @@ def test_best_run_ties_go_to_the_smaller_trial_id_and_failures_are_left_out():
 def test_no_usable_trial_is_an_error():
     with pytest.raises(SnakeyardError, match="none of its 2 trials can be chosen"):
         choose_best("e", [record("a", "Failed"), record("b", loss=1)], "Accuracy", "maximize", log=lambda _: None)
+
+
+def test_each_sweep_counts_its_running_trials_with_a_resource_of_its_own():
+    assert resource_name("sklearn-iris.v2") == "sweep_sklearn_iris_v2"
+    check_resource_names(["a-b", "a_c"])
+    with pytest.raises(ConfigError, match="experiments 'a-b' and 'a.b' both have a sweep"):
+        check_resource_names(["a-b", "a.b"])

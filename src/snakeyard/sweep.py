@@ -254,6 +254,19 @@ def resource_name(experiment: str) -> str:
     return "sweep_" + re.sub(r"[^A-Za-z0-9_]", "_", experiment)
 
 
+def check_resource_names(experiments: list[str]) -> None:
+    """Refuse two sweeps whose running trials would be counted by one resource."""
+    seen: dict[str, str] = {}
+    for experiment in experiments:
+        other = seen.setdefault(resource_name(experiment), experiment)
+        if other != experiment:
+            raise ConfigError(
+                f"experiments {other!r} and {experiment!r} both have a sweep, and their "
+                f"running trials would share the resource {resource_name(experiment)!r}; "
+                "rename one of them"
+            )
+
+
 def trial_arguments(arguments: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
     """The experiment's arguments with a trial's values in place (new ones at the end)."""
     return {**arguments, **parameters}

@@ -11,7 +11,7 @@ from snakeyard.errors import SnakeyardError
 from snakeyard.files import walk_files
 from snakeyard.snapshot import snapshot_files
 from snakeyard.sweep import plan as plan_sweep
-from snakeyard.sweep import resource_name, trial_arguments
+from snakeyard.sweep import check_resource_names, resource_name, trial_arguments
 
 # snakeyard's own folder, also when this file is included through `module`
 SNAKEYARD_ROOT = Path(workflow.current_basedir).parent.parent
@@ -111,6 +111,7 @@ SWEPT = sorted(name for name, spec in CFG["experiments"].items() if spec.get("sw
 
 try:
     # planned before any job runs: a bad expression stops the workflow here
+    check_resource_names(SWEPT)
     TRIALS = {
         name: {
             trial.id: trial
