@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -99,10 +100,25 @@ def direct_seconds(records: list[dict[str, Any]], parent: Path) -> list[float]:
     return seconds
 
 
+def direct_pair_seconds(records: list[dict[str, Any]], parent: Path) -> float:
+    """Wall time of the same trial commands run directly, two at a time (two cores)."""
+    def one(record: dict[str, Any]) -> float:
+        script = str(Path(record["source_directory"]) / record["script"])
+        workdir = Path(tempfile.mkdtemp(prefix="pair-", dir=parent))
+        seconds = run([sys.executable, script, *record["command"][2:]], workdir)
+        shutil.rmtree(workdir)
+        return seconds
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(one, records))
+    return time.perf_counter() - start
+
+
 def sweep_figures(parent: Path, name: str, config: dict[str, Any], rounds: int) -> dict[str, Any]:
     """A whole sweep from prepared data against the sum of its trials run directly / 2."""
     experiment = next(iter(config["experiments"]))
-    walls, directs, spans = [], [], []
+    walls, directs, spans, pairs = [], [], [], []
     for number in range(rounds):
         workdir, configfile = new_folder(parent, f"{name}-", config)
         # data set and environment first: they are not part of the sweep
@@ -114,10 +130,14 @@ def sweep_figures(parent: Path, name: str, config: dict[str, Any], rounds: int) 
         spans.append(max(r["end_unix"] for r in records) - min(r["start_unix"] for r in records))
         print(f"[{name}] round {number + 1}: {len(records)} trials directly ...", flush=True)
         directs.append(sum(direct_seconds(records, parent)))
+        print(f"[{name}] round {number + 1}: the same, two at a time ...", flush=True)
+        pairs.append(direct_pair_seconds(records, parent))
         shutil.rmtree(workdir)
-    wall, direct = summary(walls), summary(directs)
+    wall, direct, pair = summary(walls), summary(directs), summary(pairs)
     ideal = direct["median_s"] / 2
     return {
+        "direct_two_at_a_time": pair,
+        "ratio_to_two_at_a_time": wall["median_s"] / pair["median_s"],
         "trials": len(records),
         "sweep_wall": wall,
         "trials_span": summary(spans),
@@ -205,6 +225,11 @@ def markdown(report: dict[str, Any]) -> str:
             sec(fig["sweep_wall"]["median_s"]),
             f"{sec(fig['direct_sum']['median_s'])} / 2 = {sec(fig['ideal_s'])}",
             f"{fig['ratio_to_ideal']:.2f}", f"≤ {AIM_SWEEP_RATIO}",
+        ))  # fmt: skip
+        lines.append(row(
+            f"{label}: whole call vs the same trials run directly two at a time",
+            sec(fig["sweep_wall"]["median_s"]), sec(fig["direct_two_at_a_time"]["median_s"]),
+            f"{fig['ratio_to_two_at_a_time']:.2f}", "",
         ))  # fmt: skip
         lines.append(row(
             f"{label}: first trial start to last trial end",
