@@ -229,3 +229,34 @@ def test_runs_sorted_by_a_metric_nobody_logged_is_an_error(project: Project):
     )
     listed = project.cli("runs", "list", "--experiment", "one", "--sort", "score", "--ascending")
     assert listed.returncode == 0 and "x=2" in listed.stdout
+
+
+# a stand-in for sbatch: start the job script in the background and print its id
+SUBMIT = """#!/bin/sh
+nohup sh "$1" > "$1.out" 2>&1 &
+echo $!
+"""
+
+
+def test_max_concurrent_runs_holds_under_a_cluster_executor(project: Project):
+    # the cluster-generic executor submits each job like a Slurm one: Snakemake gives
+    # remote executors no core limit, only --jobs, here more than the sweep allows
+    submit = project.path / "submit.sh"
+    submit.write_text(SUBMIT)
+    submit.chmod(0o755)
+    sweep = {"sampling": "grid", "parameters": {"x": [1, 2, 4, 5]}, "max_concurrent_runs": 2,
+             "primary_metric": "score"}  # fmt: skip
+    script = SCORE_SCRIPT.replace("time.sleep(0.6)", "time.sleep(1.5)")
+    project.add_experiment("remote", script, sweep=sweep, model={"path": "outputs/model.txt"})
+    done = project.snakemake(
+        "results/remote/model.json", "--executor", "cluster-generic",
+        "--cluster-generic-submit-cmd", str(submit), "--jobs", "4",
+        "--seconds-between-status-checks", "1", "--latency-wait", "10",
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert "Provided remote nodes: 4" in output
+    assert len(re.findall(r"Submitted job \d+ with external jobid", output)) == 4
+    runs = project.registry.list_runs("remote")
+    assert len(runs) == 4 and all(r["status"] == "Completed" for r in runs)
+    assert most_overlapping(runs) <= 2
+    assert project.registry.get_model("remote")["run_id"] == max(runs, key=lambda r: r["metrics"]["score"])["id"]
