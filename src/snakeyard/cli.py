@@ -299,6 +299,7 @@ def runs_show(registry: Registry, args: argparse.Namespace) -> Any:
         ("git commit", r.get("git_commit")),
         ("command", " ".join(r["command"])),
         ("arguments", r["arguments"]),
+        *([("trial", r["trial"]["id"])] if r.get("trial") else []),
         ("dataset", lineage(r["dataset"])),
         ("environment", lineage(r["environment"])),
         ("snapshot", f"{r['snapshot_hash']} ({r['snapshot_files']} files)"),
