@@ -1,4 +1,4 @@
-# snakeyard: fetch -> upload -> lock -> train -> collect -> register.
+# snakeyard: fetch -> upload -> lock -> train (or a sweep of trials) -> collect -> register.
 # Every stage is a rule in workflow/rules/; what the rules run lives in src/snakeyard/.
 
 
@@ -16,9 +16,11 @@ include: "workflow/rules/common.smk"
 rule all:
     input:
         registered_models(),
+        sweep_reports(),
 
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/environments.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/registry.smk"
+include: "workflow/rules/sweeps.smk"

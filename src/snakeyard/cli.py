@@ -19,6 +19,7 @@ from .errors import SnakeyardError
 from .files import human_bytes
 from .registry import Registry
 from .store import parse_ref
+from .sweep import metric_value, sort_by_metric
 
 
 def table(headers: list[str], rows: list[list[Any]]) -> str:
@@ -304,15 +305,45 @@ def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
                 f"invalid --status {args.status!r}: use Completed, Failed or Running"
             )
         runs = [r for r in runs if r["status"].lower() == args.status.lower()]
+    if args.sort:
+        if runs and all(metric_value(r, args.sort) is None for r in runs):
+            logged = sorted({name for r in runs for name in r.get("metrics", {})})
+            raise SnakeyardError(
+                f"invalid --sort {args.sort!r}: no run here logged a number under it "
+                f"(metrics logged: {', '.join(logged) or 'none'})"
+            )
+        runs = sort_by_metric(runs, args.sort, descending=not args.ascending)
     if args.json:
         return runs
     if not runs:
         return "no runs" + (f" of experiment {args.experiment!r}" if args.experiment else "")
+    if args.sort:
+        return runs_by_metric(runs, args.sort)
     return table(
         ["RUN", "EXPERIMENT", "STATUS", "EXIT", "START", "SECONDS", "HOST", "METRICS"],
         [
             [r["id"], r["experiment"], r["status"], r["exit_code"], r["start"],
              r["duration_seconds"], r["host"], metric_summary(r["metrics"])]
+            for r in runs
+        ],
+    )  # fmt: skip
+
+
+def runs_by_metric(runs: list[dict[str, Any]], metric: str) -> str:
+    """The runs ranked by one metric, with each sweep trial's parameter values."""
+    def score(run: dict[str, Any]) -> str:
+        value = metric_value(run, metric)
+        return "-" if value is None else short(value)
+
+    def parameters(run: dict[str, Any]) -> str:
+        values = (run.get("trial") or {}).get("parameters") or run.get("arguments") or {}
+        return " ".join(f"{k}={short(v)}" for k, v in values.items())
+
+    return table(
+        ["RUN", "STATUS", metric.upper(), "TRIAL", "PARAMETERS", "SECONDS"],
+        [
+            [r["id"], r["status"], score(r),
+             (r.get("trial") or {}).get("id"), parameters(r), r["duration_seconds"]]
             for r in runs
         ],
     )  # fmt: skip
@@ -335,6 +366,7 @@ def runs_show(registry: Registry, args: argparse.Namespace) -> Any:
         ("git commit", r.get("git_commit")),
         ("command", " ".join(r["command"])),
         ("arguments", r["arguments"]),
+        *([("trial", r["trial"]["id"])] if r.get("trial") else []),
         ("dataset", lineage(r["dataset"])),
         ("environment", lineage(r["environment"])),
         ("python", r.get("python")),
@@ -434,6 +466,10 @@ def parser() -> argparse.ArgumentParser:
     listing = verb(runs, "list", runs_list, "runs, oldest first")
     listing.add_argument("--experiment", default=None)
     listing.add_argument("--status", default=None, help="Completed, Failed or Running")
+    listing.add_argument(
+        "--sort", default=None, metavar="METRIC", help="best first by METRIC (highest first)"
+    )
+    listing.add_argument("--ascending", action="store_true", help="with --sort: lowest first")
     verb(runs, "show", runs_show, "one run's record").add_argument("run_id")
 
     check = nouns.add_parser("verify", parents=[common], help="check every sha256 in the registry")

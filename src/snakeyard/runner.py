@@ -46,6 +46,10 @@ PROVIDES_VARIABLE = "SNAKEYARD_PROVIDES"
 class RunFailed(SnakeyardError):
     """The training script exited non-zero or was stopped; the record says Failed."""
 
+    def __init__(self, message: str, record: dict[str, Any]):
+        super().__init__(message)
+        self.record = record
+
 
 def new_run_id(experiment: str) -> str:
     """A unique, sortable run id such as ``sklearn-iris_1732450000_1a2b3c4d``."""
@@ -99,12 +103,14 @@ def execute(
     python: str = sys.executable,
     packages: dict[str, str] | None = None,
     log: Callable[[str], None] = print,
+    trial: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run ``script`` as a new run of ``experiment``; return the finished run record.
 
     ``python`` is the environment's interpreter and ``packages`` what it has installed,
-    recorded with the run. Raises :class:`RunFailed` after recording a Failed run when
-    the script fails.
+    recorded with the run. ``trial`` (a sweep trial's id and parameter values) is kept in
+    the record. Raises :class:`RunFailed` after recording a Failed run when the script
+    fails.
     """
     if not (source_directory / script).is_file():
         raise ConfigError(
@@ -131,6 +137,8 @@ def execute(
         "exit_code": None,
         "start": now(),
         "end": None,
+        "start_unix": round(time.time(), 3),
+        "end_unix": None,
         "duration_seconds": None,
         "host": socket.gethostname(),
         "cluster_job_id": os.environ.get("SLURM_JOB_ID"),
@@ -153,6 +161,8 @@ def execute(
         "uploads": {},
         "outputs": [],
     }
+    if trial is not None:
+        record["trial"] = trial
     write_json_atomic(folder / "run.json", record)
     log(f"run {run_id}: {' '.join(command)} (in {work})")
 
@@ -179,6 +189,7 @@ def execute(
             stopped_by = -exit_code  # the signal reached the script first
         record["exit_code"] = exit_code
         record["end"] = now()
+        record["end_unix"] = round(time.time(), 3)
         record["duration_seconds"] = round(time.monotonic() - started, 3)
         record["metrics"], record["tags"] = read_events(folder)
         for kind, files in read_files(folder).items():
@@ -203,7 +214,8 @@ def execute(
         last = last_line(std_log)
         said = f" (its last line: {last})" if last else ""
         raise RunFailed(
-            f"run {run_id} of {experiment!r} failed: {record['error']}{said}; see {std_log}"
+            f"run {run_id} of {experiment!r} failed: {record['error']}{said}; see {std_log}",
+            record,
         )
     log(f"run {run_id}: Completed in {record['duration_seconds']} s; output in {std_log}")
     return record

@@ -135,6 +135,7 @@ def train(args: argparse.Namespace, log: StageLog) -> None:
         python=python,
         packages=packages,
         log=log,
+        trial=spec.get("trial"),
     )
     write_json_atomic(args.out, record)
 
@@ -154,6 +155,23 @@ def local_dataset(registry: Any, receipt: dict[str, Any], log: StageLog) -> dict
     if meta.get("format") == "tabular":
         location = location / meta["schema"]["file"]
     return {**receipt, "location": str(location)}
+
+
+def train_or_trial(args: argparse.Namespace, log: StageLog) -> None:
+    """Train; a sweep trial's failure is recorded as its output instead of failing the job."""
+    from .runner import RunFailed
+
+    try:
+        train(args, log)
+    except RunFailed as failure:
+        trial = json.loads(args.spec).get("trial")
+        if trial is None:
+            raise
+        # one failed trial must not stop its sweep: the sweep stage leaves it out of the
+        # choice of the best run and reports it
+        log(f"trial {trial['id']}: {failure}")
+        print(f"snakeyard train: trial {trial['id']} failed: {failure}", file=sys.stderr)
+        write_json_atomic(args.out, failure.record)
 
 
 def collect(args: argparse.Namespace, log: StageLog) -> None:
@@ -205,6 +223,27 @@ def register(args: argparse.Namespace, log: StageLog) -> None:
     _receipt(args.out, meta, ("name", "version", "content_hash", "run_id", "new"), registry)
 
 
+def sweep(args: argparse.Namespace, log: StageLog) -> None:
+    from .sweep import choose_best, tsv
+
+    records = [read_json(path) for path in args.trials]
+    summary, rows, best = choose_best(args.experiment, records, args.metric, args.goal, log)
+    write_text_atomic(args.table, tsv(rows))
+    write_json_atomic(args.summary, summary)
+    write_json_atomic(args.out, best)
+
+
+def sweep_report(args: argparse.Namespace, log: StageLog) -> None:
+    from .sweep_report import draw_report
+
+    draw_report(
+        read_json(args.summary), read_json(args.run), read_json(args.model),
+        table=Path(args.table), plot=Path(args.plot), confusion=Path(args.confusion),
+        metrics=Path(args.metrics),
+        log=log,
+    )  # fmt: skip
+
+
 def outcome(meta: dict[str, Any]) -> str:
     """How a registration went, for the log: a new version or the one already there."""
     if meta["new"]:
@@ -220,10 +259,16 @@ STAGES: dict[str, tuple[Callable[[argparse.Namespace, StageLog], None], list[str
     "fetch": (fetch, ["name", "source", "files", "manifest"]),
     "upload": (upload, ["name", "files", "manifest", "registry", "out"]),
     "lock": (lock, ["name", "spec-file", "platforms", "registry", "out"]),
-    "train": (train, ["experiment", "spec", "dataset", "environment", "registry", "out"]),
+    "train": (train_or_trial, ["experiment", "spec", "dataset", "environment", "registry", "out"]),
     "collect": (collect, ["run", "outputs", "metrics"]),
     "register": (register, ["run", "environment", "model", "registry", "out"]),
+    "sweep": (sweep, ["experiment", "trials", "metric", "goal", "table", "summary", "out"]),
+    "sweep-report": (
+        sweep_report, ["summary", "run", "model", "table", "plot", "confusion", "metrics"]
+    ),
 }
+# options that take one or more values
+LISTS = {"trials"}
 OPTIONAL = {
     "fetch": ["spec"],
     "upload": ["description", "datastore", "origin"],
@@ -239,7 +284,9 @@ def parser() -> argparse.ArgumentParser:
     for stage, (function, required) in STAGES.items():
         command = commands.add_parser(stage, help=function.__doc__)
         for option in required:
-            command.add_argument(f"--{option}", required=True)
+            command.add_argument(
+                f"--{option}", required=True, nargs="+" if option in LISTS else None
+            )
         for option in OPTIONAL.get(stage, []):
             command.add_argument(f"--{option}", default=None)
         command.add_argument("--log", default=None, help="file that receives the stage's log")

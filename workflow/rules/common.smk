@@ -15,6 +15,8 @@ from snakeyard.errors import SnakeyardError
 from snakeyard.files import walk_files
 from snakeyard.snapshot import snapshot_files
 from snakeyard.venvs import pip_only
+from snakeyard.sweep import plan as plan_sweep
+from snakeyard.sweep import check_resource_names, resource_name, trial_arguments
 
 # snakeyard's own folder, also when this file is included through `module`
 SNAKEYARD_ROOT = Path(workflow.current_basedir).parent.parent
@@ -160,7 +162,7 @@ def resource(name, config_key=None):
     ``name``); where the experiment leaves it out, the profile's default-resources, else
     RESOURCE_FALLBACKS."""
 
-    def value(wildcards, input, attempt, threads=None):
+    def value(wildcards, input, attempt, threads=None, rulename=None, async_run=None):
         configured = experiment(wildcards)["resources"].get(config_key or name)
         if configured is not None:
             return configured
@@ -168,7 +170,9 @@ def resource(name, config_key=None):
         if defaults is not None:
             if not isinstance(defaults, Resources):
                 defaults = Resources.from_mapping(defaults)
-            context = dict(input=input, attempt=attempt)
+            context = dict(
+                input=input, attempt=attempt, rulename=rulename, async_run=async_run
+            )
             if threads is not None:
                 context["threads"] = threads
             default = defaults.get(name).evaluate(wildcards, **context).value
@@ -183,3 +187,68 @@ def registered_models():
     return expand(
         "results/{experiment}/model.json", experiment=sorted(CFG["experiments"])
     )
+
+
+# ---------------------------------------------------------------------- sweeps
+# experiments with a sweep; each trial of one is a train job (rule trial, sweeps.smk)
+SWEPT = sorted(name for name, spec in CFG["experiments"].items() if spec.get("sweep"))
+
+try:
+    # planned before any job runs: a bad expression stops the workflow here
+    check_resource_names(SWEPT)
+    TRIALS = {
+        name: {
+            trial.id: trial
+            for trial in plan_sweep(
+                f"experiments.{name}.sweep", CFG["experiments"][name]["sweep"]
+            )
+        }
+        for name in SWEPT
+    }
+except SnakeyardError as error:
+    sys.exit(f"snakeyard: {error}")
+
+# max_concurrent_runs holds under every executor: Snakemake's scheduler never lets the
+# running trials' claims on this resource exceed it; --resources NAME=N overrides it
+for _name in SWEPT:
+    _limit = CFG["experiments"][_name]["sweep"]["max_concurrent_runs"]
+    if _limit and resource_name(_name) not in workflow.global_resources:
+        workflow.register_resource(resource_name(_name), _limit)
+
+
+def _trial_slot(name):
+    def slot(wildcards):
+        return int(wildcards.get("trial") is not None and wildcards.experiment == name)
+
+    return slot
+
+
+def trial_slots():
+    """Resources of a train job: one of max_concurrent_runs if it is a trial of that sweep."""
+    return {resource_name(name): _trial_slot(name) for name in SWEPT}
+
+
+def sweep_reports():
+    """The report files of every sweep: they need the sweep's model registered."""
+    return expand("results/{experiment}/report/model-metrics.html", experiment=SWEPT)
+
+
+def sweep_setting(key):
+    return lambda wildcards: experiment(wildcards)["sweep"][key]
+
+
+def trial_runs(wildcards):
+    """The trials' run records, in the sweep's order."""
+    return [
+        f"results/{wildcards.experiment}/trials/{trial}/run.json"
+        for trial in TRIALS[wildcards.experiment]
+    ]
+
+
+def trial_spec(wildcards):
+    """The train job's spec, with the trial's values among the arguments."""
+    spec = json.loads(train_spec(wildcards))
+    trial = TRIALS[wildcards.experiment][wildcards.trial]
+    spec["arguments"] = trial_arguments(spec["arguments"], trial.parameters)
+    spec["trial"] = {"id": trial.id, "parameters": trial.parameters}
+    return json.dumps(spec)

@@ -16,6 +16,7 @@ rule train:
         conda_environment
     threads: resource("cpus")
     resources:
+        **trial_slots(),
         mem_mb=resource("mem_mb"),
         runtime=resource("runtime"),
         slurm_partition=resource("slurm_partition", "partition"),

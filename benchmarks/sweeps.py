@@ -1,0 +1,303 @@
+"""Sweep benchmarks: sweeps against their ideal on 2 cores, and an up-to-date sweep's no-op.
+
+Run from the repository root::
+
+    python benchmarks/sweeps.py            # full size: about 10 minutes on 2 cores
+    python benchmarks/sweeps.py --quick    # small sizes, a smoke check
+
+Figures go to ``benchmarks/results/sweeps.json`` and ``benchmarks/results/sweeps.md``
+and are printed at the end. Everything runs in temporary folders. Nothing here asserts
+on time: it only measures. See ``benchmarks/README.md`` for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from core import clean_env, environment_info, load, run, sec, snakemake_executable, summary
+from core import table_row as row
+
+REPO = Path(__file__).resolve().parent.parent
+SNAKEFILE = REPO / "Snakefile"
+TUTORIAL = REPO / "config" / "examples" / "iris-sweep.yaml"
+RESULTS = REPO / "benchmarks" / "results"
+AIM_SWEEP_RATIO = 1.3
+AIM_NOOP_RATIO = 1.5
+FIGURES = ("tutorial", "grid", "noop")
+
+FULL = {"tutorial_rounds": 2, "grid_rounds": 1, "grid_penalties": 12, "noop_trials": 1000,
+        "noop_rounds": 3}  # fmt: skip
+QUICK = {"tutorial_rounds": 1, "grid_rounds": 1, "grid_penalties": 3, "noop_trials": 60,
+         "noop_rounds": 2}  # fmt: skip
+
+# (--configfile takes several values: it comes last in every command line)
+# a training script that does nothing but log, for the 1,000-trial no-op figure
+TRIVIAL_SCRIPT = """\
+import argparse
+from snakeyard import Run
+parser = argparse.ArgumentParser()
+parser.add_argument("--x")
+parser.add_argument("--data-folder")
+args = parser.parse_args()
+Run.get_context().log("score", float(args.x))
+open("outputs/model.txt", "w").write(args.x + "\\n")
+"""
+
+BARE_SNAKEFILE = """\
+rule all:
+    input:
+        expand("out/{{i}}.txt", i=range({jobs})),
+
+
+rule make:
+    output:
+        "out/{{i}}.txt",
+    shell:
+        "touch {{output}}"
+"""
+
+
+def snakemake(workdir: Path, *args: str, cores: int = 2) -> float:
+    """Wall time of one ``snakemake`` call on snakeyard's Snakefile in ``workdir``."""
+    command = [snakemake_executable(), "-s", str(SNAKEFILE), "--cores", str(cores), *args]
+    return run(command, workdir)
+
+
+def new_folder(parent: Path, prefix: str, config: dict[str, Any]) -> tuple[Path, Path]:
+    """A fresh working folder holding ``config`` as its configuration file."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    configfile = workdir / "sweep.yaml"
+    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
+    return workdir, configfile
+
+
+def trial_records(workdir: Path, experiment: str) -> list[dict[str, Any]]:
+    folder = workdir / "results" / experiment / "trials"
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*/run.json"))]
+
+
+def direct_seconds(records: list[dict[str, Any]], parent: Path) -> list[float]:
+    """Each trial's own command (``python train.py --kernel ...``) run directly, one by one."""
+    seconds = []
+    for record in records:
+        script = str(Path(record["source_directory"]) / record["script"])
+        command = [sys.executable, script, *record["command"][2:]]
+        workdir = Path(tempfile.mkdtemp(prefix="direct-", dir=parent))
+        seconds.append(run(command, workdir))
+        shutil.rmtree(workdir)
+    return seconds
+
+
+def direct_pair_seconds(records: list[dict[str, Any]], parent: Path) -> float:
+    """Wall time of the same trial commands run directly, two at a time (two cores)."""
+    def one(record: dict[str, Any]) -> float:
+        script = str(Path(record["source_directory"]) / record["script"])
+        workdir = Path(tempfile.mkdtemp(prefix="pair-", dir=parent))
+        seconds = run([sys.executable, script, *record["command"][2:]], workdir)
+        shutil.rmtree(workdir)
+        return seconds
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(one, records))
+    return time.perf_counter() - start
+
+
+def sweep_figures(parent: Path, name: str, config: dict[str, Any], rounds: int) -> dict[str, Any]:
+    """A whole sweep from prepared data against the sum of its trials run directly / 2."""
+    experiment = next(iter(config["experiments"]))
+    walls, directs, spans, pairs = [], [], [], []
+    for number in range(rounds):
+        workdir, configfile = new_folder(parent, f"{name}-", config)
+        # data set and environment first: they are not part of the sweep
+        snakemake(workdir, "results/datasets/iris.json", "results/environments/sklearn.json",
+                  "--configfile", str(configfile))  # fmt: skip
+        print(f"[{name}] round {number + 1}/{rounds}: the sweep ...", flush=True)
+        walls.append(snakemake(workdir, "--configfile", str(configfile)))
+        records = trial_records(workdir, experiment)
+        spans.append(max(r["end_unix"] for r in records) - min(r["start_unix"] for r in records))
+        print(f"[{name}] round {number + 1}: {len(records)} trials directly ...", flush=True)
+        directs.append(sum(direct_seconds(records, parent)))
+        print(f"[{name}] round {number + 1}: the same, two at a time ...", flush=True)
+        pairs.append(direct_pair_seconds(records, parent))
+        shutil.rmtree(workdir)
+    wall, direct, pair = summary(walls), summary(directs), summary(pairs)
+    ideal = direct["median_s"] / 2
+    return {
+        "direct_two_at_a_time": pair,
+        "ratio_to_two_at_a_time": wall["median_s"] / pair["median_s"],
+        "trials": len(records),
+        "sweep_wall": wall,
+        "trials_span": summary(spans),
+        "direct_sum": direct,
+        "ideal_s": ideal,
+        "ratio_to_ideal": wall["median_s"] / ideal,
+        "aim": AIM_SWEEP_RATIO,
+    }
+
+
+def grid_config(penalties: int) -> dict[str, Any]:
+    """The tutorial's experiment as a grid of 4 kernels by ``penalties`` penalties."""
+    config = yaml.safe_load(TUTORIAL.read_text())
+    sweep = config["experiments"]["sklearn-iris-sweep"]["sweep"]
+    values = ", ".join(str(0.25 * (i + 1)) for i in range(penalties))
+    del sweep["max_total_runs"]  # the whole grid
+    sweep.update(sampling="grid", parameters={
+        "kernel": "choice(linear, rbf, poly, sigmoid)", "penalty": f"choice({values})",
+    })  # fmt: skip
+    return config
+
+
+def noop_figures(parent: Path, trials: int, rounds: int) -> dict[str, Any]:
+    """``snakemake`` on a complete sweep of ``trials`` trials vs a bare up-to-date Snakefile."""
+    source = parent / "trivial"
+    source.mkdir()
+    (source / "train.py").write_text(TRIVIAL_SCRIPT)
+    config = yaml.safe_load(TUTORIAL.read_text())
+    experiment = config["experiments"].pop("sklearn-iris-sweep")
+    experiment.update(source_directory=str(source), model={"path": "outputs/model.txt"})
+    experiment["sweep"] = {"sampling": "grid", "parameters": {"x": f"randint(1, {trials})"},
+                           "primary_metric": "score", "max_concurrent_runs": None}  # fmt: skip
+    config["experiments"]["many"] = experiment
+    workdir, configfile = new_folder(parent, "noop-", config)
+    print(f"[noop] running a sweep of {trials} trivial trials once ...", flush=True)
+    fill = snakemake(workdir, "--quiet", "all", "--configfile", str(configfile))
+    bare = Path(tempfile.mkdtemp(prefix="bare-", dir=parent))
+    (bare / "Snakefile").write_text(BARE_SNAKEFILE.format(jobs=trials))
+    bare_command = [snakemake_executable(), "--cores", "2", "--quiet", "all"]
+    print(f"[noop] running a bare Snakefile of {trials} touch jobs once ...", flush=True)
+    bare_fill = run(bare_command, bare)
+    ours, theirs = [], []
+    for number in range(rounds):
+        print(f"[noop] round {number + 1}/{rounds}: both no-ops ...", flush=True)
+        ours.append(snakemake(workdir, "--configfile", str(configfile)))
+        theirs.append(run(bare_command, bare))
+    check = subprocess.run(
+        [snakemake_executable(), "-s", str(SNAKEFILE), "--configfile", str(configfile), "-n"],
+        cwd=workdir, env=clean_env(), capture_output=True, text=True,
+    )  # fmt: skip
+    assert "Nothing to be done" in check.stdout + check.stderr, "the sweep was not up to date"
+    noop, bare_noop = summary(ours), summary(theirs)
+    return {
+        "trials": trials,
+        "fill_s": fill,
+        "bare_fill_s": bare_fill,
+        "sweep_noop": noop,
+        "bare_noop": bare_noop,
+        "ratio": noop["median_s"] / bare_noop["median_s"],
+        "aim": AIM_NOOP_RATIO,
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The figures as a small human-readable table."""
+    env = report["environment"]
+    lines = [
+        f"# snakeyard sweep benchmarks{' (quick)' if report['quick'] else ''}",
+        "",
+        f"{env['date_utc']}, Python {env['python']}, Snakemake {env['snakemake']}, "
+        f"{env['cpus']} CPUs, commit {env['git_commit']}"
+        f"{' (with uncommitted changes)' if env.get('git_dirty') else ''}. "
+        "Medians; ratio = ours / reference.",
+        "",
+        row("figure", "snakeyard", "reference", "ratio", "aim"),
+        row("---", "---:", "---:", "---:", "---:"),
+    ]
+    for key, label in (("tutorial", "tutorial sweep"), ("grid", "grid sweep")):
+        if key not in report:
+            continue
+        fig = report[key]
+        lines.append(row(
+            f"{label}, {fig['trials']} trials, whole `snakemake` call vs ideal "
+            "(direct trials / 2)",
+            sec(fig["sweep_wall"]["median_s"]),
+            f"{sec(fig['direct_sum']['median_s'])} / 2 = {sec(fig['ideal_s'])}",
+            f"{fig['ratio_to_ideal']:.2f}", f"≤ {AIM_SWEEP_RATIO}",
+        ))  # fmt: skip
+        lines.append(row(
+            f"{label}: whole call vs the same trials run directly two at a time",
+            sec(fig["sweep_wall"]["median_s"]), sec(fig["direct_two_at_a_time"]["median_s"]),
+            f"{fig['ratio_to_two_at_a_time']:.2f}", "",
+        ))  # fmt: skip
+        lines.append(row(
+            f"{label}: first trial start to last trial end",
+            sec(fig["trials_span"]["median_s"]), sec(fig["ideal_s"]),
+            f"{fig['trials_span']['median_s'] / fig['ideal_s']:.2f}", "",
+        ))  # fmt: skip
+    noop = report.get("noop")
+    lines += [] if noop is None else [
+        row(
+            f"no-op `snakemake` on a complete {noop['trials']}-trial sweep vs a bare "
+            f"Snakefile of {noop['trials']} up-to-date jobs",
+            sec(noop["sweep_noop"]["median_s"]), sec(noop["bare_noop"]["median_s"]),
+            f"{noop['ratio']:.2f}", f"≤ {AIM_NOOP_RATIO}",
+        ),
+        "",
+        f"Running the {noop['trials']} trivial trials once took {sec(noop['fill_s'])} "
+        f"(the bare Snakefile's {noop['trials']} jobs: {sec(noop['bare_fill_s'])}).",
+    ]  # fmt: skip
+    lines += [
+        "",
+        f"Whole benchmark run: {sec(report['total_s'])}. Load average (1, 5, 15 min) at start "
+        f"{load(env['load_average_start'])}, at end {load(env.get('load_average_end'))}: "
+        "a load above the CPU count means other work competed with the benchmark.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke check")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="output folder")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--only", choices=FIGURES, action="append", help="measure only this figure (repeatable)"
+    )
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    started = time.perf_counter()
+    scratch = Path(tempfile.mkdtemp(prefix="snakeyard-sweep-bench-"))
+    try:
+        report: dict[str, Any] = {"quick": args.quick, "sizes": sizes,
+                                  "environment": environment_info()}  # fmt: skip
+        only = set(args.only or FIGURES)
+        if "tutorial" in only:
+            tutorial = yaml.safe_load(TUTORIAL.read_text())
+            rounds = sizes["tutorial_rounds"]
+            report["tutorial"] = sweep_figures(scratch, "tutorial", tutorial, rounds)
+        if "grid" in only:
+            grid = grid_config(sizes["grid_penalties"])
+            report["grid"] = sweep_figures(scratch, "grid", grid, sizes["grid_rounds"])
+        if "noop" in only:
+            report["noop"] = noop_figures(scratch, sizes["noop_trials"], sizes["noop_rounds"])
+        report["environment"]["load_average_end"] = os.getloadavg()
+    finally:
+        if args.keep:
+            print(f"temporary files kept in {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+    report["total_s"] = time.perf_counter() - started
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "sweeps.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (args.out / "sweeps.md").write_text(markdown(report), encoding="utf-8")
+    print()
+    print(markdown(report))
+    print(f"wrote {args.out / 'sweeps.json'} and {args.out / 'sweeps.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
