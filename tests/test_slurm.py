@@ -7,6 +7,7 @@ this host; .ci/run calls it). Without one they skip, except under CI=true, where
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SLURM_ARGS, SNAKEFILE, Project, jobs_run
+from test_sweeps_workflow import SCORE_SCRIPT, most_overlapping
 
 pytestmark = [pytest.mark.slurm, pytest.mark.integration]
 
@@ -240,3 +242,33 @@ def test_light_stages_can_run_on_the_cluster_too(slurm, project: Project):
     submitted = sorted(p.name for p in (project.path / "logs" / "slurm").iterdir())
     assert submitted == sorted(f"rule_{rule}" for rule in STAGES)
     assert project.cli("verify").returncode == 0
+
+
+def test_a_sweep_fans_out_on_slurm_within_its_concurrency_limit(slurm, project: Project):
+    # the node has room for two one-CPU jobs at once; the sweep allows one
+    sweep = {"sampling": "grid", "parameters": {"x": [1, 2, 3, 4]}, "max_concurrent_runs": 1,
+             "primary_metric": "score"}  # fmt: skip
+    project.add_experiment(
+        "swept", SCORE_SCRIPT, sweep=sweep, model={"path": "outputs/model.txt"}
+    )
+    config = project.config()
+    del config["experiments"]["sklearn-iris"]
+    project.write_config(config)
+
+    done = project.snakemake(*SLURM_ARGS)
+    output = done.stdout + done.stderr
+    assert jobs_run(output, "trial") == 4
+    # the limit is a global resource of the scheduler (printed differently per executor)
+    assert re.search(r"Provided resources: sweep_swept=(1|Resource\(\"sweep_swept\", 1\))", output)
+
+    runs = project.registry.list_runs("swept")
+    assert len(runs) == 4
+    for run in runs:  # every trial was a Slurm job of its own
+        assert slurm_job(run["cluster"]["job_id"])["JobState"] == "COMPLETED"
+    assert len({run["cluster"]["job_id"] for run in runs}) == 4
+    assert most_overlapping(runs) == 1
+    # x = 3 fails inside its job: left out, and the best trial registered
+    assert sorted(r["status"] for r in runs) == ["Completed"] * 3 + ["Failed"]
+    best = max((r for r in runs if r["status"] == "Completed"), key=lambda r: r["metrics"]["score"])
+    assert best["arguments"]["x"] == 4
+    assert project.registry.get_model("swept")["run_id"] == best["id"]
