@@ -75,7 +75,7 @@ class Project:
             "source_directory": str(source),
             "script": "train.py",
             "dataset": "iris",
-            "environment": "sklearn",
+            "environment": "current",
         }
         experiment.update(overrides)
         config["experiments"][name] = experiment

@@ -126,9 +126,13 @@ def test_training_goes_through_slurm_with_the_configured_resources(slurm, projec
     slurm_logs = project.path / "logs" / "slurm"
     assert [p.name for p in slurm_logs.iterdir()] == ["rule_train"]
     assert Path(job["StdOut"]).is_relative_to(slurm_logs / "rule_train")
+    assert cluster["log"] == job["StdErr"]
     for rule in ("fetch", "upload", "lock", "collect", "register"):
         assert f"localrule {rule}:" in output
     assert "rule train:" in output
+
+    shown = project.cli("runs", "show", record["id"]).stdout
+    assert f"slurm job {cluster['job_id']} on {cluster['node']} (partition main)" in shown
 
     model = project.registry.get_model("sklearn-iris")
     assert model["run_id"] == record["id"]

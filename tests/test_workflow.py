@@ -52,12 +52,11 @@ def test_default_pipeline_end_to_end(project: Project):
     manifest = json.loads((project.path / "results/data/iris/manifest.json").read_text())
     assert manifest["files"] == dataset["files"]
 
-    environment = registry.get_environment("sklearn")
+    environment = registry.get_environment("current")
     assert environment["version"] == 1 and environment["method"] == "recorded-interpreter"
     assert environment["packages"]["scikit-learn"]
     assert (
-        "no conda, mamba or micromamba on PATH"
-        in (project.path / "logs/lock/sklearn.log").read_text()
+        "recording the" in (project.path / "logs/lock/current.log").read_text()
     )
 
     [run] = registry.list_runs("sklearn-iris")
@@ -79,7 +78,7 @@ def test_default_pipeline_end_to_end(project: Project):
     assert model["framework_version"] == environment["packages"]["scikit-learn"]
     assert model["resource_configuration"] == {"cpu": 1, "memory_in_gb": 0.5}
     assert model["dataset"]["version"] == 1 and model["environment"] == {
-        "name": "sklearn",
+        "name": "current",
         "version": 1,
     }
     assert model["metrics"] == run["metrics"]
@@ -106,9 +105,9 @@ def test_default_pipeline_end_to_end(project: Project):
     assert "every sha256 matches" in project.cli("verify").stdout
     assert "iris:1" in project.cli("datasets", "show", "iris").stdout
     assert project.cli("datasets", "list").stdout.splitlines()[1].split()[:3] == ["iris", "1", "1"]
-    environment_shown = project.cli("environments", "show", "sklearn:1").stdout
+    environment_shown = project.cli("environments", "show", "current:1").stdout
     assert "recorded-interpreter" in environment_shown and "scikit-learn" in environment_shown
-    assert "sklearn  1" in project.cli("environments", "list").stdout
+    assert "current  1" in project.cli("environments", "list").stdout
     run_shown = project.cli("runs", "show", run["id"]).stdout
     assert "Completed" in run_shown and "Accuracy" in run_shown and "iris:1" in run_shown
 
@@ -313,3 +312,12 @@ use rule * from snakeyard as snakeyard_*
     assert receipt["name"] == "sklearn-iris" and receipt["version"] == 1
     assert Registry(caller / "registry").get_model("sklearn-iris")["dataset"]["name"] == "iris"
     assert not (ROOT / "results" / "report.txt").exists()
+
+
+def test_the_local_profile_runs_the_default_experiment(project: Project):
+    done = project.snakemake("--profile", str(ROOT / "profiles" / "local"))
+    for rule in ("fetch", "upload", "lock", "train", "collect", "register"):
+        assert jobs_run(done.stdout + done.stderr, rule) == 1, rule
+    record = json.loads((project.path / "results/sklearn-iris/run.json").read_text())
+    assert record["status"] == "Completed" and record["cluster"] is None
+    assert project.registry.get_model("sklearn-iris")["run_id"] == record["id"]

@@ -59,6 +59,15 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+def cluster_job(run: dict) -> str | None:
+    """``slurm job 12 on node1 (partition main)``, or the bare job id of older records."""
+    cluster = run.get("cluster")
+    if not cluster:
+        return run.get("cluster_job_id")
+    where = f" (partition {cluster['partition']})" if cluster.get("partition") else ""
+    return f"{cluster['scheduler']} job {cluster['job_id']} on {cluster['node']}{where}"
+
+
 def lineage(ref: dict[str, Any] | None) -> str | None:
     return f"{ref['name']}:{ref['version']}" if ref else None
 
@@ -278,6 +287,8 @@ def environments_show(registry: Registry, args: argparse.Namespace) -> Any:
         ("method", e["method"]),
         ("spec", e["spec_file"]),
         ("spec sha256", e["spec_hash"]),
+        ("lock", f"{e['lock_file']} sha256 {e['lock_hash']}" if e.get("lock_file") else None),
+        ("platforms", " ".join(e.get("platforms") or []) or None),
         ("python", e.get("python")),
         ("packages", e["packages"]),
         ("path", e["path"]),
@@ -320,18 +331,30 @@ def runs_show(registry: Registry, args: argparse.Namespace) -> Any:
         ("end", r["end"]),
         ("duration", f"{r['duration_seconds']} s" if r["duration_seconds"] is not None else None),
         ("host", r["host"]),
-        ("cluster job", r.get("cluster_job_id")),
+        ("cluster job", cluster_job(r)),
         ("git commit", r.get("git_commit")),
         ("command", " ".join(r["command"])),
         ("arguments", r["arguments"]),
         ("dataset", lineage(r["dataset"])),
         ("environment", lineage(r["environment"])),
+        ("python", r.get("python")),
+        ("packages", package_summary(r.get("packages") or {})),
         ("snapshot", f"{r['snapshot_hash']} ({r['snapshot_files']} files)"),
         ("metrics", r["metrics"]),
         ("tags", r.get("tags") or {}),
+        ("images", {k: v["path"] for k, v in (r.get("images") or {}).items()}),
+        ("uploads", {k: v["path"] for k, v in (r.get("uploads") or {}).items()}),
         ("outputs", file_lines(r["outputs"])),
         ("folder", r["folder"]),
     ])  # fmt: skip
+
+
+def package_summary(packages: dict[str, str], limit: int = 30) -> dict[str, str] | str:
+    """The packages a run had, or their count when there are too many to read (--json)."""
+    if len(packages) <= limit:
+        return packages
+    shown = ", ".join(f"{n} {packages[n]}" for n in ("python", "scikit-learn") if n in packages)
+    return f"{len(packages)} ({shown}; --json lists them all)"
 
 
 # ---------------------------------------------------------------------- verify

@@ -17,7 +17,7 @@ import yaml
 from jsonschema.exceptions import best_match
 
 from .datasets import parse_source
-from .environments import read_spec
+from .environments import CURRENT, read_spec
 from .errors import ConfigError
 from .registry import default_root
 from .store import NAME_PATTERN, NAME_RULE, check_name
@@ -101,6 +101,11 @@ def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]
         _check_format(name, dataset)
     for name, environment in resolved["environments"].items():
         check_name(name, "environment name")
+        if name == CURRENT:
+            raise ConfigError(
+                f"environments: {CURRENT!r} is reserved for the workflow's own interpreter "
+                "(environment: current in an experiment); name this environment otherwise"
+            )
         spec = find_path(environment["file"], f"environments.{name}.file", places)
         read_spec(spec)  # a malformed file stops the workflow before any job runs
         environment["file"] = str(spec)
@@ -114,11 +119,12 @@ def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]
             )
         experiment["source_directory"] = str(source)
         for ref, pool in (("dataset", "datasets"), ("environment", "environments")):
-            if experiment[ref] not in resolved[pool]:
-                known = ", ".join(sorted(resolved[pool]))
+            # environment: current is the workflow's own interpreter, defined nowhere
+            known = sorted(resolved[pool]) + ([CURRENT] if ref == "environment" else [])
+            if experiment[ref] not in known:
                 raise ConfigError(
                     f"{key}.{ref}: {experiment[ref]!r} is not defined under {pool} "
-                    f"(defined: {known})"
+                    f"(defined: {', '.join(known)})"
                 )
         model = experiment["model"]
         model["name"] = check_name(model.get("name") or name, f"{key}.model.name")

@@ -1,14 +1,18 @@
-"""Environment specs (conda YAML) and how snakeyard pins them.
+"""Environment specs (conda YAML) and how snakeyard locks them.
 
-With conda, mamba or micromamba on ``PATH`` a spec is locked with conda-lock. Without
-one (as on CI), the spec is recorded together with the exact package versions of the
-interpreter that runs training, and the log says so. Either way the result is
-registered as an environment version.
+A conda spec is locked with conda-lock when conda, mamba or micromamba is on ``PATH``,
+else solved with py-rattler (:mod:`snakeyard.locking`) into a file in conda-lock's
+format; either way the explicit pin files Snakemake's conda deployment reads are
+rendered from the lock. A pip-only spec (python plus a ``pip:`` list) gets a pip lock
+with hashes and a cached virtual environment (:mod:`snakeyard.venvs`).
+``environment: current`` records the interpreter that runs the workflow instead. The
+result is registered as an environment version.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import platform
 import re
 import shutil
@@ -55,6 +59,17 @@ def read_spec(path: Path) -> tuple[str, dict[str, Any]]:
                 f"environment file {path}, line {_line_of(text, str(item))}: dependency "
                 f"{number} ({item!r}) must be a package spec string or a 'pip:' list"
             )
+        if isinstance(item, dict):
+            entries = item.get("pip")
+            if set(item) != {"pip"} or not isinstance(entries, list) or not all(
+                isinstance(entry, str) for entry in entries
+            ):
+                key = next(iter(item), "pip")
+                raise ConfigError(
+                    f"environment file {path}, line {_line_of(text, f'{key}:')}: dependency "
+                    f"{number} must be a package spec string or 'pip:' followed by a list of "
+                    f"requirement strings, not {item!r}"
+                )
     return text, data
 
 
@@ -84,12 +99,20 @@ def interpreter_packages() -> dict[str, str]:
     return dict(sorted(packages.items()))
 
 
-def conda_lock(spec: Path, lockfile: Path, frontend: str, log: Callable[[str], None]) -> str:
-    """Lock ``spec`` for this platform with conda-lock and return the lock file's text."""
+def conda_lock(
+    spec: Path,
+    lockfile: Path,
+    frontend: str,
+    log: Callable[[str], None],
+    platforms: tuple[str, ...] | list[str] = (),
+    channels: list[str] | None = None,
+) -> str:
+    """Lock ``spec`` with conda-lock and return the lock file's text."""
     command = [
         sys.executable, "-m", "conda_lock", "lock",
         "--file", str(spec),
-        "--platform", conda_platform(),
+        *[word for name in (platforms or [conda_platform()]) for word in ("--platform", name)],
+        *[word for channel in (channels or []) for word in ("--channel", channel)],
         "--lockfile", str(lockfile),
         "--conda", frontend,
         *FRONTEND_FLAGS[Path(frontend).name],
@@ -126,28 +149,106 @@ def conda_platform() -> str:
     return f"{system}-{arch}"
 
 
-def pin(spec: Path, lockfile: Path, log: Callable[[str], None]) -> dict[str, Any]:
-    """Lock or record the environment of ``spec``; the fields to register it with."""
-    text, _ = read_spec(spec)
+CURRENT = "current"
+DEFAULT_PLATFORMS = ("linux-64", "osx-arm64", "osx-64", "win-64")
+
+
+def lock_path(spec: Path, suffix: str) -> Path:
+    """Where the lock of ``envs/NAME.yaml`` goes: ``envs/NAME<suffix>``, next to it."""
+    stem = spec.name.removesuffix(".yaml").removesuffix(".yml")
+    return spec.with_name(stem + suffix)
+
+
+def pin(
+    spec: Path,
+    log: Callable[[str], None],
+    platforms: tuple[str, ...] | list[str] = DEFAULT_PLATFORMS,
+    channels: list[str] | None = None,
+) -> dict[str, Any]:
+    """Lock the environment of ``spec``; the fields to register it with.
+
+    ``channels``, when given, replace the spec's ``channels:`` (a mirror, a local
+    channel).
+
+    A pip-only spec gets a pip lock with hashes (``envs/NAME.pip-lock.txt``); a conda
+    spec gets a conda-lock file (``envs/NAME.conda-lock.yml``) for ``platforms`` and
+    the explicit pin files Snakemake reads (``envs/NAME.<platform>.pin.txt``).
+    """
+    from . import locking, venvs
+
+    text, data = read_spec(spec)
+    if venvs.pip_only(data):
+        pinned = venvs.lock(spec, data, lock_path(spec, ".pip-lock.txt"), log)
+        return {"spec_text": text, "lock_name": "pip-lock.txt", **pinned}
     frontend = find_conda()
+    lockfile = lock_path(spec, ".conda-lock.yml")
     if frontend:
-        lock_text = conda_lock(spec, lockfile, frontend, log)
-        return {
-            "spec_text": text,
-            "method": METHOD_LOCKED,
-            "lock_text": lock_text,
-            "packages": locked_packages(lock_text),
-        }
-    packages = interpreter_packages()
-    log(
-        "no conda, mamba or micromamba on PATH: not locking "
-        f"{spec}; recording the spec and the {len(packages)} packages of "
-        f"{sys.executable} (the interpreter that runs training) instead"
-    )
+        lock_text = conda_lock(spec, lockfile, frontend, log, platforms, channels)
+    else:
+        log("no conda, mamba or micromamba on PATH: solving with py-rattler")
+        lock_text = locking.lock(spec, data, lockfile, platforms, log, channels)
+    for platform_name, pin_file in locking.render_pins(spec, lock_text, platforms).items():
+        log(f"wrote {pin_file} ({platform_name})")
     return {
         "spec_text": text,
+        "method": METHOD_LOCKED,
+        "lock_text": lock_text,
+        "packages": locked_packages(lock_text),
+        "platforms": list(platforms),
+    }
+
+
+def record_current(log: Callable[[str], None]) -> dict[str, Any]:
+    """``environment: current``: the packages of the interpreter that runs the workflow."""
+    packages = interpreter_packages()
+    log(
+        f"environment 'current': recording the {len(packages)} packages of {sys.executable}, "
+        "the interpreter that runs Snakemake and trains these experiments"
+    )
+    return {
+        "spec_text": f"# environment: current, the interpreter {sys.executable}\n",
         "method": METHOD_RECORDED,
         "lock_text": None,
         "packages": packages,
         "python": sys.executable,
     }
+
+
+def activate(
+    meta: dict[str, Any], log: Callable[[str], None], conda_active: bool = False
+) -> tuple[str, dict[str, str]]:
+    """The interpreter a registered environment version trains with, and its packages.
+
+    ``current`` is the workflow's own interpreter; a pip lock is built (once) into a
+    cached virtual environment; a conda lock is the environment Snakemake activated
+    (``conda_active``, with ``--software-deployment-method conda``) or else one
+    installed (once) from the lock with py-rattler.
+    """
+    from . import locking, venvs
+
+    label = f"environment {meta['name']}:{meta['version']}"
+    if meta["method"] == METHOD_RECORDED:
+        return sys.executable, interpreter_packages()
+    lock_text = (Path(meta["path"]) / (meta.get("lock_file") or "conda-lock.yml")).read_text(
+        encoding="utf-8"
+    )
+    if meta["method"] == venvs.METHOD_PIP:
+        base = meta.get("python")
+        if not base or not Path(base).exists():
+            wanted = ".".join(meta["packages"]["python"].split(".")[:2])
+            base = venvs.find_python(wanted, Path(meta["spec_file"]))
+        python = str(venvs.materialise(lock_text, base, log))
+        return python, venvs.packages_of(python)
+    if conda_active:
+        python = shutil.which("python")
+        if python is None:
+            raise SnakeyardError(f"{label}: the activated conda environment has no python")
+        return python, venvs.packages_of(python)
+    prefix = locking.materialise(lock_text, log, venvs.cache_root(), conda_platform())
+    python = prefix / ("python.exe" if os.name == "nt" else "bin/python")
+    if not python.exists():
+        raise SnakeyardError(
+            f"{label}: the environment installed from its lock in {prefix} has no python; "
+            "add python to the spec's dependencies"
+        )
+    return str(python), locking.prefix_packages(prefix)

@@ -328,12 +328,17 @@ class Registry:
         method: str,
         lock_text: str | None = None,
         python: str | None = None,
+        lock_name: str = "conda-lock.yml",
+        platforms: list[str] | None = None,
     ) -> dict[str, Any]:
-        """Register a locked or recorded environment; the same content returns its version."""
+        """Register a locked or recorded environment; the same content returns its version.
+
+        The lock is stored as ``lock_name`` (``conda-lock.yml`` or ``pip-lock.txt``).
+        """
         check_name(name, "environment name")
         contents = {"spec.yaml": spec_text}
         if lock_text is not None:
-            contents["conda-lock.yml"] = lock_text
+            contents[lock_name] = lock_text
         files = [
             {
                 "path": filename,
@@ -356,6 +361,9 @@ class Registry:
             "spec_file": spec_file,
             "spec_hash": hashlib.sha256(spec_text.encode()).hexdigest(),
             "python": python,
+            "lock_file": lock_name if lock_text is not None else None,
+            "lock_hash": hashlib.sha256(lock_text.encode()).hexdigest() if lock_text else None,
+            "platforms": platforms,
             "packages": dict(sorted(packages.items())),
             "files": files,
             "content_hash": digest,

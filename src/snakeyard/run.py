@@ -136,6 +136,29 @@ def read_events(run_dir: str | os.PathLike) -> tuple[dict[str, Any], dict[str, s
             replay.log_list(name, value)
         elif kind == "row":
             replay._append(name, value)
+        elif kind == "table":
+            replay._metrics[name] = value
         elif kind == "tag":
             replay.tag(name, value)
     return replay.get_metrics(), replay.get_tags()
+
+
+def read_files(run_dir: str | os.PathLike) -> dict[str, dict[str, str]]:
+    """Images and uploaded files a run logged: ``{"images": {name: path}, "uploads": ...}``.
+
+    Paths are relative to the run folder; a name logged again points at its last file.
+    """
+    found: dict[str, dict[str, str]] = {"images": {}, "uploads": {}}
+    try:
+        with open(os.path.join(run_dir, EVENTS_FILE), encoding="utf-8") as handle:
+            lines = handle.readlines()
+    except FileNotFoundError:
+        return found
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if event.get("kind") in ("image", "upload"):
+            found[event["kind"] + "s"][event["name"]] = event["value"]
+    return found

@@ -24,13 +24,23 @@ from typing import Any
 
 from .cluster import job_context, slurm_notice
 from .errors import ConfigError, SnakeyardError
-from .files import content_hash, copy_files, manifest_of, write_json_atomic
+from .files import content_hash, copy_files, manifest_of, sha256_file, write_json_atomic
 from .registry import Registry
-from .run import EXPERIMENT_VARIABLE, RUN_DIR_VARIABLE, RUN_ID_VARIABLE, read_events
+from .run import (
+    EXPERIMENT_VARIABLE,
+    RUN_DIR_VARIABLE,
+    RUN_ID_VARIABLE,
+    read_events,
+    read_files,
+)
 from .snapshot import snapshot_files
 
 STDOUT_LOG = "logs/std_log.txt"
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
+# sitecustomize.py that makes snakeyard and the azureml shim importable as a last resort
+BOOT = str(Path(__file__).resolve().parent / "boot")
+HOSTED_SHIMS = str(Path(__file__).resolve().parent / "hosted")
+PROVIDES_VARIABLE = "SNAKEYARD_PROVIDES"
 
 
 class RunFailed(SnakeyardError):
@@ -87,11 +97,14 @@ def execute(
     environment: dict[str, Any],
     data_argument: str | None = "--data-folder",
     python: str = sys.executable,
+    packages: dict[str, str] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run ``script`` as a new run of ``experiment``; return the finished run record.
 
-    Raises :class:`RunFailed` after recording a Failed run when the script fails.
+    ``python`` is the environment's interpreter and ``packages`` what it has installed,
+    recorded with the run. Raises :class:`RunFailed` after recording a Failed run when
+    the script fails.
     """
     if not (source_directory / script).is_file():
         raise ConfigError(
@@ -130,11 +143,14 @@ def execute(
         "python": python,
         "dataset": {k: dataset[k] for k in ("name", "version", "content_hash")},
         "environment": {k: environment[k] for k in ("name", "version", "method")},
+        "packages": dict(packages or {}),
         "snapshot_hash": content_hash(snapshot),
         "snapshot_files": len(snapshot),
         "folder": str(folder.resolve()),
         "metrics": {},
         "tags": {},
+        "images": {},
+        "uploads": {},
         "outputs": [],
     }
     write_json_atomic(folder / "run.json", record)
@@ -144,27 +160,43 @@ def execute(
     env[RUN_DIR_VARIABLE] = str(folder.resolve())
     env[RUN_ID_VARIABLE] = run_id
     env[EXPERIMENT_VARIABLE] = experiment
-    # the Run API must import in any interpreter, not only the workflow's own
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, env.get("PYTHONPATH")]))
+    # the Run API (and the azureml shim) must import in any interpreter, yet not shadow
+    # the environment's own packages: boot/sitecustomize.py provides them as a last resort
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [BOOT, env.get("PYTHONPATH")]))
+    if python != sys.executable:
+        # as if the environment were activated: its own tools come first on PATH
+        env["PATH"] = os.pathsep.join(filter(None, [str(Path(python).parent), env.get("PATH")]))
+    env[PROVIDES_VARIABLE] = os.pathsep.join(
+        [f"snakeyard={PACKAGE_PARENT}", f"azureml={HOSTED_SHIMS}"]
+    )
 
     started = time.monotonic()
-    exit_code, stopped_by = _run_child(command, work, env)
-    if stopped_by is None and exit_code < 0:
-        stopped_by = -exit_code  # the signal reached the script first (Slurm signals all)
-    record["exit_code"] = exit_code
-    record["end"] = now()
-    record["duration_seconds"] = round(time.monotonic() - started, 3)
-    record["metrics"], record["tags"] = read_events(folder)
-    record["outputs"] = manifest_of(work / "outputs")
-    record["status"] = "Completed" if exit_code == 0 and stopped_by is None else "Failed"
-    if stopped_by is not None:
-        record["error"] = f"stopped by signal {stopped_by} before the script finished"
-        notice = slurm_notice(cluster["job_id"]) if cluster else None
-        if notice:
-            record["error"] += f"; Slurm reported: {notice}"
-    elif exit_code != 0:
-        record["error"] = f"training script exited with code {exit_code}"
-    write_json_atomic(folder / "run.json", record)
+    # a stop request (Slurm signals every process of the job) must not cut the record short
+    with _Stops() as stops:
+        exit_code = _run_child(command, work, env, stops)
+        stopped_by = stops.first()
+        if stopped_by is None and exit_code < 0:
+            stopped_by = -exit_code  # the signal reached the script first
+        record["exit_code"] = exit_code
+        record["end"] = now()
+        record["duration_seconds"] = round(time.monotonic() - started, 3)
+        record["metrics"], record["tags"] = read_events(folder)
+        for kind, files in read_files(folder).items():
+            record[kind] = {
+                name: {"path": path, "sha256": sha256_file(folder / path)}
+                for name, path in files.items()
+                if (folder / path).is_file()
+            }
+        record["outputs"] = manifest_of(work / "outputs")
+        record["status"] = "Completed" if exit_code == 0 and stopped_by is None else "Failed"
+        if stopped_by is not None:
+            record["error"] = f"stopped by signal {stopped_by} before the script finished"
+            notice = slurm_notice(cluster["log"]) if cluster else None
+            if notice:
+                record["error"] += f"; Slurm reported: {notice}"
+        elif exit_code != 0:
+            record["error"] = f"training script exited with code {exit_code}"
+        write_json_atomic(folder / "run.json", record)
 
     std_log = work / STDOUT_LOG
     if record["status"] == "Failed":
@@ -189,22 +221,43 @@ def last_line(path: Path, window: int = 4096) -> str:
     return lines[-1][:200] if lines else ""
 
 
-def _run_child(command: list[str], work: Path, env: dict[str, str]) -> tuple[int, int | None]:
-    """Run the script with its output in ``logs/``; pass SIGTERM/SIGINT on to it."""
-    stopped: list[int] = []
+class _Stops:
+    """SIGTERM and SIGINT while a run is on: passed on to the script, and remembered.
+
+    Caught from before the script starts until the run record is final, so that a second
+    signal (Slurm signals every process of a job; the job's own shell may signal again)
+    cannot kill the runner between the script's end and the Failed record.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self.child: subprocess.Popen | None = None
+
+    def __enter__(self) -> _Stops:
+        self.previous = {s: signal.signal(s, self._catch) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+    def _catch(self, signum: int, _frame: Any) -> None:
+        self.received.append(signum)
+        if self.child is not None and self.child.poll() is None:
+            self.child.send_signal(signum)
+
+    def first(self) -> int | None:
+        return self.received[0] if self.received else None
+
+
+def _run_child(command: list[str], work: Path, env: dict[str, str], stops: _Stops) -> int:
+    """Run the script with its output in ``logs/``; return its exit code."""
     with open(work / STDOUT_LOG, "wb") as output:
-        child = subprocess.Popen(
+        stops.child = subprocess.Popen(
             command, cwd=work, env=env, stdout=output, stderr=subprocess.STDOUT
         )
-
-        def forward(signum: int, _frame: Any) -> None:
-            stopped.append(signum)
-            child.send_signal(signum)
-
-        previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            exit_code = child.wait()
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-    return exit_code, (stopped[0] if stopped else None)
+        if stops.received:  # stopped while starting it
+            stops.child.send_signal(stops.received[0])
+        return stops.child.wait()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -90,22 +91,38 @@ def upload(args: argparse.Namespace, log: StageLog) -> None:
 
 
 def lock(args: argparse.Namespace, log: StageLog) -> None:
-    from .environments import pin
+    from .environments import CURRENT, pin, record_current
     from .registry import Registry
 
     registry = Registry(args.registry)
-    pinned = pin(Path(args.spec_file), Path(args.lockfile), log)
+    if args.name == CURRENT:
+        pinned = record_current(log)
+    else:
+        pinned = pin(
+            Path(args.spec_file),
+            log,
+            json.loads(args.platforms),
+            json.loads(args.channels) if args.channels else None,
+        )
     meta = registry.register_environment(args.name, spec_file=args.spec_file, **pinned)
     log(f"environment {args.name!r} ({meta['method']}) {outcome(meta)}")
     _receipt(args.out, meta, ("name", "version", "method", "content_hash", "new"), registry)
 
 
 def train(args: argparse.Namespace, log: StageLog) -> None:
+    from .environments import METHOD_RECORDED, activate
     from .registry import Registry
     from .runner import execute
 
     spec = json.loads(args.spec)
     registry = Registry(args.registry)
+    environment = read_json(args.environment)
+    # a recorded interpreter needs nothing from the registry to train with
+    meta = environment
+    if environment["method"] != METHOD_RECORDED:
+        meta = registry.get_environment(environment["name"], environment["version"])
+    python, packages = activate(meta, log, conda_active=args.conda_active == "yes")
+    log(f"environment {environment['name']}:{environment['version']}: training with {python}")
     record = execute(
         registry,
         experiment=args.experiment,
@@ -113,8 +130,10 @@ def train(args: argparse.Namespace, log: StageLog) -> None:
         script=spec["script"],
         arguments=spec["arguments"],
         dataset=local_dataset(registry, read_json(args.dataset), log),
-        environment=read_json(args.environment),
+        environment=environment,
         data_argument=spec["data_argument"] or None,
+        python=python,
+        packages=packages,
         log=log,
     )
     write_json_atomic(args.out, record)
@@ -200,12 +219,17 @@ def _receipt(path: str, meta: dict[str, Any], keys: tuple[str, ...], registry: A
 STAGES: dict[str, tuple[Callable[[argparse.Namespace, StageLog], None], list[str]]] = {
     "fetch": (fetch, ["name", "source", "files", "manifest"]),
     "upload": (upload, ["name", "files", "manifest", "registry", "out"]),
-    "lock": (lock, ["name", "spec-file", "lockfile", "registry", "out"]),
+    "lock": (lock, ["name", "spec-file", "platforms", "registry", "out"]),
     "train": (train, ["experiment", "spec", "dataset", "environment", "registry", "out"]),
     "collect": (collect, ["run", "outputs", "metrics"]),
     "register": (register, ["run", "environment", "model", "registry", "out"]),
 }
-OPTIONAL = {"upload": ["description", "datastore", "origin"], "fetch": ["spec"]}
+OPTIONAL = {
+    "fetch": ["spec"],
+    "upload": ["description", "datastore", "origin"],
+    "lock": ["channels"],
+    "train": ["conda-active"],
+}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -236,5 +260,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def exit_now(code: int) -> None:
+    """Exit with ``code``; skip interpreter finalisation once py-rattler was used.
+
+    py-rattler's worker threads sometimes race the interpreter's shutdown and abort it
+    (exit code 134) after all work is done. Every file a stage writes is complete and
+    closed before this point, so ending the process at once loses nothing.
+    """
+    if "rattler" in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -1,5 +1,6 @@
 # Shared helpers: configuration checks, input functions and look-ups for the rules.
 
+import hashlib
 import json
 import re
 import shlex
@@ -9,9 +10,11 @@ from pathlib import Path
 from snakemake.resources import Resources
 
 from snakeyard import config as snakeyard_config
+from snakeyard.environments import CURRENT, read_spec
 from snakeyard.errors import SnakeyardError
 from snakeyard.files import walk_files
 from snakeyard.snapshot import snapshot_files
+from snakeyard.venvs import pip_only
 
 # snakeyard's own folder, also when this file is included through `module`
 SNAKEYARD_ROOT = Path(workflow.current_basedir).parent.parent
@@ -46,7 +49,7 @@ def _alternatives(names):
 
 wildcard_constraints:
     dataset=_alternatives(CFG["datasets"]),
-    environment=_alternatives(CFG["environments"]),
+    environment=_alternatives([*CFG["environments"], CURRENT]),
     experiment=_alternatives(CFG["experiments"]),
 
 
@@ -79,7 +82,47 @@ def dataset_source_input(wildcards):
 
 
 def environment_file(wildcards):
+    """The spec file, as an input that only its content (spec_hash) makes re-lock."""
+    if wildcards.environment == CURRENT:
+        return []
+    return ancient(CFG["environments"][wildcards.environment]["file"])
+
+
+def environment_spec(wildcards):
+    if wildcards.environment == CURRENT:
+        return CURRENT
     return CFG["environments"][wildcards.environment]["file"]
+
+
+def environment_spec_hash(wildcards):
+    """The spec's sha256: a changed spec is locked again, a touched one is not."""
+    if wildcards.environment == CURRENT:
+        return ""
+    return hashlib.sha256(Path(environment_spec(wildcards)).read_bytes()).hexdigest()
+
+
+def environment_setting(key):
+    def value(wildcards):
+        if wildcards.environment == CURRENT:
+            return ""
+        setting = CFG["environments"][wildcards.environment][key]
+        return json.dumps(setting) if setting else ""
+
+    return value
+
+
+def conda_environment(wildcards):
+    """The conda spec Snakemake deploys with --sdm conda (its pin file next to it)."""
+    name = experiment(wildcards)["environment"]
+    if name == CURRENT:
+        return None
+    spec = CFG["environments"][name]["file"]
+    return None if pip_only(read_spec(Path(spec))[1]) else spec
+
+
+# with --software-deployment-method conda the train job runs in the activated environment
+_METHODS = {m.name.lower() for m in workflow.deployment_settings.deployment_method}
+CONDA_ACTIVE = "yes" if "conda" in _METHODS else "no"
 
 
 def dataset_receipt(wildcards):
@@ -108,23 +151,30 @@ def model_spec(wildcards):
     return json.dumps(experiment(wildcards)["model"], sort_keys=True)
 
 
+# what a train job asks for when neither its experiment nor the profile says
+RESOURCE_FALLBACKS = {"mem_mb": 1000, "runtime": 30}
+
+
 def resource(name, config_key=None):
     """A train resource from the experiment's ``resources`` (``config_key``, default
-    ``name``); where the experiment leaves it out, the profile's default-resources."""
+    ``name``); where the experiment leaves it out, the profile's default-resources, else
+    RESOURCE_FALLBACKS."""
 
     def value(wildcards, input, attempt, threads=None):
         configured = experiment(wildcards)["resources"].get(config_key or name)
         if configured is not None:
             return configured
         defaults = workflow.resource_settings.default_resources
-        if defaults is None:
-            return None
-        if not isinstance(defaults, Resources):
-            defaults = Resources.from_mapping(defaults)
-        context = dict(input=input, attempt=attempt)
-        if threads is not None:
-            context["threads"] = threads
-        return defaults.get(name).evaluate(wildcards, **context).value
+        if defaults is not None:
+            if not isinstance(defaults, Resources):
+                defaults = Resources.from_mapping(defaults)
+            context = dict(input=input, attempt=attempt)
+            if threads is not None:
+                context["threads"] = threads
+            default = defaults.get(name).evaluate(wildcards, **context).value
+            if default is not None:
+                return default
+        return RESOURCE_FALLBACKS.get(name)
 
     return value
 

@@ -1,4 +1,4 @@
-# Environments: lock (or, without conda, record) each environment and register it.
+# Environments: lock each environment's spec (or record `current`) and register it.
 
 
 rule lock:
@@ -10,11 +10,14 @@ rule lock:
         "logs/lock/{environment}.log",
     localrule: LOCAL_STAGES
     params:
-        lockfile="results/environments/{environment}.conda-lock.yml",
+        spec=environment_spec,
+        spec_hash=environment_spec_hash,
+        platforms=environment_setting("platforms"),
+        channels=environment_setting("channels"),
         registry=REGISTRY,
     shell:
         stage(
-            "lock --name {wildcards.environment} --spec-file {input:q}"
-            " --lockfile {params.lockfile} --registry {params.registry:q}"
-            " --out {output} --log {log}"
+            "lock --name {wildcards.environment} --spec-file {params.spec:q}"
+            " --platforms={params.platforms:q} --channels={params.channels:q}"
+            " --registry {params.registry:q} --out {output} --log {log}"
         )

@@ -12,6 +12,8 @@ rule train:
         "logs/train/{experiment}.log",
     benchmark:
         "results/{experiment}/train.benchmark.tsv"
+    conda:
+        conda_environment
     threads: resource("cpus")
     resources:
         mem_mb=resource("mem_mb"),
@@ -21,11 +23,13 @@ rule train:
     params:
         spec=train_spec,
         registry=REGISTRY,
+        conda_active=CONDA_ACTIVE,
     shell:
         stage(
             "train --experiment {wildcards.experiment} --spec {params.spec:q}"
             " --dataset {input.dataset} --environment {input.environment}"
-            " --registry {params.registry:q} --out {output} --log {log}"
+            " --registry {params.registry:q} --conda-active {params.conda_active}"
+            " --out {output} --log {log}"
         )
 
 

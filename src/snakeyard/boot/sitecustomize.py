@@ -1,0 +1,49 @@
+"""Run at the start of every training script snakeyard launches (the runner puts this
+folder first on ``PYTHONPATH``).
+
+It makes ``snakeyard`` and the hosted-ML shim (``azureml.core.run``) importable without
+letting them shadow anything: they are found by a finder placed *last* on
+``sys.meta_path``, so a package of the same name installed in the training environment
+(a real Azure ML SDK, another snakeyard) wins, and no other folder of the workflow's
+interpreter is added to ``sys.path``. Then the environment's own ``sitecustomize``, if
+it has one, runs as it would have.
+"""
+
+import importlib.machinery
+import importlib.util
+import os
+import sys
+
+# name=folder pairs: the top-level packages this finder may provide, and where
+_ROOTS = dict(
+    item.split("=", 1)
+    for item in os.environ.get("SNAKEYARD_PROVIDES", "").split(os.pathsep)
+    if "=" in item
+)
+
+
+class _LastResortFinder:
+    """Finds the provided packages only when nothing earlier on sys.meta_path did."""
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        parts = name.split(".")
+        root = _ROOTS.get(parts[0])
+        if root is None:
+            return None
+        # a submodule the environment's package of that name lacks (azureml.core when
+        # only another azureml-* distribution is installed) comes from the shim too
+        folder = os.path.join(root, *parts[:-1])
+        return importlib.machinery.PathFinder.find_spec(name, [folder])
+
+
+sys.meta_path.append(_LastResortFinder)
+
+_here = os.path.dirname(os.path.abspath(__file__))
+_spec = importlib.machinery.PathFinder.find_spec(
+    "sitecustomize", [p for p in sys.path if os.path.abspath(p or os.curdir) != _here]
+)
+if _spec is not None and _spec.loader is not None:
+    _module = importlib.util.module_from_spec(_spec)
+    sys.modules["sitecustomize"] = _module
+    _spec.loader.exec_module(_module)
