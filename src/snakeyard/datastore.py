@@ -64,10 +64,14 @@ class StoreReport:
 def copy_hashed(source: Path, target: Path) -> str:
     """Copy one file and return the sha256 of the bytes written, read in one pass."""
     digest = hashlib.sha256()
-    with open(source, "rb") as reader, open(target, "wb") as writer:
-        while chunk := reader.read(CHUNK):
-            digest.update(chunk)
-            writer.write(chunk)
+    buffer = bytearray(CHUNK)  # reused: no allocation per chunk
+    view = memoryview(buffer)
+    with open(source, "rb", buffering=0) as reader, open(target, "wb", buffering=0) as writer:
+        while size := reader.readinto(buffer):
+            digest.update(view[:size])
+            written = 0
+            while written < size:  # a raw write may be short
+                written += writer.write(view[written:size])
     return digest.hexdigest()
 
 
