@@ -122,7 +122,9 @@ def sweep_figures(parent: Path, name: str, config: dict[str, Any], rounds: int) 
     for number in range(rounds):
         workdir, configfile = new_folder(parent, f"{name}-", config)
         # data set and environment first: they are not part of the sweep
-        snakemake(workdir, "results/datasets/iris.json", "results/environments/sklearn.json",
+        environment = config["experiments"][experiment]["environment"]
+        snakemake(workdir, "results/datasets/iris.json",
+                  f"results/environments/{environment}.json",
                   "--configfile", str(configfile))  # fmt: skip
         print(f"[{name}] round {number + 1}/{rounds}: the sweep ...", flush=True)
         walls.append(snakemake(workdir, "--configfile", str(configfile)))
