@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, SLURM_ARGS, Project, jobs_run
+from conftest import ROOT, Project, jobs_run
 from snakeyard.sweep import plan
 
 pytestmark = pytest.mark.integration
@@ -261,24 +261,3 @@ def test_max_concurrent_runs_holds_under_a_cluster_executor(project: Project):
     assert most_overlapping(runs) <= 2
     assert project.registry.get_model("remote")["run_id"] == max(runs, key=lambda r: r["metrics"]["score"])["id"]
 
-
-@pytest.mark.slurm
-def test_a_sweep_on_slurm_runs_each_trial_as_a_job_within_the_limit(slurm, project: Project):
-    # two CPUs on the one-node cluster would let Slurm run two trials at once: the
-    # sweep allows one
-    sweep = {"sampling": "grid", "parameters": {"x": [1, 2, 4]}, "max_concurrent_runs": 1,
-             "primary_metric": "score"}  # fmt: skip
-    script = SCORE_SCRIPT.replace("time.sleep(0.6)", "time.sleep(1)")
-    project.add_experiment("onslurm", script, sweep=sweep, model={"path": "outputs/model.txt"},
-                           resources={"partition": "main"})  # fmt: skip
-    done = project.snakemake("results/onslurm/model.json", *SLURM_ARGS)
-    assert jobs_run(done.stdout + done.stderr, "trial") == 3
-    runs = project.registry.list_runs("onslurm")
-    assert len(runs) == 3 and all(r["status"] == "Completed" for r in runs)
-    jobs = {r["cluster"]["job_id"] for r in runs}
-    assert len(jobs) == 3 and None not in jobs  # each trial its own Slurm job
-    assert {r["cluster"]["partition"] for r in runs} == {"main"}
-    assert most_overlapping(runs) == 1
-    best = max(runs, key=lambda r: r["metrics"]["score"])
-    assert best["trial"]["parameters"] == {"x": 4}
-    assert project.registry.get_model("onslurm")["run_id"] == best["id"]
