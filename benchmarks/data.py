@@ -4,6 +4,7 @@ Run from the repository root::
 
     python benchmarks/data.py            # 1 GiB of files and full-size MNIST; ~10 minutes
     python benchmarks/data.py --quick    # 64 MiB and a 7,000-image MNIST, a smoke check
+    python benchmarks/data.py --only upload  # figures 1 and 2 alone
 
 Figures go to ``benchmarks/results/data.json`` and ``benchmarks/results/data.md`` and
 are printed at the end. Everything runs in a temporary folder (``--tmp`` chooses its
@@ -263,13 +264,23 @@ def mnist_figures(work: Path, sizes: dict[str, int]) -> dict[str, Any]:
 
 # -------------------------------------------------------------------- report
 def markdown(report: dict[str, Any]) -> str:
-    up, mn = report["upload"], report["mnist"]
+    lines = [f"# snakeyard data benchmarks ({'quick' if report['quick'] else 'full size'})", ""]
+    if "upload" in report:
+        lines += upload_lines(report["upload"]) + [""]
+    if "mnist" in report:
+        lines += mnist_lines(report["mnist"]) + [""]
+    lines.append(
+        f"Machine: {report['environment']['cpus']} CPUs, load average at start "
+        f"{report['environment']['load_start']}, at end {report['environment'].get('load_end')}."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def upload_lines(up: dict[str, Any]) -> list[str]:
     r = up["ratios"]
     size = f"{up['total_bytes'] / (1 << 30):.2f} GiB in {up['files']} files"
     rate = up["total_bytes"] / (1 << 20)
     lines = [
-        f"# snakeyard data benchmarks ({'quick' if report['quick'] else 'full size'})",
-        "",
         f"Upload of {size} into the folder datastore, medians of {up['cp_r']['n']} rounds:",
         "",
         "| measurement | median | throughput |",
@@ -286,7 +297,7 @@ def markdown(report: dict[str, Any]) -> str:
         median = up[key]["median_s"]
         lines.append(f"| {label} | {median:.2f} s | {rate / median:.0f} MiB/s |")
     changed = up["new_version_one_file_changed"]
-    lines += [
+    return lines + [
         "",
         f"- upload throughput / `cp -r` throughput: **{r['upload_throughput_vs_cp']:.2f}** "
         f"(aim ≥ {AIM_UPLOAD_RATIO}); hashing first: "
@@ -298,7 +309,11 @@ def markdown(report: dict[str, Any]) -> str:
         f"{changed['bytes_written']} bytes written, {changed['files_reused']} files reused; "
         f"datastore on disk {up['datastore_bytes_before_reuploads'] / (1 << 20):.1f} MiB before, "
         f"{changed['datastore_bytes_after'] / (1 << 20):.1f} MiB after",
-        "",
+    ]
+
+
+def mnist_lines(mn: dict[str, Any]) -> list[str]:
+    return [
         f"MNIST-shaped experiment, {mn['images']:,} synthetic 28 x 28 uint8 images "
         f"({mn['download_bytes'] / (1 << 20):.1f} MiB gzipped, served on loopback):",
         "",
@@ -308,11 +323,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"its peak memory {mn['train_job_max_rss_mib']:.0f} MiB; peak memory of any process "
         f"of the run: **{mn['peak_rss_mib_any_process'] or 0:.0f} MiB**; "
         f"accuracy {mn['accuracy']:.4f}",
-        "",
-        f"Machine: {report['environment']['cpus']} CPUs, load average at start "
-        f"{report['environment']['load_start']}, at end {report['environment'].get('load_end')}.",
     ]
-    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -321,6 +332,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the figures")
     parser.add_argument("--tmp", type=Path, default=None, help="parent of the temporary folder")
+    parser.add_argument(
+        "--only",
+        choices=["upload", "mnist"],
+        default=None,
+        help="run one group of figures: upload (figures 1 and 2) or mnist (figure 3)",
+    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     work = Path(tempfile.mkdtemp(prefix="snakeyard-data-bench-", dir=args.tmp))
@@ -335,9 +352,11 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     try:
-        report["upload"] = upload_figures(work, sizes)
-        shutil.rmtree(work / "source")
-        report["mnist"] = mnist_figures(work, sizes)
+        if args.only in (None, "upload"):
+            report["upload"] = upload_figures(work, sizes)
+            shutil.rmtree(work / "source")
+        if args.only in (None, "mnist"):
+            report["mnist"] = mnist_figures(work, sizes)
     finally:
         report["environment"]["load_end"] = [round(x, 2) for x in os.getloadavg()]
         if args.keep:
