@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from core import summary
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
 AIM_UPLOAD_RATIO = 0.8  # our throughput / cp -r throughput, at least
@@ -42,16 +44,6 @@ AIM_REUPLOAD_RATIO = 1.2  # re-upload time / hashing time, at most
 
 FULL = {"bytes": 1 << 30, "file_bytes": 512 << 10, "rounds": 5, "train": 60_000, "test": 10_000}
 QUICK = {"bytes": 64 << 20, "file_bytes": 256 << 10, "rounds": 2, "train": 6_000, "test": 1_000}
-
-
-def summary(samples: list[float]) -> dict[str, Any]:
-    return {
-        "median_s": statistics.median(samples),
-        "min_s": min(samples),
-        "max_s": max(samples),
-        "n": len(samples),
-        "samples_s": [round(s, 4) for s in samples],
-    }
 
 
 def clean_env(**extra: str) -> dict[str, str]:

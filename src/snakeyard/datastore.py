@@ -61,6 +61,17 @@ class StoreReport:
         return text + ("" if self.linked else "; hard links unsupported here, files copied")
 
 
+def publish_folder(staging: Path, target: Path) -> None:
+    """Rename a finished ``staging`` folder to ``target``; if another writer published the
+    same content there first, drop ours."""
+    try:
+        os.rename(staging, target)
+    except OSError:
+        if not target.is_dir():
+            raise
+        shutil.rmtree(staging)
+
+
 def copy_verified(source: Path, target: Path) -> str:
     """Copy one file and return the sha256 of the copy, read back as it was stored.
 
@@ -130,12 +141,7 @@ class FolderDatastore:
                         report.reused_files += 1
             for entry in manifest:
                 report.linked &= self._place(entry, staging / entry["path"])
-            try:
-                os.rename(staging, location)
-            except OSError:
-                if not location.is_dir():
-                    raise
-                shutil.rmtree(staging)  # another writer stored the same content first
+            publish_folder(staging, location)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -463,12 +469,7 @@ def materialise(
                     f"data set {meta['name']}:{meta['version']}: file {entry['path']} from "
                     f"{store.url()} has sha256 {actual}, recorded {entry['sha256']}"
                 )
-        try:
-            os.rename(staging, target)
-        except OSError:
-            if not target.is_dir():
-                raise
-            shutil.rmtree(staging)  # another job on this node was faster
+        publish_folder(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
