@@ -369,6 +369,22 @@ def table_row(*cells: str) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def report_heading(kind: str, report: dict[str, Any]) -> list[str]:
+    """Title, where and with what it was measured, and the header of the figures table."""
+    env = report["environment"]
+    return [
+        f"# snakeyard {kind} benchmarks{' (quick)' if report['quick'] else ''}",
+        "",
+        f"{env['date_utc']}, Python {env['python']}, Snakemake {env['snakemake']}, "
+        f"{env['cpus']} CPUs, commit {env['git_commit']}"
+        f"{' (with uncommitted changes)' if env.get('git_dirty') else ''}. "
+        "Medians; ratio = ours / reference.",
+        "",
+        table_row("figure", "snakeyard", "reference", "ratio", "aim"),
+        table_row("---", "---:", "---:", "---:", "---:"),
+    ]
+
+
 def markdown(report: dict[str, Any]) -> str:
     """The figures as a small human-readable table."""
     reg, train, pipe = report["registry"], report["train"], report["pipeline"]
@@ -383,15 +399,7 @@ def markdown(report: dict[str, Any]) -> str:
     )
     fill = f"{sec(reg['fill']['total_s'])} ({ms(reg['fill']['per_version_s'])} each)"
     rows = [
-        f"# snakeyard core benchmarks{' (quick)' if report['quick'] else ''}",
-        "",
-        f"{env['date_utc']}, Python {env['python']}, Snakemake {env['snakemake']}, "
-        f"{env['cpus']} CPUs, commit {env['git_commit']}"
-        f"{' (with uncommitted changes)' if env.get('git_dirty') else ''}. "
-        "Medians; ratio = ours / reference.",
-        "",
-        table_row("figure", "snakeyard", "reference", "ratio", "aim"),
-        table_row("---", "---:", "---:", "---:", "---:"),
+        *report_heading("core", report),
         table_row(f"1. fill registry with {n} versions (API loop)", fill, "", "", ""),
         table_row(
             f"1a. register one more version ({reg['artifact_bytes']} B artifact)",

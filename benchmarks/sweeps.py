@@ -26,7 +26,16 @@ from typing import Any
 
 import yaml
 
-from core import clean_env, environment_info, load, run, sec, snakemake_executable, summary
+from core import (
+    clean_env,
+    environment_info,
+    load,
+    report_heading,
+    run,
+    sec,
+    snakemake_executable,
+    summary,
+)
 from core import table_row as row
 
 REPO = Path(__file__).resolve().parent.parent
@@ -206,17 +215,7 @@ def noop_figures(parent: Path, trials: int, rounds: int) -> dict[str, Any]:
 def markdown(report: dict[str, Any]) -> str:
     """The figures as a small human-readable table."""
     env = report["environment"]
-    lines = [
-        f"# snakeyard sweep benchmarks{' (quick)' if report['quick'] else ''}",
-        "",
-        f"{env['date_utc']}, Python {env['python']}, Snakemake {env['snakemake']}, "
-        f"{env['cpus']} CPUs, commit {env['git_commit']}"
-        f"{' (with uncommitted changes)' if env.get('git_dirty') else ''}. "
-        "Medians; ratio = ours / reference.",
-        "",
-        row("figure", "snakeyard", "reference", "ratio", "aim"),
-        row("---", "---:", "---:", "---:", "---:"),
-    ]
+    lines = report_heading("sweep", report)
     for key, label in (("tutorial", "tutorial sweep"), ("grid", "grid sweep")):
         if key not in report:
             continue

@@ -53,6 +53,17 @@ class StoreReport:
     linked: bool = True
     notes: list[str] = field(default_factory=list)
 
+    def put_all(self, put: Callable[[dict[str, Any]], int], manifest: list[dict]) -> None:
+        """Store every manifest entry with ``put`` (bytes written, 0 when the blob was
+        already there) on a few threads, counting what was written and what reused."""
+        with ThreadPoolExecutor(WORKERS) as pool:
+            for written in pool.map(put, manifest):
+                if written:
+                    self.written_files += 1
+                    self.written_bytes += written
+                else:
+                    self.reused_files += 1
+
     def summary(self) -> str:
         text = (
             f"{self.written_files} new file(s) stored ({human_bytes(self.written_bytes)}), "
@@ -132,13 +143,7 @@ class FolderDatastore:
             return self._put_blob(base / entry["path"], entry, blob_staging)
 
         try:
-            with ThreadPoolExecutor(WORKERS) as pool:
-                for written in pool.map(put, manifest):
-                    if written:
-                        report.written_files += 1
-                        report.written_bytes += written
-                    else:
-                        report.reused_files += 1
+            report.put_all(put, manifest)
             for entry in manifest:
                 report.linked &= self._place(entry, staging / entry["path"])
             publish_folder(staging, location)
@@ -289,13 +294,7 @@ class S3Datastore:
             self._put_blob(base / entry["path"], entry)
             return entry["bytes"]
 
-        with ThreadPoolExecutor(WORKERS) as pool:
-            for written in pool.map(put, manifest):
-                if written:
-                    report.written_files += 1
-                    report.written_bytes += written
-                else:
-                    report.reused_files += 1
+        report.put_all(put, manifest)
         return self.url(), report
 
     def _put_blob(self, path: Path, entry: dict[str, Any]) -> None:
