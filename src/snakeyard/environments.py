@@ -93,10 +93,27 @@ def interpreter_packages() -> dict[str, str]:
     """Exact versions of the distributions installed for this interpreter."""
     packages = {"python": platform.python_version()}
     for dist in importlib.metadata.distributions():
-        name = dist.metadata["Name"]
-        if name:
-            packages.setdefault(re.sub(r"[-_.]+", "-", name).lower(), dist.version)
+        name, version = _name_and_version(dist)
+        if name and version:
+            packages.setdefault(re.sub(r"[-_.]+", "-", name).lower(), version)
     return dict(sorted(packages.items()))
+
+
+_HEADER_FIELD = re.compile(r"^(Name|Version):[ \t]*(\S.*?)[ \t]*$", re.MULTILINE)
+
+
+def _name_and_version(dist: importlib.metadata.Distribution) -> tuple[str | None, str | None]:
+    """A distribution's name and version, read from the head of its metadata file.
+
+    ``dist.metadata`` parses the whole file as an e-mail message, long description and
+    all: for the ~200 distributions of a usual environment that took a tenth of a second
+    at the start of every training job. Both fields sit in the header, before the first
+    blank line.
+    """
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    header = text.replace("\r\n", "\n").split("\n\n", 1)[0]
+    fields = dict(_HEADER_FIELD.findall(header))
+    return fields.get("Name"), fields.get("Version")
 
 
 def conda_lock(

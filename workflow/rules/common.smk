@@ -13,6 +13,7 @@ from snakeyard import config as snakeyard_config
 from snakeyard.environments import CURRENT, read_spec
 from snakeyard.errors import SnakeyardError
 from snakeyard.files import walk_files
+from snakeyard.scheduling import cancel_scheduler_wakeups
 from snakeyard.snapshot import snapshot_files
 from snakeyard.venvs import pip_only
 from snakeyard.sweep import plan as plan_sweep
@@ -252,3 +253,13 @@ def trial_spec(wildcards):
     spec["arguments"] = trial_arguments(spec["arguments"], trial.parameters)
     spec["trial"] = {"id": trial.id, "parameters": trial.parameters}
     return json.dumps(spec)
+
+
+# the run is over: exit now rather than wait for the scheduler's rate-limit timer
+# (up to a second after the last job; see src/snakeyard/scheduling.py)
+onsuccess:
+    cancel_scheduler_wakeups()
+
+
+onerror:
+    cancel_scheduler_wakeups()
