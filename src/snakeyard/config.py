@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 from jsonschema.exceptions import best_match
 
 from .datasets import parse_source
 from .environments import CURRENT, read_spec
 from .errors import ConfigError
+from .files import load_yaml
 from .registry import default_root
 from .store import NAME_PATTERN, NAME_RULE, check_name
 
@@ -63,7 +63,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
 
 def validate(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
     """Check ``config`` against the schema and fill in defaults; errors name the key."""
-    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
+    schema = load_yaml(Path(schema_path).read_text(encoding="utf-8"))
     validator_class = _with_defaults(jsonschema.validators.validator_for(schema))
     errors = list(validator_class(schema).iter_errors(config))
     if errors:

@@ -22,9 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import ConfigError, SnakeyardError
+from .files import load_yaml
 
 CONDA_FRONTENDS = ("micromamba", "mamba", "conda")
 # tell conda-lock which kind of front end --conda names, so it never tries to fetch another
@@ -41,9 +40,11 @@ def read_spec(path: Path) -> tuple[str, dict[str, Any]]:
     """Read and check a conda environment file; return its text and parsed content."""
     if not path.is_file():
         raise ConfigError(f"environment file {path} does not exist")
+    import yaml  # for its error class; training jobs seldom get here
+
     text = path.read_text(encoding="utf-8")
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f", line {mark.line + 1}" if mark else ""
@@ -145,7 +146,7 @@ def conda_lock(
 
 def locked_packages(lock_text: str) -> dict[str, str]:
     """Package versions for this platform from a conda-lock file."""
-    data = yaml.safe_load(lock_text) or {}
+    data = load_yaml(lock_text) or {}
     here = conda_platform()
     return dict(
         sorted(
@@ -241,11 +242,11 @@ def activate(
     (``conda_active``, with ``--software-deployment-method conda``) or else one
     installed (once) from the lock with py-rattler.
     """
-    from . import locking, venvs
-
     label = f"environment {meta['name']}:{meta['version']}"
     if meta["method"] == METHOD_RECORDED:
         return sys.executable, interpreter_packages()
+    from . import locking, venvs  # a training job in `current` needs neither
+
     lock_text = (Path(meta["path"]) / (meta.get("lock_file") or "conda-lock.yml")).read_text(
         encoding="utf-8"
     )

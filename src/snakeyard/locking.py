@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError, SnakeyardError
+from .files import load_yaml
 
 # what a machine of each platform offers the solver (__glibc, __osx, ...), so that a
 # spec can be locked for platforms other than this machine's
@@ -128,7 +129,7 @@ def up_to_date(
         return None
     text = lockfile.read_text(encoding="utf-8")
     try:
-        metadata = (yaml.safe_load(text) or {}).get("metadata") or {}
+        metadata = (load_yaml(text) or {}).get("metadata") or {}
     except yaml.YAMLError:
         return None
     spec_text = spec.read_text(encoding="utf-8")
@@ -217,7 +218,7 @@ def render_pins(
     spec: Path, lock_text: str, platforms: tuple[str, ...] | list[str]
 ) -> dict[str, Path]:
     """Write Snakemake's ``envs/NAME.<platform>.pin.txt`` for each platform of a lock."""
-    data = yaml.safe_load(lock_text) or {}
+    data = load_yaml(lock_text) or {}
     stem = spec.name.removesuffix(".yaml").removesuffix(".yml")
     written = {}
     for platform_name in platforms:
@@ -246,7 +247,7 @@ def install(lock_text: str, platform_name: str, prefix: Path, log: Callable[[str
     """
     import rattler
 
-    data = yaml.safe_load(lock_text) or {}
+    data = load_yaml(lock_text) or {}
     records = []
     for entry in data.get("package", []):
         if entry.get("platform") != platform_name or entry.get("manager") != "conda":

@@ -146,10 +146,10 @@ def local_dataset(registry: Any, receipt: dict[str, Any], log: StageLog) -> dict
     A version in an object store is materialised into this node's cache first; a
     tabular data set is handed over as the path of its CSV file.
     """
-    from .datastore import materialise
-
     if not receipt["location"].startswith("s3://") and receipt.get("format") != "tabular":
         return receipt  # a folder the script gets as it is
+    from .datastore import materialise
+
     meta = registry.get_dataset(receipt["name"], receipt["version"])
     location = materialise(meta, registry.root, log=log)
     if meta.get("format") == "tabular":
