@@ -6,6 +6,7 @@ import base64
 import csv
 import json
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,14 @@ def report_results(report: Path) -> dict:
 
 def embedded_bytes(result: dict) -> bytes:
     return base64.b64decode(result["data_uri"].split("base64,", 1)[1])
+
+
+SVG = {"svg": "http://www.w3.org/2000/svg"}
+
+
+def svg_texts(element: ET.Element, css: str) -> list[str]:
+    """The texts of one class in an SVG picture, in drawing order."""
+    return [t.text for t in element.iterfind(f".//svg:text[@class='{css}']", SVG)]
 
 
 def most_overlapping(runs: list[dict]) -> int:
@@ -103,16 +112,25 @@ def test_the_tutorial_sweep_registers_the_best_run_and_reports_it(project: Proje
     results = report_results(project.path / "report.html")
     expected = {
         "results/sklearn-iris-sweep/report/sweep.html": "text/html",
-        "results/sklearn-iris-sweep/report/primary-metric.png": "image/png",
-        "results/sklearn-iris-sweep/report/confusion-matrix.png": "image/png",
+        "results/sklearn-iris-sweep/report/primary-metric.svg": "image/svg+xml",
+        "results/sklearn-iris-sweep/report/confusion-matrix.svg": "image/svg+xml",
         "results/sklearn-iris-sweep/report/model-metrics.html": "text/html",
     }
     for path, mime in expected.items():
         assert results[path]["mime_type"] == mime
         assert embedded_bytes(results[path]) == (project.path / path).read_bytes()
-    for path in expected:
-        if path.endswith(".png"):
-            assert embedded_bytes(results[path]).startswith(b"\x89PNG\r\n\x1a\n")
+    # the metric by parameter: one panel per parameter, in each one marker per trial
+    plot = ET.fromstring(embedded_bytes(results["results/sklearn-iris-sweep/report/primary-metric.svg"]))
+    assert plot.tag == "{http://www.w3.org/2000/svg}svg" and plot.get("viewBox")
+    panels = plot.findall(".//svg:g[@class='panel']", SVG)
+    assert [svg_texts(panel, "x-label") for panel in panels] == [["kernel"], ["penalty"]]
+    for panel in panels:
+        stars = panel.findall("svg:polygon[@class='best']", SVG)
+        circles = panel.findall("svg:circle[@class='trial']", SVG)
+        assert len(stars) == 1 and len(stars) + len(circles) == len(rows) == 12
+        assert svg_texts(panel, "y-label") == ["Accuracy"]
+    assert sorted(svg_texts(panels[0], "x-tick")) == ["linear", "poly", "rbf", "sigmoid"]
+    assert f"best trial {best['trial']}" in " ".join(svg_texts(plot, "title"))
     table = embedded_bytes(results["results/sklearn-iris-sweep/report/sweep.html"]).decode()
     # every trial, in the order of sweep.tsv, the best one marked
     positions = [table.index(row["run_id"]) for row in rows]
@@ -125,6 +143,12 @@ def test_the_tutorial_sweep_registers_the_best_run_and_reports_it(project: Proje
     matrix = receipt["metrics"]["Confusion matrix"]
     assert matrix["class_labels"] == ["setosa", "versicolor", "virginica"]
     assert sum(map(sum, matrix["matrix"])) == 45  # the 30 % test split of 150 flowers
+    # the registered model's confusion matrix: its labels and counts, row by row
+    picture = ET.fromstring(embedded_bytes(results["results/sklearn-iris-sweep/report/confusion-matrix.svg"]))
+    assert svg_texts(picture, "y-tick") == matrix["class_labels"] == svg_texts(picture, "x-tick")
+    assert svg_texts(picture, "count") == [str(count) for row in matrix["matrix"] for count in row]
+    assert svg_texts(picture, "x-label") == ["predicted class"]
+    assert svg_texts(picture, "y-label") == ["true class"]
 
 
 def test_trials_are_limited_incremental_and_survive_failures(project: Project):

@@ -13,29 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import svg
 from .files import write_text_atomic
-
-BEST_COLOUR = "#d62728"
-TRIAL_COLOUR = "#1f77b4"
-# a parameter with at most this many distinct values is drawn as categories
-CATEGORIES = 10
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, never a window
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(figure: Any, path: Path) -> None:
-    """Write a figure as PNG, atomically (a temporary file, then a rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    figure.savefig(partial, format="png", dpi=110)
-    partial.replace(path)
 
 
 def find_confusion_matrix(metrics: dict[str, Any]) -> tuple[str, list[str], list[list[float]]]:
@@ -51,95 +30,38 @@ def find_confusion_matrix(metrics: dict[str, Any]) -> tuple[str, list[str], list
             and isinstance(matrix, list)
             and len(matrix) == len(labels) > 0
             and all(isinstance(row, list) and len(row) == len(labels) for row in matrix)
+            and all(_is_number(count) for row in matrix for count in row)
         ):
             return name, [str(label) for label in labels], matrix
     raise LookupError("no metric holds a confusion matrix")
 
 
-def plot_metric_by_parameter(summary: dict[str, Any], path: Path) -> None:
-    """One panel per swept parameter: the primary metric of every usable trial, best in red."""
-    plt = _pyplot()
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def metric_by_parameter(summary: dict[str, Any]) -> str:
+    """SVG: one panel per swept parameter, the primary metric of every usable trial, best
+    as a red star."""
     metric, goal = summary["primary_metric"], summary["goal"]
     rows = [row for row in summary["rows"] if row["rank"] != ""]
     columns = summary.get("columns") or list(rows[0])
     parameters = [column[len("param:") :] for column in columns if column.startswith("param:")]
-    columns = min(3, len(parameters))
-    lines = math.ceil(len(parameters) / columns)
-    figure, axes = plt.subplots(
-        lines, columns, figsize=(4.2 * columns, 3.6 * lines), squeeze=False
-    )
-    for ax in axes.flat[len(parameters) :]:
-        ax.set_visible(False)
-    for ax, name in zip(axes.flat, parameters, strict=False):
-        values = [row[f"param:{name}"] for row in rows]
-        scores = [row[metric] for row in rows]
-        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-        distinct = sorted(set(values), key=lambda v: (numeric and float(v), str(v)))
-        if numeric and len(distinct) > CATEGORIES:
-            xs = [float(v) for v in values]
-            low, high = min(xs), max(xs)
-            if low > 0 and high / low >= 100:
-                ax.set_xscale("log")
-        else:
-            # few values: one column each, trials that share one spread across it
-            categories = [str(v) for v in distinct]
-            seen: dict[str, int] = {}
-            xs = []
-            for value in map(str, values):
-                count = seen.get(value, 0)
-                seen[value] = count + 1
-                xs.append(categories.index(value) + ((count % 7) - 3) * 0.05)
-            ax.set_xticks(range(len(categories)), categories)
-            ax.set_xlim(-0.5, len(categories) - 0.5)
-        ax.scatter(xs[1:], scores[1:], color=TRIAL_COLOUR, alpha=0.75, label="trial")
-        ax.scatter(xs[:1], scores[:1], color=BEST_COLOUR, marker="*", s=180, label="best")
-        ax.set_xlabel(name)
-        ax.set_ylabel(metric)
-        ax.grid(alpha=0.3)
-    axes.flat[0].legend(loc="best", fontsize="small")
+    if not parameters:
+        return svg.message(f"The sweep of {summary['experiment']} has no swept parameter to plot.")
     left = len(summary["rows"]) - len(rows)
     note = f", {left} left out (failed or no {metric})" if left else ""
-    figure.suptitle(
+    title = (
         f"{summary['experiment']}: {metric} ({goal}) by parameter, "
-        f"{len(rows)} trials{note}; best trial {summary['best']['trial']}",
-        fontsize="medium",
+        f"{len(rows)} trials{note}; best trial {summary['best']['trial']}"
     )
-    figure.tight_layout()
-    _save(figure, path)
-    plt.close(figure)
-
-
-def plot_confusion_matrix(
-    title: str, labels: list[str], matrix: list[list[float]], path: Path
-) -> None:
-    """The counts as a heat map with each count written in its cell."""
-    plt = _pyplot()
-    size = max(4.0, 0.6 * len(labels) + 2.5)
-    figure, ax = plt.subplots(figsize=(size + 1, size))
-    image = ax.imshow(matrix, cmap="Blues")
-    figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    highest = max((max(row) for row in matrix), default=0) or 1
-    for i, row in enumerate(matrix):
-        for j, count in enumerate(row):
-            colour = "white" if count > highest / 2 else "black"
-            ax.text(j, i, f"{count:g}", ha="center", va="center", color=colour)
-    ax.set_xticks(range(len(labels)), labels, rotation=45 if len(labels) > 4 else 0)
-    ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    ax.set_title(title, fontsize="medium")
-    figure.tight_layout()
-    _save(figure, path)
-    plt.close(figure)
-
-
-def plot_message(message: str, path: Path) -> None:
-    """A picture that says why there is no picture."""
-    plt = _pyplot()
-    figure = plt.figure(figsize=(6, 1.6))
-    figure.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
-    _save(figure, path)
-    plt.close(figure)
+    return svg.scatter_panels(
+        title,
+        metric,
+        {name: [row[f"param:{name}"] for row in rows] for name in parameters},
+        [row[metric] for row in rows],
+        best=next(i for i, row in enumerate(rows) if row["rank"] == 1),
+    )
 
 
 def model_metrics_rows(run: dict[str, Any], model: dict[str, Any]) -> list[dict[str, Any]]:
@@ -241,24 +163,30 @@ def draw_report(
     metrics: Path,
     log: Callable[[str], None] = print,
 ) -> None:
-    """Write the sweep's table and plot, the registered model's confusion matrix and metrics."""
+    """Write the sweep's table and plot, the registered model's confusion matrix and metrics
+    (pages as HTML, pictures as SVG)."""
+    for path in (table, plot, confusion, metrics):
+        path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(table, sweep_page(summary))
     log(f"table of {summary['trials']} trials: {table}")
-    plot_metric_by_parameter(summary, plot)
+    write_text_atomic(plot, metric_by_parameter(summary))
     log(f"plot of {summary['primary_metric']} by parameter: {plot}")
     reference = f"{model['name']}:{model['version']}"
     try:
         name, labels, matrix = find_confusion_matrix(run.get("metrics", {}))
     except LookupError:
-        plot_message(
+        picture = svg.message(
             f"Run {run['id']} of model {reference} logged no confusion matrix\n"
-            '(a metric {"class_labels": [...], "matrix": [[...], ...]})',
-            confusion,
+            '(a metric {"class_labels": [...], "matrix": [[...], ...]})'
         )
+        write_text_atomic(confusion, picture)
         log(f"run {run['id']} logged no confusion matrix; {confusion} says so")
     else:
         title = f"{name} of model {reference}\nrun {run['id']}"
-        plot_confusion_matrix(title, labels, matrix, confusion)
+        picture = svg.heat_map(
+            title, labels, matrix, x_label="predicted class", y_label="true class"
+        )
+        write_text_atomic(confusion, picture)
         log(f"confusion matrix of model {reference} ({len(labels)} classes): {confusion}")
     write_text_atomic(metrics, model_page(run, model))
     log(f"metrics of model {reference}: {metrics}")

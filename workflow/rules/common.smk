@@ -231,7 +231,18 @@ def trial_slots():
 
 def sweep_reports():
     """The report files of every sweep: they need the sweep's model registered."""
-    return expand("results/{experiment}/report/model-metrics.html", experiment=SWEPT)
+    # all of them, not one: Snakemake reruns a job for a missing output only when that
+    # output is asked for (results from before the pictures were SVG had PNG ones)
+    return expand(
+        "results/{experiment}/report/{name}",
+        experiment=SWEPT,
+        name=(
+            "sweep.html",
+            "primary-metric.svg",
+            "confusion-matrix.svg",
+            "model-metrics.html",
+        ),
+    )
 
 
 def sweep_setting(key):

@@ -60,7 +60,7 @@ rule sweep_report:
             labels={"experiment": "{experiment}", "figure": "trials"},
         ),
         plot=report(
-            "results/{experiment}/report/primary-metric.png",
+            "results/{experiment}/report/primary-metric.svg",
             caption="../report/primary-metric.rst",
             category="Sweep",
             labels={
@@ -69,7 +69,7 @@ rule sweep_report:
             },
         ),
         confusion=report(
-            "results/{experiment}/report/confusion-matrix.png",
+            "results/{experiment}/report/confusion-matrix.svg",
             caption="../report/confusion-matrix.rst",
             category="Registered model",
             labels={"experiment": "{experiment}", "figure": "confusion matrix"},
