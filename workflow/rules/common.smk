@@ -13,7 +13,7 @@ from snakeyard import config as snakeyard_config
 from snakeyard.environments import CURRENT, read_spec
 from snakeyard.errors import SnakeyardError
 from snakeyard.files import walk_files
-from snakeyard.scheduling import cancel_scheduler_wakeups
+from snakeyard.quick_exit import cancel_scheduler_wakeups, skip_final_collection
 from snakeyard.snapshot import snapshot_files
 from snakeyard.venvs import pip_only
 from snakeyard.sweep import plan as plan_sweep
@@ -266,8 +266,11 @@ def trial_spec(wildcards):
     return json.dumps(spec)
 
 
-# the run is over: exit now rather than wait for the scheduler's rate-limit timer
-# (up to a second after the last job; see src/snakeyard/scheduling.py)
+# the run is over: exit now rather than wait for the scheduler's rate-limit timer or
+# for a last garbage collection (see src/snakeyard/quick_exit.py)
+skip_final_collection()
+
+
 onsuccess:
     cancel_scheduler_wakeups()
 
