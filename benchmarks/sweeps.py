@@ -46,7 +46,7 @@ AIM_SWEEP_RATIO = 1.3
 AIM_NOOP_RATIO = 1.5
 FIGURES = ("tutorial", "grid", "noop")
 
-FULL = {"tutorial_rounds": 2, "grid_rounds": 1, "grid_penalties": 12, "noop_trials": 1000,
+FULL = {"tutorial_rounds": 3, "grid_rounds": 1, "grid_penalties": 12, "noop_trials": 1000,
         "noop_rounds": 3}  # fmt: skip
 QUICK = {"tutorial_rounds": 1, "grid_rounds": 1, "grid_penalties": 3, "noop_trials": 60,
          "noop_rounds": 2}  # fmt: skip
