@@ -8,7 +8,9 @@ installed with py-rattler from a local ``file://`` channel of tiny packages buil
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +21,7 @@ import yaml
 from conda_lock.lockfile import parse_conda_lock_file
 
 from conftest import ROOT, Project, jobs_run
+from snakeyard.environments import interpreter_packages
 
 pytestmark = pytest.mark.integration
 
@@ -265,3 +268,15 @@ def test_an_installed_azureml_sdk_is_not_shadowed(project: Project, tmp_path: Pa
     [run] = project.registry.list_runs("hosted")
     assert "the real SDK" in (Path(run["folder"]) / "work/logs/std_log.txt").read_text()
     assert run["metrics"] == {}  # the SDK got them, not snakeyard
+
+
+def test_the_current_interpreters_packages_are_those_importlib_metadata_reports():
+    # interpreter_packages reads only the metadata headers; it must agree with the
+    # full parse of every distribution's metadata
+    expected = {"python": sys.version.split()[0]}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            expected.setdefault(re.sub(r"[-_.]+", "-", name).lower(), dist.version)
+    assert interpreter_packages() == expected
+    assert expected["scikit-learn"] == importlib.metadata.version("scikit-learn")

@@ -10,8 +10,8 @@ say what Slurm reported. Where that file is comes from ``scontrol`` when the run
 from __future__ import annotations
 
 import os
+import platform
 import re
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -29,7 +29,7 @@ def job_context() -> dict[str, str | None] | None:
     return {
         "scheduler": "slurm",
         "job_id": job_id,
-        "node": os.environ.get("SLURMD_NODENAME") or socket.gethostname(),
+        "node": os.environ.get("SLURMD_NODENAME") or platform.node(),
         "partition": os.environ.get("SLURM_JOB_PARTITION"),
         "log": str(log) if log else None,
     }

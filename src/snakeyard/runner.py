@@ -12,8 +12,8 @@ The run's folder (``<registry>/runs/<experiment>/<run id>/``) holds::
 from __future__ import annotations
 
 import os
+import platform
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -140,7 +140,7 @@ def execute(
         "start_unix": round(time.time(), 3),
         "end_unix": None,
         "duration_seconds": None,
-        "host": socket.gethostname(),
+        "host": platform.node(),
         "cluster_job_id": os.environ.get("SLURM_JOB_ID"),
         "cluster": cluster,
         "git_commit": git_commit(source_directory),

@@ -11,9 +11,9 @@ caches and the run's own ``outputs/`` and ``logs/`` are always left out.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
+from typing import NamedTuple
 
 IGNORE_FILE = ".snakeyardignore"
 ALWAYS_IGNORED = (
@@ -28,9 +28,9 @@ ALWAYS_IGNORED = (
 )
 
 
-@dataclass(frozen=True)
-class Pattern:
-    """One line of an ignore file."""
+class Pattern(NamedTuple):
+    """One line of an ignore file (a named tuple: dataclasses cost a training job 6 ms to
+    import)."""
 
     glob: str
     negated: bool
