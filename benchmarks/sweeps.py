@@ -46,6 +46,10 @@ AIM_SWEEP_RATIO = 1.3
 AIM_NOOP_RATIO = 1.5
 FIGURES = ("tutorial", "grid", "noop")
 
+# the interpreter and the snakemake that everything runs with: this environment's, or
+# those of a fresh virtual environment (--fresh-venv)
+TOOLS = {"python": sys.executable, "snakemake": "", "installation": "this environment"}
+
 FULL = {"tutorial_rounds": 3, "grid_rounds": 1, "grid_penalties": 12, "noop_trials": 1000,
         "noop_rounds": 3}  # fmt: skip
 QUICK = {"tutorial_rounds": 1, "grid_rounds": 1, "grid_penalties": 3, "noop_trials": 60,
@@ -78,9 +82,26 @@ rule make:
 """
 
 
+def snakemake_command() -> str:
+    return TOOLS["snakemake"] or snakemake_executable()
+
+
+def fresh_venv(parent: Path) -> None:
+    """Install snakeyard as README command 1 does (``pip install -e .``) into a new
+    virtual environment, and measure with its ``python`` and ``snakemake`` from then on."""
+    venv = parent / "venv"
+    print(f"[venv] creating {venv} and installing snakeyard into it ...", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-e", str(REPO)], check=True,
+                   cwd=REPO, env=clean_env())  # fmt: skip
+    TOOLS.update(python=str(venv / "bin" / "python"), snakemake=str(venv / "bin" / "snakemake"),
+                 installation="a fresh virtual environment with `pip install -e .` "
+                 "(README command 1)")  # fmt: skip
+
+
 def snakemake(workdir: Path, *args: str, cores: int = 2) -> float:
     """Wall time of one ``snakemake`` call on snakeyard's Snakefile in ``workdir``."""
-    command = [snakemake_executable(), "-s", str(SNAKEFILE), "--cores", str(cores), *args]
+    command = [snakemake_command(), "-s", str(SNAKEFILE), "--cores", str(cores), *args]
     return run(command, workdir)
 
 
@@ -102,7 +123,7 @@ def direct_seconds(records: list[dict[str, Any]], parent: Path) -> list[float]:
     seconds = []
     for record in records:
         script = str(Path(record["source_directory"]) / record["script"])
-        command = [sys.executable, script, *record["command"][2:]]
+        command = [TOOLS["python"], script, *record["command"][2:]]
         workdir = Path(tempfile.mkdtemp(prefix="direct-", dir=parent))
         seconds.append(run(command, workdir))
         shutil.rmtree(workdir)
@@ -114,7 +135,7 @@ def direct_pair_seconds(records: list[dict[str, Any]], parent: Path) -> float:
     def one(record: dict[str, Any]) -> float:
         script = str(Path(record["source_directory"]) / record["script"])
         workdir = Path(tempfile.mkdtemp(prefix="pair-", dir=parent))
-        seconds = run([sys.executable, script, *record["command"][2:]], workdir)
+        seconds = run([TOOLS["python"], script, *record["command"][2:]], workdir)
         shutil.rmtree(workdir)
         return seconds
 
@@ -201,7 +222,7 @@ def noop_figures(parent: Path, trials: int, rounds: int) -> dict[str, Any]:
     fill = snakemake(workdir, "--quiet", "all", "--configfile", str(configfile))
     bare = Path(tempfile.mkdtemp(prefix="bare-", dir=parent))
     (bare / "Snakefile").write_text(BARE_SNAKEFILE.format(jobs=trials))
-    bare_command = [snakemake_executable(), "--cores", "2", "--quiet", "all"]
+    bare_command = [snakemake_command(), "--cores", "2", "--quiet", "all"]
     print(f"[noop] running a bare Snakefile of {trials} touch jobs once ...", flush=True)
     bare_fill = run(bare_command, bare)
     ours, theirs = [], []
@@ -210,7 +231,7 @@ def noop_figures(parent: Path, trials: int, rounds: int) -> dict[str, Any]:
         ours.append(snakemake(workdir, "--configfile", str(configfile)))
         theirs.append(run(bare_command, bare))
     check = subprocess.run(
-        [snakemake_executable(), "-s", str(SNAKEFILE), "--configfile", str(configfile), "-n"],
+        [snakemake_command(), "-s", str(SNAKEFILE), "--configfile", str(configfile), "-n"],
         cwd=workdir, env=clean_env(), capture_output=True, text=True,
     )  # fmt: skip
     assert "Nothing to be done" in check.stdout + check.stderr, "the sweep was not up to date"
@@ -230,6 +251,7 @@ def markdown(report: dict[str, Any]) -> str:
     """The figures as a small human-readable table."""
     env = report["environment"]
     lines = report_heading("sweep", report)
+    lines[2:2] = [f"Installation: {report.get('installation', 'this environment')}.", ""]
     for key, label in (("tutorial", "tutorial sweep"), ("grid", "grid sweep")):
         if key not in report:
             continue
@@ -279,6 +301,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="output folder")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument(
+        "--fresh-venv",
+        action="store_true",
+        help="measure in a new virtual environment holding only what README command 1 installs",
+    )
+    parser.add_argument(
         "--only", choices=FIGURES, action="append", help="measure only this figure (repeatable)"
     )
     args = parser.parse_args(argv)
@@ -288,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report: dict[str, Any] = {"quick": args.quick, "sizes": sizes,
                                   "environment": environment_info()}  # fmt: skip
+        if args.fresh_venv:
+            fresh_venv(scratch)
+        report["installation"] = TOOLS["installation"]
         only = set(args.only or FIGURES)
         if "tutorial" in only:
             tutorial = yaml.safe_load(TUTORIAL.read_text())
