@@ -118,14 +118,18 @@ def trial_records(workdir: Path, experiment: str) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*/run.json"))]
 
 
+def direct_command(record: dict[str, Any]) -> list[str]:
+    """The trial's own command (``python train.py --kernel ...``), as a user would run it."""
+    script = str(Path(record["source_directory"]) / record["script"])
+    return [TOOLS["python"], script, *record["command"][2:]]
+
+
 def direct_seconds(records: list[dict[str, Any]], parent: Path) -> list[float]:
     """Each trial's own command (``python train.py --kernel ...``) run directly, one by one."""
     seconds = []
     for record in records:
-        script = str(Path(record["source_directory"]) / record["script"])
-        command = [TOOLS["python"], script, *record["command"][2:]]
         workdir = Path(tempfile.mkdtemp(prefix="direct-", dir=parent))
-        seconds.append(run(command, workdir))
+        seconds.append(run(direct_command(record), workdir))
         shutil.rmtree(workdir)
     return seconds
 
@@ -133,9 +137,8 @@ def direct_seconds(records: list[dict[str, Any]], parent: Path) -> list[float]:
 def direct_pair_seconds(records: list[dict[str, Any]], parent: Path) -> float:
     """Wall time of the same trial commands run directly, two at a time (two cores)."""
     def one(record: dict[str, Any]) -> float:
-        script = str(Path(record["source_directory"]) / record["script"])
         workdir = Path(tempfile.mkdtemp(prefix="pair-", dir=parent))
-        seconds = run([TOOLS["python"], script, *record["command"][2:]], workdir)
+        seconds = run(direct_command(record), workdir)
         shutil.rmtree(workdir)
         return seconds
 
