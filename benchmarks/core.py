@@ -141,7 +141,7 @@ def fill_registry(registry: Any, artifact: Path, versions: int) -> float:
 
 def registry_figures(workdir: Path, sizes: dict[str, int]) -> dict[str, Any]:
     """Fill a registry with many versions of one model, then time register/latest/list."""
-    from snakeyard.registry import Registry
+    from snakeyard.registry.registry import Registry
 
     registry = Registry(workdir / "registry")
     artifact = workdir / "model.bin"

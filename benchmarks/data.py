@@ -79,7 +79,7 @@ def write_tree(root: Path, total: int, file_bytes: int) -> int:
 def upload_figures(work: Path, sizes: dict[str, int]) -> dict[str, Any]:
     """Upload vs ``cp -r``; re-upload vs hashing alone."""
     from snakeyard.files import manifest_of
-    from snakeyard.registry import Registry
+    from snakeyard.registry.registry import Registry
 
     source = work / "source"
     print(f"[upload] writing {sizes['bytes'] >> 20} MiB of files ...", flush=True)
@@ -176,7 +176,7 @@ def upload_figures(work: Path, sizes: dict[str, int]) -> dict[str, Any]:
 # ------------------------------------------------------------ 3: MNIST shape
 def synthetic_mnist(folder: Path, train: int, test: int) -> dict[str, str]:
     """MNIST-shaped idx files (28 x 28 uint8) of ten learnable synthetic classes."""
-    from snakeyard.idx import write_idx
+    from snakeyard.data.idx import write_idx
 
     rng = np.random.default_rng(0)
     templates = rng.random((10, 28 * 28)) < 0.25  # each class lights its own pixels

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from snakeyard.registry import Registry
+from snakeyard.registry.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEFILE = ROOT / "Snakefile"

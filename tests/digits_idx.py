@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from snakeyard.idx import write_idx
+from snakeyard.data.idx import write_idx
 
 MNIST_FILES = (
     "train-images-idx3-ubyte.gz",

@@ -145,7 +145,7 @@ def test_metadata_files_follow_the_umask(tmp_path: Path, model_file: Path):
 
     old = os.umask(0o022)
     try:
-        from snakeyard.registry import Registry
+        from snakeyard.registry.registry import Registry
 
         meta = Registry(tmp_path / "registry").register_model("m", model_file)
     finally:

@@ -139,7 +139,7 @@ def test_bad_argument_name_says_what_is_allowed():
 
 
 def test_switches_and_no_data_argument():
-    from snakeyard.runner import arguments_list
+    from snakeyard.training.runner import arguments_list
 
     assert arguments_list({"kernel": "rbf", "verbose": True, "quiet": False, "-C": 2}) == [
         "--kernel", "rbf", "--verbose", "-C", "2",

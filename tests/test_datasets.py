@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from snakeyard.datasets import SKLEARN_DATASETS, fetch
+from snakeyard.data.sources import SKLEARN_DATASETS, fetch
 from snakeyard.errors import ConfigError
 from snakeyard.files import sha256_file
 
@@ -36,8 +36,8 @@ def test_bundled_sets_become_a_csv_with_a_manifest(tmp_path: Path, name: str):
 def test_direct_reading_matches_scikit_learns_loader(name: str):
     from sklearn import datasets
 
-    from snakeyard.datasets import _bundled_table, _loaded_table
-    from snakeyard.sklearn_tables import FEATURE_NAMES
+    from snakeyard.data.bundled import FEATURE_NAMES
+    from snakeyard.data.sources import _bundled_table, _loaded_table
 
     assert _bundled_table(name) == _loaded_table(name)
     bunch = getattr(datasets, f"load_{name}")()

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from servers import S3Server
-from snakeyard.datastore import materialise
+from snakeyard.data.datastore import materialise
 from snakeyard.errors import IntegrityError
-from snakeyard.registry import Registry
+from snakeyard.registry.registry import Registry
 
 
 def write_files(folder: Path, files: dict[str, bytes]) -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from servers import FileServer
-from snakeyard.download import ChecksumError, DownloadError, DownloadOptions, download
+from snakeyard.data.download import ChecksumError, DownloadError, DownloadOptions, download
 from snakeyard.errors import SnakeyardError
 
 BODY = bytes(range(256)) * 4096  # 1 MiB

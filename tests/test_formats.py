@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from snakeyard.idx import IdxError, idx_header, read_idx, write_idx
-from snakeyard.tabular import TableError, describe_table
+from snakeyard.data.idx import IdxError, idx_header, read_idx, write_idx
+from snakeyard.data.tabular import TableError, describe_table
 
 
 @pytest.mark.parametrize("name", ["images-idx3-ubyte", "images-idx3-ubyte.gz"])

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from snakeyard.errors import IntegrityError, InvalidNameError, NotFoundError
-from snakeyard.registry import Registry
+from snakeyard.registry.registry import Registry
 
 
 def artifact(folder: Path, name: str, content: bytes | str) -> Path:
@@ -75,7 +75,7 @@ def test_sixteen_concurrent_writers_get_sixteen_distinct_versions(tmp_path: Path
 WRITER = """
 import sys
 from pathlib import Path
-from snakeyard.registry import Registry
+from snakeyard.registry.registry import Registry
 registry = Registry(sys.argv[1])
 source = Path(sys.argv[2])
 for index in range(10_000):
@@ -112,7 +112,7 @@ def test_writer_killed_while_copying_a_large_artifact(tmp_path: Path):
     big = tmp_path / "big.bin"
     with open(big, "wb") as handle:
         handle.truncate(400 * 1024 * 1024)  # sparse: cheap to create, slow to copy and hash
-    code = "import sys; from snakeyard.registry import Registry; Registry(sys.argv[1]).register_model('big', sys.argv[2])"
+    code = "import sys; from snakeyard.registry.registry import Registry; Registry(sys.argv[1]).register_model('big', sys.argv[2])"
     writer = subprocess.Popen([sys.executable, "-c", code, str(root), str(big)])
     staging = root / "models" / "big" / ".tmp"
     deadline = time.monotonic() + 60

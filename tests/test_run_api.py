@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from snakeyard.run import read_events
+from snakeyard.training.run_api import read_events
 
 SCRIPT = """
 from snakeyard import Run

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from snakeyard.registry import Registry
+from snakeyard.registry.registry import Registry
 
 SLOW_SCRIPT = """
 import time

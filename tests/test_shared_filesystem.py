@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from snakeyard.registry import Registry
+from snakeyard.registry.registry import Registry
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 NEEDS = "needs sshd, sshfs and /dev/fuse (apt-get install openssh-server sshfs)"

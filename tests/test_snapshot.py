@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from snakeyard.snapshot import snapshot_files
+from snakeyard.training.snapshot import snapshot_files
 
 
 def make(root: Path, *paths: str) -> None:

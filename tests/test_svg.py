@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from snakeyard import svg
+from snakeyard.sweeps import svg
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
 

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from snakeyard.errors import ConfigError, SnakeyardError
-from snakeyard.sweep import (
+from snakeyard.sweeps.plan import (
     check_resource_names,
     choose_best,
     parse_expression,

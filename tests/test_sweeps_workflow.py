@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, Project, jobs_run
-from snakeyard.sweep import plan
+from snakeyard.sweeps.plan import plan
 
 pytestmark = pytest.mark.integration
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, default_config
-from snakeyard import venvs
+from snakeyard.environments import pip_env as venvs
 from snakeyard.config import resolve, validate
-from snakeyard.environments import read_spec
+from snakeyard.environments.specs import read_spec
 from snakeyard.errors import SnakeyardError
 
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -75,7 +75,7 @@ def wheel(folder: Path, name: str, version: str) -> Path:
 CONCURRENT = """
 import sys
 from pathlib import Path
-from snakeyard import venvs
+from snakeyard.environments import pip_env as venvs
 print(venvs.materialise(Path(sys.argv[1]).read_text(), sys.executable, lambda _: None,
                         Path(sys.argv[2])))
 """

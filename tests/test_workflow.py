@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, Project, jobs_run
-from snakeyard.registry import Registry
+from snakeyard.registry.registry import Registry
 
 pytestmark = pytest.mark.integration
 

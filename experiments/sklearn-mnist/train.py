@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 
 from snakeyard import Run
-from snakeyard.idx import read_idx
+from snakeyard.data.idx import read_idx
 
 FILES = {
     "train images": "train-images-idx3-ubyte",

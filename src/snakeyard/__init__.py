@@ -16,7 +16,7 @@ from .errors import (
     NotFoundError,
     SnakeyardError,
 )
-from .run import Run
+from .training.run_api import Run
 
 __version__ = "0.1.0"
 
@@ -40,7 +40,7 @@ _LAZY = {"Registry", "load_model", "get_model", "get_run", "list_runs", "get_dat
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from . import registry
+        from .registry import registry
 
         return getattr(registry, name)
     raise AttributeError(f"module 'snakeyard' has no attribute {name!r}")

@@ -17,9 +17,9 @@ from typing import Any
 
 from .errors import SnakeyardError
 from .files import human_bytes
-from .registry import Registry
-from .store import parse_ref
-from .sweep import metric_value, sort_by_metric
+from .registry.registry import Registry
+from .registry.versions import parse_ref
+from .sweeps.plan import metric_value, sort_by_metric
 
 
 def table(headers: list[str], rows: list[list[Any]]) -> str:
@@ -230,7 +230,7 @@ def schema_fields(d: dict[str, Any]) -> list[tuple[str, Any]]:
 
 
 def datasets_diff(registry: Registry, args: argparse.Namespace) -> Any:
-    from .diff import diff_datasets
+    from .data.diff import diff_datasets
 
     old = parse_ref(f"{args.name}:{args.old}", "data set name")[1]
     new = parse_ref(f"{args.name}:{args.new}", "data set name")[1]

@@ -15,12 +15,12 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import best_match
 
-from .datasets import parse_source
-from .environments import CURRENT, read_spec
+from .data.sources import parse_source
+from .environments.specs import CURRENT, read_spec
 from .errors import ConfigError
 from .files import load_yaml
-from .registry import default_root
-from .store import NAME_PATTERN, NAME_RULE, check_name
+from .registry.registry import default_root
+from .registry.versions import NAME_PATTERN, NAME_RULE, check_name
 
 # what the schema's name patterns mean, in words
 PATTERN_RULES = {

@@ -46,9 +46,9 @@ def _source(text: str) -> str | list:
 
 
 def fetch(args: argparse.Namespace, log: StageLog) -> None:
-    from .datasets import describe_source
-    from .datasets import fetch as fetch_source
-    from .download import DownloadOptions
+    from .data.download import DownloadOptions
+    from .data.sources import describe_source
+    from .data.sources import fetch as fetch_source
 
     spec = json.loads(args.spec) if args.spec else {}
     source = _source(args.source)
@@ -70,8 +70,8 @@ def fetch(args: argparse.Namespace, log: StageLog) -> None:
 
 
 def upload(args: argparse.Namespace, log: StageLog) -> None:
-    from .datasets import describe_source
-    from .registry import Registry
+    from .data.sources import describe_source
+    from .registry.registry import Registry
 
     registry = Registry(args.registry, args.datastore)
     fetched = read_json(args.manifest)
@@ -91,8 +91,8 @@ def upload(args: argparse.Namespace, log: StageLog) -> None:
 
 
 def lock(args: argparse.Namespace, log: StageLog) -> None:
-    from .environments import CURRENT, pin, record_current
-    from .registry import Registry
+    from .environments.specs import CURRENT, pin, record_current
+    from .registry.registry import Registry
 
     registry = Registry(args.registry)
     if args.name == CURRENT:
@@ -110,9 +110,9 @@ def lock(args: argparse.Namespace, log: StageLog) -> None:
 
 
 def train(args: argparse.Namespace, log: StageLog) -> None:
-    from .environments import METHOD_RECORDED, activate
-    from .registry import Registry
-    from .runner import execute
+    from .environments.specs import METHOD_RECORDED, activate
+    from .registry.registry import Registry
+    from .training.runner import execute
 
     spec = json.loads(args.spec)
     registry = Registry(args.registry)
@@ -148,7 +148,7 @@ def local_dataset(registry: Any, receipt: dict[str, Any], log: StageLog) -> dict
     """
     if not receipt["location"].startswith("s3://") and receipt.get("format") != "tabular":
         return receipt  # a folder the script gets as it is
-    from .datastore import materialise
+    from .data.datastore import materialise
 
     meta = registry.get_dataset(receipt["name"], receipt["version"])
     location = materialise(meta, registry.root, log=log)
@@ -159,7 +159,7 @@ def local_dataset(registry: Any, receipt: dict[str, Any], log: StageLog) -> dict
 
 def train_or_trial(args: argparse.Namespace, log: StageLog) -> None:
     """Train; a sweep trial's failure is recorded as its output instead of failing the job."""
-    from .runner import RunFailed
+    from .training.runner import RunFailed
 
     try:
         train(args, log)
@@ -191,7 +191,7 @@ def collect(args: argparse.Namespace, log: StageLog) -> None:
 
 
 def register(args: argparse.Namespace, log: StageLog) -> None:
-    from .registry import Registry
+    from .registry.registry import Registry
 
     registry = Registry(args.registry)
     record = read_json(args.run)
@@ -224,7 +224,7 @@ def register(args: argparse.Namespace, log: StageLog) -> None:
 
 
 def sweep(args: argparse.Namespace, log: StageLog) -> None:
-    from .sweep import choose_best, tsv
+    from .sweeps.plan import choose_best, tsv
 
     records = [read_json(path) for path in args.trials]
     summary, rows, best = choose_best(args.experiment, records, args.metric, args.goal, log)
@@ -234,7 +234,7 @@ def sweep(args: argparse.Namespace, log: StageLog) -> None:
 
 
 def sweep_report(args: argparse.Namespace, log: StageLog) -> None:
-    from .sweep_report import draw_report
+    from .sweeps.report import draw_report
 
     draw_report(
         read_json(args.summary), read_json(args.run), read_json(args.model),

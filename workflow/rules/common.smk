@@ -10,14 +10,14 @@ from pathlib import Path
 from snakemake.resources import Resources
 
 from snakeyard import config as snakeyard_config
-from snakeyard.environments import CURRENT, read_spec
+from snakeyard.environments.specs import CURRENT, read_spec
 from snakeyard.errors import SnakeyardError
 from snakeyard.files import walk_files
 from snakeyard.quick_exit import cancel_scheduler_wakeups, skip_final_collection
-from snakeyard.snapshot import snapshot_files
-from snakeyard.venvs import pip_only
-from snakeyard.sweep import plan as plan_sweep
-from snakeyard.sweep import check_resource_names, resource_name, trial_arguments
+from snakeyard.training.snapshot import snapshot_files
+from snakeyard.environments.pip_env import pip_only
+from snakeyard.sweeps.plan import plan as plan_sweep
+from snakeyard.sweeps.plan import check_resource_names, resource_name, trial_arguments
 
 # snakeyard's own folder, also when this file is included through `module`
 SNAKEYARD_ROOT = Path(workflow.current_basedir).parent.parent

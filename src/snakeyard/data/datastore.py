@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, IntegrityError, SnakeyardError
-from .files import CHUNK, human_bytes
-from .store import sweep_stale
+from ..errors import ConfigError, IntegrityError, SnakeyardError
+from ..files import CHUNK, human_bytes
+from ..registry.versions import sweep_stale
 
 BLOBS = ".blobs"
 CACHE_VARIABLE = "SNAKEYARD_DATA_CACHE"
@@ -189,7 +189,7 @@ class FolderDatastore:
         return False
 
     def problems(self, meta: dict[str, Any], label: str) -> list[str]:
-        from .registry import check_files
+        from ..registry.registry import check_files
 
         return check_files(Path(meta["location"]), meta["files"], label)
 

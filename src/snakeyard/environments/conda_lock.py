@@ -24,8 +24,8 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError, SnakeyardError
-from .files import load_yaml
+from ..errors import ConfigError, SnakeyardError
+from ..files import load_yaml
 
 # what a machine of each platform offers the solver (__glibc, __osx, ...), so that a
 # spec can be locked for platforms other than this machine's

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .errors import SnakeyardError
+from ..errors import SnakeyardError
 
 TYPE_CODES = {
     0x08: np.dtype("u1"),

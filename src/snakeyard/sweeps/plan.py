@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ConfigError, SnakeyardError
+from ..errors import ConfigError, SnakeyardError
 
 SAMPLINGS = ("grid", "random")
 GOALS = ("maximize", "minimize")

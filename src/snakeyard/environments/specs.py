@@ -1,10 +1,10 @@
 """Environment specs (conda YAML) and how snakeyard locks them.
 
 A conda spec is locked with conda-lock when conda, mamba or micromamba is on ``PATH``,
-else solved with py-rattler (:mod:`snakeyard.locking`) into a file in conda-lock's
+else solved with py-rattler (:mod:`snakeyard.environments.conda_lock`) into a file in conda-lock's
 format; either way the explicit pin files Snakemake's conda deployment reads are
 rendered from the lock. A pip-only spec (python plus a ``pip:`` list) gets a pip lock
-with hashes and a cached virtual environment (:mod:`snakeyard.venvs`).
+with hashes and a cached virtual environment (:mod:`snakeyard.environments.pip_env`).
 ``environment: current`` records the interpreter that runs the workflow instead. The
 result is registered as an environment version.
 """
@@ -22,8 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, SnakeyardError
-from .files import load_yaml
+from ..errors import ConfigError, SnakeyardError
+from ..files import load_yaml
 
 CONDA_FRONTENDS = ("micromamba", "mamba", "conda")
 # tell conda-lock which kind of front end --conda names, so it never tries to fetch another
@@ -192,11 +192,11 @@ def pin(
     spec gets a conda-lock file (``envs/NAME.conda-lock.yml``) for ``platforms`` and
     the explicit pin files Snakemake reads (``envs/NAME.<platform>.pin.txt``).
     """
-    from . import locking, venvs
+    from . import conda_lock, pip_env
 
     text, data = read_spec(spec)
-    if venvs.pip_only(data):
-        pinned = venvs.lock(spec, data, lock_path(spec, ".pip-lock.txt"), log)
+    if pip_env.pip_only(data):
+        pinned = pip_env.lock(spec, data, lock_path(spec, ".pip-lock.txt"), log)
         return {"spec_text": text, "lock_name": "pip-lock.txt", **pinned}
     frontend = find_conda()
     lockfile = lock_path(spec, ".conda-lock.yml")
@@ -204,8 +204,8 @@ def pin(
         lock_text = conda_lock(spec, lockfile, frontend, log, platforms, channels)
     else:
         log("no conda, mamba or micromamba on PATH: solving with py-rattler")
-        lock_text = locking.lock(spec, data, lockfile, platforms, log, channels)
-    for platform_name, pin_file in locking.render_pins(spec, lock_text, platforms).items():
+        lock_text = conda_lock.lock(spec, data, lockfile, platforms, log, channels)
+    for platform_name, pin_file in conda_lock.render_pins(spec, lock_text, platforms).items():
         log(f"wrote {pin_file} ({platform_name})")
     return {
         "spec_text": text,
@@ -245,28 +245,28 @@ def activate(
     label = f"environment {meta['name']}:{meta['version']}"
     if meta["method"] == METHOD_RECORDED:
         return sys.executable, interpreter_packages()
-    from . import locking, venvs  # a training job in `current` needs neither
+    from . import conda_lock, pip_env  # a training job in `current` needs neither
 
     lock_text = (Path(meta["path"]) / (meta.get("lock_file") or "conda-lock.yml")).read_text(
         encoding="utf-8"
     )
-    if meta["method"] == venvs.METHOD_PIP:
+    if meta["method"] == pip_env.METHOD_PIP:
         base = meta.get("python")
         if not base or not Path(base).exists():
             wanted = ".".join(meta["packages"]["python"].split(".")[:2])
-            base = venvs.find_python(wanted, Path(meta["spec_file"]))
-        python = str(venvs.materialise(lock_text, base, log))
-        return python, venvs.packages_of(python)
+            base = pip_env.find_python(wanted, Path(meta["spec_file"]))
+        python = str(pip_env.materialise(lock_text, base, log))
+        return python, pip_env.packages_of(python)
     if conda_active:
         python = shutil.which("python")
         if python is None:
             raise SnakeyardError(f"{label}: the activated conda environment has no python")
-        return python, venvs.packages_of(python)
-    prefix = locking.materialise(lock_text, log, venvs.cache_root(), conda_platform())
+        return python, pip_env.packages_of(python)
+    prefix = conda_lock.materialise(lock_text, log, pip_env.cache_root(), conda_platform())
     python = prefix / ("python.exe" if os.name == "nt" else "bin/python")
     if not python.exists():
         raise SnakeyardError(
             f"{label}: the environment installed from its lock in {prefix} has no python; "
             "add python to the spec's dependencies"
         )
-    return str(python), locking.prefix_packages(prefix)
+    return str(python), conda_lock.prefix_packages(prefix)

@@ -26,8 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidNameError, NotFoundError
-from .files import read_json, write_json_atomic
+from ..errors import InvalidNameError, NotFoundError
+from ..files import read_json, write_json_atomic
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 NAME_RULE = (

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import IntegrityError, InvalidNameError, NotFoundError, SnakeyardError
-from .files import CHUNK, content_hash, manifest_of, read_json, sha256_file, walk_files
-from .store import VersionStore, check_name
+from ..errors import IntegrityError, InvalidNameError, NotFoundError, SnakeyardError
+from ..files import CHUNK, content_hash, manifest_of, read_json, sha256_file, walk_files
+from .versions import VersionStore, check_name
 
 REGISTRY_VARIABLE = "SNAKEYARD_REGISTRY"
 DEFAULT_ROOT = "registry"
@@ -87,7 +87,7 @@ class Registry:
     def datastore(self) -> Any:
         """Where data set files are stored: a FolderDatastore or an S3Datastore."""
         if self._datastore is None:
-            from .datastore import open_datastore  # only writers of data sets need it
+            from ..data.datastore import open_datastore  # only writers of data sets need it
 
             self._datastore = open_datastore(self._datastore_spec, self.root)
         return self._datastore
@@ -269,7 +269,7 @@ class Registry:
         digest = content_hash(manifest)
         for found in self.datasets.find(name, digest):
             if found.get("format", "files") == data_format and found.get("schema") == schema:
-                from .datastore import StoreReport
+                from ..data.datastore import StoreReport
 
                 report = StoreReport(reused_files=len(manifest))
                 return {**self._with_location(found), "new": False, "report": report}
@@ -424,7 +424,7 @@ class Registry:
                 yield label, check_files(Path(meta["path"]) / "artifacts", meta["files"], label)
         for name in self.datasets.names():
             for meta in self.datasets.read_all(name):
-                from .datastore import datastore_of
+                from ..data.datastore import datastore_of
 
                 label = f"dataset {name}:{meta['version']}"
                 meta = self._with_location(meta)

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import SnakeyardError
-from .files import CHUNK, human_bytes
+from ..errors import SnakeyardError
+from ..files import CHUNK, human_bytes
 
 SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 UNCHECKED = "unchecked"  # the documented opt-out of checksum verification

@@ -8,11 +8,11 @@ A source is written ``KIND:WHAT``:
 - ``path:<file or folder>``: a local file or folder, copied as it is;
 
 or it is a list of downloads, ``[{url: https://..., sha256: <64 hex digits>}, ...]``
-(``http(s)://`` or ``file://``, see :mod:`snakeyard.download`).
+(``http(s)://`` or ``file://``, see :mod:`snakeyard.data.download`).
 
 After fetching, the files are checked against the data set's ``format``: ``files``
-(anything), ``idx`` (every file an idx file, see :mod:`snakeyard.idx`) or ``tabular``
-(one CSV file with a header and the label column, see :mod:`snakeyard.tabular`).
+(anything), ``idx`` (every file an idx file, see :mod:`snakeyard.data.idx`) or ``tabular``
+(one CSV file with a header and the label column, see :mod:`snakeyard.data.tabular`).
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ..errors import ConfigError, SnakeyardError
+from ..files import manifest_of, walk_files, write_json_atomic
+from .bundled import BUNDLED_FILES, FEATURE_NAMES
 from .download import DownloadOptions, check_sha256, download, file_name
-from .errors import ConfigError, SnakeyardError
-from .files import manifest_of, walk_files, write_json_atomic
-from .sklearn_tables import BUNDLED_FILES, FEATURE_NAMES
 
 SKLEARN_DATASETS = ("iris", "digits", "wine", "breast_cancer")
 SOURCE_FORMS = (

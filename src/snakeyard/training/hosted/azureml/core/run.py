@@ -5,7 +5,7 @@ A script that calls ``Run.get_context()`` and then ``log``, ``log_list``, ``log_
 ``parent`` or ``id`` runs through snakeyard unchanged: the calls are recorded in the
 snakeyard run (metrics, tags, images and uploaded files in its run record). Outside a
 snakeyard run they print what they would have logged and do nothing else, like the
-SDK's offline run. Built on :class:`snakeyard.run.Run`, standard library only.
+SDK's offline run. Built on :class:`snakeyard.training.run_api.Run`, standard library only.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import shutil
 import uuid
 from typing import Any
 
-from snakeyard import run as _run
+from snakeyard.training import run_api as _run
 
 
 class Run(_run.Run):

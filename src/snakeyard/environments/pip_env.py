@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, SnakeyardError
+from ..errors import ConfigError, SnakeyardError
 
 METHOD_PIP = "pip-lock"
 CACHE_VARIABLE = "SNAKEYARD_ENV_CACHE"

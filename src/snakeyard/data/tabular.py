@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import SnakeyardError
+from ..errors import SnakeyardError
 
 TYPES = ("integer", "float", "string")
 

@@ -22,11 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .cluster import job_context, slurm_notice
-from .errors import ConfigError, SnakeyardError
-from .files import content_hash, copy_files, manifest_of, sha256_file, write_json_atomic
-from .registry import Registry
-from .run import (
+from ..errors import ConfigError, SnakeyardError
+from ..files import content_hash, copy_files, manifest_of, sha256_file, write_json_atomic
+from ..registry.registry import Registry
+from .batch_job import job_context, slurm_notice
+from .run_api import (
     EXPERIMENT_VARIABLE,
     RUN_DIR_VARIABLE,
     RUN_ID_VARIABLE,
@@ -36,7 +36,7 @@ from .run import (
 from .snapshot import snapshot_files
 
 STDOUT_LOG = "logs/std_log.txt"
-PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
+PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 # sitecustomize.py that makes snakeyard and the azureml shim importable as a last resort
 BOOT = str(Path(__file__).resolve().parent / "boot")
 HOSTED_SHIMS = str(Path(__file__).resolve().parent / "hosted")
