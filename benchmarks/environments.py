@@ -49,8 +49,10 @@ QUICK = {"lock": 2, "cold": 1, "warm": 2, "train": 2}
 BUILD = """
 import sys
 from pathlib import Path
-from snakeyard import venvs
-venvs.materialise(Path(sys.argv[1]).read_text(), sys.executable, lambda _: None, Path(sys.argv[2]))
+from snakeyard.environments import pip_env as venvs
+venvs.build_environment(
+    Path(sys.argv[1]).read_text(), sys.executable, lambda _: None, Path(sys.argv[2])
+)
 """
 
 

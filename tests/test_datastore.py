@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from servers import S3Server
-from snakeyard.data.datastore import materialise
+from snakeyard.data.datastore import local_folder
 from snakeyard.errors import IntegrityError
 from snakeyard.registry.registry import Registry
 
@@ -111,7 +111,7 @@ def s3(tmp_path_factory: pytest.TempPathFactory):
                 os.environ[key] = value
 
 
-def test_s3_datastore_upload_reupload_and_materialise(s3: S3Server, tmp_path: Path):
+def test_s3_datastore_upload_reupload_and_local_folder(s3: S3Server, tmp_path: Path):
     spec = {"s3": {"endpoint": s3.endpoint, "bucket": "datasets", "prefix": "team/ds"}}
     registry = Registry(tmp_path / "registry", spec)
     source = write_files(tmp_path / "v1", {"a.bin": b"a" * 3000, "dir/b.bin": b"b" * 10})
@@ -133,7 +133,7 @@ def test_s3_datastore_upload_reupload_and_materialise(s3: S3Server, tmp_path: Pa
     assert again["report"].written_files == 0 and keys() == stored
 
     # a training node: no access to the uploader's folders, only the bucket
-    local = materialise(
+    local = local_folder(
         registry.get_dataset("d"), registry.root, tmp_path / "cache", lambda _: None
     )
     assert local == tmp_path / "cache" / "d" / meta["content_hash"]
@@ -146,7 +146,7 @@ def test_s3_datastore_upload_reupload_and_materialise(s3: S3Server, tmp_path: Pa
     key = f"team/ds/blobs/sha256/{meta['files'][0]['sha256']}"
     client.put_object(Bucket="datasets", Key=key, Body=b"x" * 3000)
     with pytest.raises(IntegrityError, match=r"file a.bin from s3://datasets/team/ds has sha256 "):
-        materialise(registry.get_dataset("d"), registry.root, tmp_path / "cache2", lambda _: None)
+        local_folder(registry.get_dataset("d"), registry.root, tmp_path / "cache2", lambda _: None)
     assert not (tmp_path / "cache2" / "d" / meta["content_hash"]).exists()
     client.delete_object(Bucket="datasets", Key=key)
     assert list(registry.verify())[0][1] == [f"dataset d:1: file a.bin is missing ({key})"]

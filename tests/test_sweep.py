@@ -9,13 +9,12 @@ import pytest
 from snakeyard.errors import ConfigError, SnakeyardError
 from snakeyard.sweeps.plan import (
     check_resource_names,
-    choose_best,
     parse_expression,
     plan,
-    rank,
     resource_name,
     trial_id,
 )
+from snakeyard.sweeps.ranking import choose_best, rank
 
 TUTORIAL = {
     "sampling": "random",

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, default_config
-from snakeyard.environments import pip_env as venvs
 from snakeyard.config import resolve, validate
+from snakeyard.environments import pip_env as venvs
 from snakeyard.environments.specs import read_spec
 from snakeyard.errors import SnakeyardError
 
@@ -76,7 +76,7 @@ CONCURRENT = """
 import sys
 from pathlib import Path
 from snakeyard.environments import pip_env as venvs
-print(venvs.materialise(Path(sys.argv[1]).read_text(), sys.executable, lambda _: None,
+print(venvs.build_environment(Path(sys.argv[1]).read_text(), sys.executable, lambda _: None,
                         Path(sys.argv[2])))
 """
 
@@ -109,7 +109,7 @@ def test_concurrent_jobs_build_one_environment_and_leave_nothing_half_built(tmp_
     # a lock whose hash does not match its wheel builds nothing
     lock.write_text(f"tinypkg @ {built.as_uri()} --hash=sha256:{'0' * 64}\n")
     with pytest.raises(SnakeyardError, match="could not build the environment of pip lock"):
-        venvs.materialise(lock.read_text(), sys.executable, lambda _: None, cache)
+        venvs.build_environment(lock.read_text(), sys.executable, lambda _: None, cache)
     assert len(list(cache.iterdir())) == 1
 
 

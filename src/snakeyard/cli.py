@@ -19,7 +19,7 @@ from .errors import SnakeyardError
 from .files import human_bytes
 from .registry.registry import Registry
 from .registry.versions import parse_ref
-from .sweeps.plan import metric_value, sort_by_metric
+from .sweeps.ranking import metric_value, sort_by_metric
 
 
 def table(headers: list[str], rows: list[list[Any]]) -> str:

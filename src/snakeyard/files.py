@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .errors import MetadataError
+from .errors import IntegrityError, MetadataError
 
 CHUNK = 1 << 20
 
@@ -122,3 +122,43 @@ def load_yaml(text: str) -> Any:
     import yaml
 
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def copy_manifest(src_root: Path, dest_root: Path, manifest: list[dict[str, Any]]) -> None:
+    """Copy the files of ``manifest`` and check each copy's sha256 in the same pass."""
+    base = src_root.parent if src_root.is_file() else src_root
+    for entry in manifest:
+        target = dest_root / entry["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        with open(base / entry["path"], "rb") as reader, open(target, "wb") as writer:
+            while chunk := reader.read(CHUNK):
+                digest.update(chunk)
+                writer.write(chunk)
+        if digest.hexdigest() != entry["sha256"]:
+            raise IntegrityError(
+                f"{base / entry['path']} changed while it was being copied: "
+                f"sha256 {digest.hexdigest()}, expected {entry['sha256']}"
+            )
+
+
+def check_manifest(root: Path, manifest: list[dict[str, Any]], label: str) -> list[str]:
+    """Compare the files below ``root`` with their recorded sha256; describe each mismatch."""
+    problems = []
+    for entry in manifest:
+        path = root / entry["path"]
+        if not path.is_file():
+            problems.append(f"{label}: file {entry['path']} is missing ({path})")
+            continue
+        actual = sha256_file(path)
+        if actual != entry["sha256"]:
+            problems.append(
+                f"{label}: file {entry['path']} has sha256 {actual}, recorded {entry['sha256']}"
+            )
+    return problems
+
+
+def cache_folder(variable: str, fallback: Path) -> Path:
+    """A cache folder: the environment variable ``variable`` if set, else ``fallback``."""
+    configured = os.environ.get(variable)
+    return Path(configured) if configured else fallback

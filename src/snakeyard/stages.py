@@ -148,10 +148,10 @@ def local_dataset(registry: Any, receipt: dict[str, Any], log: StageLog) -> dict
     """
     if not receipt["location"].startswith("s3://") and receipt.get("format") != "tabular":
         return receipt  # a folder the script gets as it is
-    from .data.datastore import materialise
+    from .data.datastore import local_folder
 
     meta = registry.get_dataset(receipt["name"], receipt["version"])
-    location = materialise(meta, registry.root, log=log)
+    location = local_folder(meta, registry.root, log=log)
     if meta.get("format") == "tabular":
         location = location / meta["schema"]["file"]
     return {**receipt, "location": str(location)}
@@ -224,7 +224,7 @@ def register(args: argparse.Namespace, log: StageLog) -> None:
 
 
 def sweep(args: argparse.Namespace, log: StageLog) -> None:
-    from .sweeps.plan import choose_best, tsv
+    from .sweeps.ranking import choose_best, tsv
 
     records = [read_json(path) for path in args.trials]
     summary, rows, best = choose_best(args.experiment, records, args.metric, args.goal, log)

@@ -10,7 +10,7 @@ Two kinds, chosen by the ``datastore`` configuration key:
 - an **S3-compatible object store** (``{s3: {bucket, endpoint, prefix, region}}``,
   credentials from the environment as boto3 reads them): blobs are objects under
   ``<prefix>/blobs/sha256/``; a training job materialises the version into a local
-  cache folder first (:func:`materialise`), so nodes need no shared filesystem.
+  cache folder first (:func:`local_folder`), so nodes need no shared filesystem.
 
 Both write atomically: a blob or a version folder appears whole or not at all.
 """
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, IntegrityError, SnakeyardError
-from ..files import CHUNK, human_bytes
+from ..files import CHUNK, cache_folder, check_manifest, human_bytes
 from ..registry.versions import sweep_stale
 
 BLOBS = ".blobs"
@@ -83,7 +83,7 @@ def publish_folder(staging: Path, target: Path) -> None:
         shutil.rmtree(staging)
 
 
-def copy_verified(source: Path, target: Path) -> str:
+def copy_and_hash(source: Path, target: Path) -> str:
     """Copy one file and return the sha256 of the copy, read back as it was stored.
 
     The kernel copies the bytes (``shutil.copyfile`` uses sendfile on Linux), so they
@@ -161,7 +161,7 @@ class FolderDatastore:
             return 0
         tmp = staging / uuid.uuid4().hex
         try:
-            actual = copy_verified(path, tmp)
+            actual = copy_and_hash(path, tmp)
             if actual != entry["sha256"]:
                 raise IntegrityError(
                     f"{path} changed while it was being stored: sha256 {actual}, "
@@ -184,14 +184,13 @@ class FolderDatastore:
         except OSError as error:
             if error.errno not in NO_LINK:
                 raise
-        if copy_verified(blob, target) != entry["sha256"]:
+        if copy_and_hash(blob, target) != entry["sha256"]:
             raise IntegrityError(f"blob {blob} does not hold sha256 {entry['sha256']}")
         return False
 
     def problems(self, meta: dict[str, Any], label: str) -> list[str]:
-        from ..registry.registry import check_files
 
-        return check_files(Path(meta["location"]), meta["files"], label)
+        return check_manifest(Path(meta["location"]), meta["files"], label)
 
 
 # ---------------------------------------------------------------------------- S3
@@ -433,11 +432,10 @@ def datastore_of(meta: dict[str, Any], registry_root: Path) -> Datastore | None:
 
 def cache_root() -> Path:
     """Where S3 data sets are materialised: ``$SNAKEYARD_DATA_CACHE``, else a temp folder."""
-    configured = os.environ.get(CACHE_VARIABLE)
-    return Path(configured) if configured else Path(tempfile.gettempdir()) / "snakeyard-data"
+    return cache_folder(CACHE_VARIABLE, Path(tempfile.gettempdir()) / "snakeyard-data")
 
 
-def materialise(
+def local_folder(
     meta: dict[str, Any],
     registry_root: Path,
     cache: Path | None = None,

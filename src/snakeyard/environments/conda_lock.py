@@ -13,11 +13,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError, SnakeyardError
-from ..files import load_yaml
+from ..files import load_yaml, write_text_atomic
 
 # what a machine of each platform offers the solver (__glibc, __osx, ...), so that a
 # spec can be locked for platforms other than this machine's
@@ -111,7 +109,8 @@ def lock(
             f"in {time.monotonic() - started:.1f} s"
         )
     text = lock_text(spec, sources, solved)
-    _write_atomic(lockfile, text)
+    lockfile.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(lockfile, text)
     log(f"wrote {lockfile}")
     return text
 
@@ -234,7 +233,8 @@ def render_pins(
             f"# platform: {platform_name}\n@EXPLICIT\n" + "\n".join(urls) + "\n"
         )
         target = spec.with_name(f"{stem}.{platform_name}.pin.txt")
-        _write_atomic(target, text)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(target, text)
         written[platform_name] = target
     return written
 
@@ -276,14 +276,7 @@ def install(lock_text: str, platform_name: str, prefix: Path, log: Callable[[str
     asyncio.run(rattler.install(records, target_prefix=prefix, show_progress=False))
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def materialise(
+def install_environment(
     lock_text: str, log: Callable[[str], None], cache: Path, platform_name: str
 ) -> Path:
     """The prefix of the conda environment installed from a lock; installed once per lock.
@@ -308,7 +301,7 @@ def materialise(
         if prefix.exists():
             shutil.rmtree(prefix)  # a build that was interrupted
         install(lock_text, platform_name, prefix, log)
-        _write_atomic(marker, json.dumps({"lock_sha256": digest, "platform": platform_name}))
+        write_text_atomic(marker, json.dumps({"lock_sha256": digest, "platform": platform_name}))
     return prefix
 
 

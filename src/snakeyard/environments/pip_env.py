@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, SnakeyardError
+from ..files import cache_folder, write_text_atomic
 
 METHOD_PIP = "pip-lock"
 CACHE_VARIABLE = "SNAKEYARD_ENV_CACHE"
@@ -155,7 +156,8 @@ def lock(
         packages[name] = version
         lines.append(f"{name}=={version} --hash=sha256:{digest}")
     text = "\n".join(lines) + "\n"
-    _write_atomic(lockfile, text)
+    lockfile.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(lockfile, text)
     packages = {"python": interpreter_version(python), **packages}
     log(f"locked {len(packages) - 1} pip packages into {lockfile}")
     return {"method": METHOD_PIP, "lock_text": text, "packages": packages, "python": python}
@@ -171,19 +173,10 @@ def _pip_error(output: str) -> str:
     return " ".join(errors or lines[-2:]) or "no output"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def cache_root() -> Path:
     """Where environments are built: ``$SNAKEYARD_ENV_CACHE``, else the user's cache."""
-    if os.environ.get(CACHE_VARIABLE):
-        return Path(os.environ[CACHE_VARIABLE])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "snakeyard" / "envs"
+    return cache_folder(CACHE_VARIABLE, Path(base) / "snakeyard" / "envs")
 
 
 def venv_python(prefix: Path) -> Path:
@@ -191,7 +184,7 @@ def venv_python(prefix: Path) -> Path:
     return prefix / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def materialise(
+def build_environment(
     lock_text: str, python: str, log: Callable[[str], None], cache: Path | None = None
 ) -> Path:
     """The interpreter of the environment built from a pip lock; built once per lock."""
@@ -257,16 +250,8 @@ def _retarget_scripts(staging: Path, prefix: Path) -> None:
                 script.write_bytes(content.replace(old, new))
 
 
-# lists the distributions of the interpreter it runs in, as JSON; stdlib only
-PACKAGES_SCRIPT = """
-import importlib.metadata, json, platform, re
-packages = {"python": platform.python_version()}
-for dist in importlib.metadata.distributions():
-    name = dist.metadata["Name"]
-    if name:
-        packages.setdefault(re.sub(r"[-_.]+", "-", name).lower(), dist.version)
-print(json.dumps(dict(sorted(packages.items()))))
-"""
+# the package lister, run by the other interpreter: standard library only
+PACKAGES_SCRIPT = (Path(__file__).parent / "package_list.py").read_text(encoding="utf-8")
 
 
 def packages_of(python: str) -> dict[str, str]:

@@ -11,10 +11,8 @@ result is registered as an environment version.
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +22,7 @@ from typing import Any
 
 from ..errors import ConfigError, SnakeyardError
 from ..files import load_yaml
+from .package_list import interpreter_packages
 
 CONDA_FRONTENDS = ("micromamba", "mamba", "conda")
 # tell conda-lock which kind of front end --conda names, so it never tries to fetch another
@@ -88,33 +87,6 @@ def find_conda() -> str | None:
         if found:
             return found
     return None
-
-
-def interpreter_packages() -> dict[str, str]:
-    """Exact versions of the distributions installed for this interpreter."""
-    packages = {"python": platform.python_version()}
-    for dist in importlib.metadata.distributions():
-        name, version = _name_and_version(dist)
-        if name and version:
-            packages.setdefault(re.sub(r"[-_.]+", "-", name).lower(), version)
-    return dict(sorted(packages.items()))
-
-
-_HEADER_FIELD = re.compile(r"^(Name|Version):[ \t]*(\S.*?)[ \t]*$", re.MULTILINE)
-
-
-def _name_and_version(dist: importlib.metadata.Distribution) -> tuple[str | None, str | None]:
-    """A distribution's name and version, read from the head of its metadata file.
-
-    ``dist.metadata`` parses the whole file as an e-mail message, long description and
-    all: for the ~200 distributions of a usual environment that took a tenth of a second
-    at the start of every training job. Both fields sit in the header, before the first
-    blank line.
-    """
-    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
-    header = text.replace("\r\n", "\n").split("\n\n", 1)[0]
-    fields = dict(_HEADER_FIELD.findall(header))
-    return fields.get("Name"), fields.get("Version")
 
 
 def conda_lock(
@@ -255,14 +227,14 @@ def activate(
         if not base or not Path(base).exists():
             wanted = ".".join(meta["packages"]["python"].split(".")[:2])
             base = pip_env.find_python(wanted, Path(meta["spec_file"]))
-        python = str(pip_env.materialise(lock_text, base, log))
+        python = str(pip_env.build_environment(lock_text, base, log))
         return python, pip_env.packages_of(python)
     if conda_active:
         python = shutil.which("python")
         if python is None:
             raise SnakeyardError(f"{label}: the activated conda environment has no python")
         return python, pip_env.packages_of(python)
-    prefix = conda_lock.materialise(lock_text, log, pip_env.cache_root(), conda_platform())
+    prefix = conda_lock.install_environment(lock_text, log, pip_env.cache_root(), conda_platform())
     python = prefix / ("python.exe" if os.name == "nt" else "bin/python")
     if not python.exists():
         raise SnakeyardError(

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import IntegrityError, InvalidNameError, NotFoundError, SnakeyardError
-from ..files import CHUNK, content_hash, manifest_of, read_json, sha256_file, walk_files
+from ..files import (
+    check_manifest,
+    content_hash,
+    copy_manifest,
+    manifest_of,
+    read_json,
+    walk_files,
+)
 from .versions import VersionStore, check_name
 
 REGISTRY_VARIABLE = "SNAKEYARD_REGISTRY"
@@ -28,40 +35,6 @@ RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}_[0-9]+_[0-9a-f]{8
 def default_root() -> Path:
     """The registry folder: ``$SNAKEYARD_REGISTRY`` if set, else ``./registry``."""
     return Path(os.environ.get(REGISTRY_VARIABLE) or DEFAULT_ROOT)
-
-
-def copy_verified(src_root: Path, dest_root: Path, manifest: list[dict[str, Any]]) -> None:
-    """Copy the files of ``manifest`` and check each copy's sha256 in the same pass."""
-    base = src_root.parent if src_root.is_file() else src_root
-    for entry in manifest:
-        target = dest_root / entry["path"]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        with open(base / entry["path"], "rb") as reader, open(target, "wb") as writer:
-            while chunk := reader.read(CHUNK):
-                digest.update(chunk)
-                writer.write(chunk)
-        if digest.hexdigest() != entry["sha256"]:
-            raise IntegrityError(
-                f"{base / entry['path']} changed while it was being copied: "
-                f"sha256 {digest.hexdigest()}, expected {entry['sha256']}"
-            )
-
-
-def check_files(root: Path, manifest: list[dict[str, Any]], label: str) -> list[str]:
-    """Compare the files below ``root`` with their recorded sha256; describe each mismatch."""
-    problems = []
-    for entry in manifest:
-        path = root / entry["path"]
-        if not path.is_file():
-            problems.append(f"{label}: file {entry['path']} is missing ({path})")
-            continue
-        actual = sha256_file(path)
-        if actual != entry["sha256"]:
-            problems.append(
-                f"{label}: file {entry['path']} has sha256 {actual}, recorded {entry['sha256']}"
-            )
-    return problems
 
 
 class Registry:
@@ -146,7 +119,7 @@ class Registry:
         }
 
         def fill(folder: Path) -> None:
-            copy_verified(source, folder / "artifacts" / inside, manifest)
+            copy_manifest(source, folder / "artifacts" / inside, manifest)
 
         return {**self.models.publish(name, meta, fill), "new": True}
 
@@ -186,7 +159,7 @@ class Registry:
     def verified_model(self, name: str, version: int | str = "latest") -> dict[str, Any]:
         """Like :meth:`get_model`, after checking every artifact's sha256."""
         meta = self.get_model(name, version)
-        problems = check_files(
+        problems = check_manifest(
             Path(meta["path"]) / "artifacts", meta["files"], f"model {name}:{meta['version']}"
         )
         if problems:
@@ -232,7 +205,7 @@ class Registry:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex}.tmp"
         try:
-            copy_verified(Path(meta["path"]) / "artifacts", tmp, meta["files"])
+            copy_manifest(Path(meta["path"]) / "artifacts", tmp, meta["files"])
             if dest.exists():
                 dest.rmdir()
             os.rename(tmp, dest)
@@ -421,7 +394,7 @@ class Registry:
         for name in self.models.names():
             for meta in self.models.read_all(name):
                 label = f"model {name}:{meta['version']}"
-                yield label, check_files(Path(meta["path"]) / "artifacts", meta["files"], label)
+                yield label, check_manifest(Path(meta["path"]) / "artifacts", meta["files"], label)
         for name in self.datasets.names():
             for meta in self.datasets.read_all(name):
                 from ..data.datastore import datastore_of
@@ -432,11 +405,11 @@ class Registry:
                 if store is not None:
                     yield label, store.problems(meta, label)
                 else:
-                    yield label, check_files(Path(meta["location"]), meta["files"], label)
+                    yield label, check_manifest(Path(meta["location"]), meta["files"], label)
         for name in self.environments.names():
             for meta in self.environments.read_all(name):
                 label = f"environment {name}:{meta['version']}"
-                yield label, check_files(Path(meta["path"]), meta["files"], label)
+                yield label, check_manifest(Path(meta["path"]), meta["files"], label)
 
 
 def _registry(registry: Registry | str | os.PathLike | None) -> Registry:
