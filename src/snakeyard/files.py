@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import IntegrityError, MetadataError
+from .records import FileEntry
 
 CHUNK = 1 << 20
 
@@ -38,7 +39,7 @@ def walk_files(root: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.as_posix())
 
 
-def manifest_of(root: Path, relpaths: Iterable[Path] | None = None) -> list[dict[str, Any]]:
+def manifest_of(root: Path, relpaths: Iterable[Path] | None = None) -> list[FileEntry]:
     """List ``{path, bytes, sha256}`` for the files below ``root``, sorted by path.
 
     When ``root`` is a single file, its entry is named after the file itself.
@@ -55,7 +56,7 @@ def manifest_of(root: Path, relpaths: Iterable[Path] | None = None) -> list[dict
     ]
 
 
-def content_hash(manifest: list[dict[str, Any]]) -> str:
+def content_hash(manifest: list[FileEntry]) -> str:
     """One sha256 for a set of files: same names and bytes give the same hash."""
     digest = hashlib.sha256()
     for entry in sorted(manifest, key=lambda e: e["path"]):
@@ -124,7 +125,7 @@ def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
-def copy_manifest(src_root: Path, dest_root: Path, manifest: list[dict[str, Any]]) -> None:
+def copy_manifest(src_root: Path, dest_root: Path, manifest: list[FileEntry]) -> None:
     """Copy the files of ``manifest`` and check each copy's sha256 in the same pass."""
     base = src_root.parent if src_root.is_file() else src_root
     for entry in manifest:
@@ -142,7 +143,7 @@ def copy_manifest(src_root: Path, dest_root: Path, manifest: list[dict[str, Any]
             )
 
 
-def check_manifest(root: Path, manifest: list[dict[str, Any]], label: str) -> list[str]:
+def check_manifest(root: Path, manifest: list[FileEntry], label: str) -> list[str]:
     """Compare the files below ``root`` with their recorded sha256; describe each mismatch."""
     problems = []
     for entry in manifest:

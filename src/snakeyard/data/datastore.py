@@ -33,6 +33,7 @@ from typing import Any
 
 from ..errors import ConfigError, IntegrityError, SnakeyardError
 from ..files import CHUNK, cache_folder, check_manifest, human_bytes
+from ..records import DatasetVersion, FileEntry
 from ..registry.versions import sweep_stale
 
 BLOBS = ".blobs"
@@ -53,7 +54,7 @@ class StoreReport:
     linked: bool = True
     notes: list[str] = field(default_factory=list)
 
-    def put_all(self, put: Callable[[dict[str, Any]], int], manifest: list[dict]) -> None:
+    def put_all(self, put: Callable[[FileEntry], int], manifest: list[FileEntry]) -> None:
         """Store every manifest entry with ``put`` (bytes written, 0 when the blob was
         already there) on a few threads, counting what was written and what reused."""
         with ThreadPoolExecutor(WORKERS) as pool:
@@ -119,11 +120,11 @@ class FolderDatastore:
     def location(self, name: str, digest: str) -> Path:
         return self.root / name / digest
 
-    def has_version(self, name: str, digest: str, manifest: list[dict[str, Any]]) -> bool:
+    def has_version(self, name: str, digest: str, manifest: list[FileEntry]) -> bool:
         return self.location(name, digest).is_dir()
 
     def store(
-        self, name: str, source: Path, manifest: list[dict[str, Any]], digest: str
+        self, name: str, source: Path, manifest: list[FileEntry], digest: str
     ) -> tuple[str, StoreReport]:
         """Store the files of ``manifest`` (below ``source``); return the version's folder."""
         report = StoreReport()
@@ -139,7 +140,7 @@ class FolderDatastore:
         sweep_stale(blob_staging.parent)
         base = _source_base(source)
 
-        def put(entry: dict[str, Any]) -> int:
+        def put(entry: FileEntry) -> int:
             return self._put_blob(base / entry["path"], entry, blob_staging)
 
         try:
@@ -154,7 +155,7 @@ class FolderDatastore:
             shutil.rmtree(blob_staging, ignore_errors=True)
         return str(location), report
 
-    def _put_blob(self, path: Path, entry: dict[str, Any], staging: Path) -> int:
+    def _put_blob(self, path: Path, entry: FileEntry, staging: Path) -> int:
         """Store one file as a blob unless it is there; return the bytes written."""
         blob = self.blob_path(entry["sha256"])
         if blob.is_file() and blob.stat().st_size == entry["bytes"]:
@@ -174,7 +175,7 @@ class FolderDatastore:
             tmp.unlink(missing_ok=True)
         return entry["bytes"]
 
-    def _place(self, entry: dict[str, Any], target: Path) -> bool:
+    def _place(self, entry: FileEntry, target: Path) -> bool:
         """Put a blob into a version folder: a hard link, else a checked copy."""
         target.parent.mkdir(parents=True, exist_ok=True)
         blob = self.blob_path(entry["sha256"])
@@ -188,7 +189,7 @@ class FolderDatastore:
             raise IntegrityError(f"blob {blob} does not hold sha256 {entry['sha256']}")
         return False
 
-    def problems(self, meta: dict[str, Any], label: str) -> list[str]:
+    def problems(self, meta: DatasetVersion, label: str) -> list[str]:
 
         return check_manifest(Path(meta["location"]), meta["files"], label)
 
@@ -277,17 +278,17 @@ class S3Datastore:
         )  # fmt: skip
         return None if head is None else head["ContentLength"]
 
-    def has_version(self, name: str, digest: str, manifest: list[dict[str, Any]]) -> bool:
+    def has_version(self, name: str, digest: str, manifest: list[FileEntry]) -> bool:
         return all(self._size(e["sha256"]) == e["bytes"] for e in manifest)
 
     def store(
-        self, name: str, source: Path, manifest: list[dict[str, Any]], digest: str
+        self, name: str, source: Path, manifest: list[FileEntry], digest: str
     ) -> tuple[str, StoreReport]:
         """Upload the blobs the bucket lacks; return the datastore's ``s3://`` URL."""
         report = StoreReport(linked=True)
         base = _source_base(source)
 
-        def put(entry: dict[str, Any]) -> int:
+        def put(entry: FileEntry) -> int:
             if self._size(entry["sha256"]) == entry["bytes"]:
                 return 0
             self._put_blob(base / entry["path"], entry)
@@ -296,7 +297,7 @@ class S3Datastore:
         report.put_all(put, manifest)
         return self.url(), report
 
-    def _put_blob(self, path: Path, entry: dict[str, Any]) -> None:
+    def _put_blob(self, path: Path, entry: FileEntry) -> None:
         """Upload to a temporary key, check the bytes sent, then copy to the blob's key."""
         if entry["bytes"] > S3_SINGLE_PUT_LIMIT:
             raise SnakeyardError(
@@ -343,7 +344,7 @@ class S3Datastore:
                 writer.write(chunk)
         return digest.hexdigest()
 
-    def problems(self, meta: dict[str, Any], label: str) -> list[str]:
+    def problems(self, meta: DatasetVersion, label: str) -> list[str]:
         found = []
         for entry in meta["files"]:
             size = self._size(entry["sha256"])
@@ -424,7 +425,7 @@ def open_datastore(
     return FolderDatastore(Path(spec) if spec else registry_root / "datastore")
 
 
-def datastore_of(meta: dict[str, Any], registry_root: Path) -> Datastore | None:
+def datastore_of(meta: DatasetVersion, registry_root: Path) -> Datastore | None:
     """The S3 datastore a data set version was stored in, or None for a folder."""
     spec = meta.get("datastore")
     return open_datastore(spec, registry_root) if spec else None
@@ -436,7 +437,7 @@ def cache_root() -> Path:
 
 
 def local_folder(
-    meta: dict[str, Any],
+    meta: DatasetVersion,
     registry_root: Path,
     cache: Path | None = None,
     log: Callable[[str], None] = print,

@@ -1,7 +1,7 @@
 """Environment specs (conda YAML) and how snakeyard locks them.
 
 A conda spec is locked with conda-lock when conda, mamba or micromamba is on ``PATH``,
-else solved with py-rattler (:mod:`snakeyard.environments.conda_lock`) into a file in conda-lock's
+else solved with py-rattler (:mod:`snakeyard.environments.conda_env`) into a file in conda-lock's
 format; either way the explicit pin files Snakemake's conda deployment reads are
 rendered from the lock. A pip-only spec (python plus a ``pip:`` list) gets a pip lock
 with hashes and a cached virtual environment (:mod:`snakeyard.environments.pip_env`).
@@ -89,7 +89,7 @@ def find_conda() -> str | None:
     return None
 
 
-def conda_lock(
+def lock_with_conda_lock(
     spec: Path,
     lockfile: Path,
     frontend: str,
@@ -164,7 +164,7 @@ def pin(
     spec gets a conda-lock file (``envs/NAME.conda-lock.yml``) for ``platforms`` and
     the explicit pin files Snakemake reads (``envs/NAME.<platform>.pin.txt``).
     """
-    from . import conda_lock, pip_env
+    from . import conda_env, pip_env
 
     text, data = read_spec(spec)
     if pip_env.pip_only(data):
@@ -173,11 +173,11 @@ def pin(
     frontend = find_conda()
     lockfile = lock_path(spec, ".conda-lock.yml")
     if frontend:
-        lock_text = conda_lock(spec, lockfile, frontend, log, platforms, channels)
+        lock_text = lock_with_conda_lock(spec, lockfile, frontend, log, platforms, channels)
     else:
         log("no conda, mamba or micromamba on PATH: solving with py-rattler")
-        lock_text = conda_lock.lock(spec, data, lockfile, platforms, log, channels)
-    for platform_name, pin_file in conda_lock.render_pins(spec, lock_text, platforms).items():
+        lock_text = conda_env.lock(spec, data, lockfile, platforms, log, channels)
+    for platform_name, pin_file in conda_env.render_pins(spec, lock_text, platforms).items():
         log(f"wrote {pin_file} ({platform_name})")
     return {
         "spec_text": text,
@@ -217,7 +217,7 @@ def activate(
     label = f"environment {meta['name']}:{meta['version']}"
     if meta["method"] == METHOD_RECORDED:
         return sys.executable, interpreter_packages()
-    from . import conda_lock, pip_env  # a training job in `current` needs neither
+    from . import conda_env, pip_env  # a training job in `current` needs neither
 
     lock_text = (Path(meta["path"]) / (meta.get("lock_file") or "conda-lock.yml")).read_text(
         encoding="utf-8"
@@ -234,11 +234,11 @@ def activate(
         if python is None:
             raise SnakeyardError(f"{label}: the activated conda environment has no python")
         return python, pip_env.packages_of(python)
-    prefix = conda_lock.install_environment(lock_text, log, pip_env.cache_root(), conda_platform())
+    prefix = conda_env.install_environment(lock_text, log, pip_env.cache_root(), conda_platform())
     python = prefix / ("python.exe" if os.name == "nt" else "bin/python")
     if not python.exists():
         raise SnakeyardError(
             f"{label}: the environment installed from its lock in {prefix} has no python; "
             "add python to the spec's dependencies"
         )
-    return str(python), conda_lock.prefix_packages(prefix)
+    return str(python), conda_env.prefix_packages(prefix)

@@ -24,6 +24,15 @@ from ..files import (
     read_json,
     walk_files,
 )
+from ..records import (
+    DatasetRef,
+    DatasetVersion,
+    EnvironmentRef,
+    EnvironmentVersion,
+    FileEntry,
+    ModelVersion,
+    RunRecord,
+)
 from .versions import VersionStore, check_name
 
 REGISTRY_VARIABLE = "SNAKEYARD_REGISTRY"
@@ -78,10 +87,10 @@ class Registry:
         resource_configuration: dict[str, Any] | None = None,
         run_id: str | None = None,
         experiment: str | None = None,
-        dataset: dict[str, Any] | None = None,
-        environment: dict[str, Any] | None = None,
+        dataset: DatasetRef | None = None,
+        environment: EnvironmentRef | None = None,
         metrics: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> ModelVersion:
         """Register the file or folder at ``path`` as the next version of model ``name``.
 
         Byte-identical content returns the existing version instead (``new`` is False)
@@ -123,7 +132,7 @@ class Registry:
 
         return {**self.models.publish(name, meta, fill), "new": True}
 
-    def _same_model(self, name: str, digest: str, run_id: str | None) -> dict[str, Any] | None:
+    def _same_model(self, name: str, digest: str, run_id: str | None) -> ModelVersion | None:
         try:
             latest = self.models.read(name)
         except NotFoundError:
@@ -134,13 +143,13 @@ class Registry:
             return None
         return next((m for m in self.models.find(name, digest) if m.get("run_id") == run_id), None)
 
-    def get_model(self, name: str, version: int | str = "latest") -> dict[str, Any]:
+    def get_model(self, name: str, version: int | str = "latest") -> ModelVersion:
         """Metadata of one model version; ``artifact_path`` is where its files are."""
         meta = self.models.read(name, version)
         meta["artifact_path"] = str(Path(meta["path"]) / "artifacts" / meta["artifact"])
         return meta
 
-    def list_models(self) -> list[dict[str, Any]]:
+    def list_models(self) -> list[ModelVersion]:
         """The latest version of every model, with ``versions`` set to their count."""
         rows = []
         for name in self.models.names():
@@ -149,14 +158,14 @@ class Registry:
             rows.append(meta)
         return rows
 
-    def model_versions(self, name: str) -> list[dict[str, Any]]:
+    def model_versions(self, name: str) -> list[ModelVersion]:
         """Every version of model ``name``, oldest first."""
         versions = self.models.read_all(name)
         if not versions:
             raise NotFoundError(f"no model named {name!r} in {self.root}")
         return versions
 
-    def verified_model(self, name: str, version: int | str = "latest") -> dict[str, Any]:
+    def verified_model(self, name: str, version: int | str = "latest") -> ModelVersion:
         """Like :meth:`get_model`, after checking every artifact's sha256."""
         meta = self.get_model(name, version)
         problems = check_manifest(
@@ -219,12 +228,12 @@ class Registry:
         self,
         name: str,
         source: str | os.PathLike,
-        manifest: list[dict[str, Any]] | None = None,
+        manifest: list[FileEntry] | None = None,
         description: str = "",
         origin: str | None = None,
         data_format: str = "files",
         schema: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> DatasetVersion:
         """Store a file or folder in the datastore and register it as a data set version.
 
         Content already registered under ``name`` with the same format and schema
@@ -264,11 +273,11 @@ class Registry:
         published = self.datasets.publish(name, meta)
         return {**self._with_location(published), "new": True, "report": report}
 
-    def get_dataset(self, name: str, version: int | str = "latest") -> dict[str, Any]:
+    def get_dataset(self, name: str, version: int | str = "latest") -> DatasetVersion:
         """Metadata of one data set version; ``location`` is the absolute data folder."""
         return self._with_location(self.datasets.read(name, version))
 
-    def list_datasets(self) -> list[dict[str, Any]]:
+    def list_datasets(self) -> list[DatasetVersion]:
         """The latest version of every data set, with ``versions`` set to their count."""
         return [
             {**self.get_dataset(name), "versions": len(self.datasets.versions(name))}
@@ -284,7 +293,7 @@ class Registry:
         except ValueError:
             return str(Path(location).resolve())
 
-    def _with_location(self, meta: dict[str, Any]) -> dict[str, Any]:
+    def _with_location(self, meta: DatasetVersion) -> DatasetVersion:
         meta.setdefault("format", "files")  # versions written before formats existed
         if not meta["location"].startswith("s3://"):
             meta["location"] = str((self.root / meta["location"]).resolve())
@@ -303,7 +312,7 @@ class Registry:
         python: str | None = None,
         lock_name: str = "conda-lock.yml",
         platforms: list[str] | None = None,
-    ) -> dict[str, Any]:
+    ) -> EnvironmentVersion:
         """Register a locked or recorded environment; the same content returns its version.
 
         The lock is stored as ``lock_name`` (``conda-lock.yml`` or ``pip-lock.txt``).
@@ -348,11 +357,11 @@ class Registry:
 
         return {**self.environments.publish(name, meta, fill), "new": True}
 
-    def get_environment(self, name: str, version: int | str = "latest") -> dict[str, Any]:
+    def get_environment(self, name: str, version: int | str = "latest") -> EnvironmentVersion:
         """Metadata of one environment version, its package list included."""
         return self.environments.read(name, version)
 
-    def list_environments(self) -> list[dict[str, Any]]:
+    def list_environments(self) -> list[EnvironmentVersion]:
         """The latest version of every environment, with ``versions`` set to their count."""
         return [
             {**self.get_environment(name), "versions": len(self.environments.versions(name))}
@@ -364,7 +373,7 @@ class Registry:
         """Where the run ``run_id`` of ``experiment`` keeps its record and files."""
         return self.runs_root / check_name(experiment, "experiment name") / run_id
 
-    def get_run(self, run_id: str) -> dict[str, Any]:
+    def get_run(self, run_id: str) -> RunRecord:
         """The record of one run, found by its id."""
         if not RUN_ID_PATTERN.fullmatch(run_id):
             raise InvalidNameError(
@@ -375,7 +384,7 @@ class Registry:
             return read_json(record)
         raise NotFoundError(f"no run with id {run_id!r} in {self.root}")
 
-    def list_runs(self, experiment: str | None = None) -> list[dict[str, Any]]:
+    def list_runs(self, experiment: str | None = None) -> list[RunRecord]:
         """Run records, oldest first; only those of ``experiment`` when given."""
         if experiment is not None:
             check_name(experiment, "experiment name")
@@ -425,25 +434,25 @@ def load_model(
 
 def get_model(
     name: str, version: int | str = "latest", registry: Registry | str | None = None
-) -> dict[str, Any]:
+) -> ModelVersion:
     """Metadata of a registered model version: metrics, lineage, files."""
     return _registry(registry).get_model(name, version)
 
 
 def get_dataset(
     name: str, version: int | str = "latest", registry: Registry | str | None = None
-) -> dict[str, Any]:
+) -> DatasetVersion:
     """Metadata of a data set version, with the absolute ``location`` of its files."""
     return _registry(registry).get_dataset(name, version)
 
 
-def get_run(run_id: str, registry: Registry | str | None = None) -> dict[str, Any]:
+def get_run(run_id: str, registry: Registry | str | None = None) -> RunRecord:
     """The record of one run: status, arguments, metrics, lineage."""
     return _registry(registry).get_run(run_id)
 
 
 def list_runs(
     experiment: str | None = None, registry: Registry | str | None = None
-) -> list[dict[str, Any]]:
+) -> list[RunRecord]:
     """Run records, oldest first, optionally of one experiment."""
     return _registry(registry).list_runs(experiment)

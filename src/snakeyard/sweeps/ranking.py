@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import SnakeyardError
+from ..records import RunRecord
 from .plan import GOALS
 
 
-def metric_value(record: dict[str, Any], metric: str) -> float | None:
+def metric_value(record: RunRecord, metric: str) -> float | None:
     """The run's final value of ``metric`` as a number, or None if it has none."""
     value = record.get("metrics", {}).get(metric)
     if isinstance(value, list):
@@ -28,7 +29,7 @@ def metric_value(record: dict[str, Any], metric: str) -> float | None:
     return float(value)
 
 
-def tie_break(run: dict[str, Any]) -> tuple[str, str]:
+def tie_break(run: RunRecord) -> tuple[str, str]:
     """Among runs with equal metrics: trial id first, then the run id (which starts with
     the start time). Unlike plan or finishing order, it never changes when the sweep grows
     or runs again."""
@@ -36,11 +37,11 @@ def tie_break(run: dict[str, Any]) -> tuple[str, str]:
 
 
 def sort_by_metric(
-    runs: list[dict[str, Any]], metric: str, descending: bool = True
-) -> list[dict[str, Any]]:
+    runs: list[RunRecord], metric: str, descending: bool = True
+) -> list[RunRecord]:
     """Runs with a number under ``metric`` first, best first, ties by :func:`tie_break`."""
 
-    def usable(run: dict[str, Any]) -> bool:
+    def usable(run: RunRecord) -> bool:
         return run.get("status") == "Completed" and metric_value(run, metric) is not None
 
     sign = -1 if descending else 1
@@ -54,15 +55,15 @@ def sort_by_metric(
 class Ranking:
     """A sweep's trials: the usable ones best first, and those left out with why."""
 
-    ranked: list[dict[str, Any]]
-    left_out: list[tuple[dict[str, Any], str]]
+    ranked: list[RunRecord]
+    left_out: list[tuple[RunRecord, str]]
 
     @property
-    def best(self) -> dict[str, Any]:
+    def best(self) -> RunRecord:
         return self.ranked[0]
 
 
-def rank(records: list[dict[str, Any]], metric: str, goal: str) -> Ranking:
+def rank(records: list[RunRecord], metric: str, goal: str) -> Ranking:
     """Order trial run records by ``metric`` towards ``goal``.
 
     Ties go to the smaller trial id (:func:`tie_break`). Failed runs, and runs that
@@ -145,11 +146,11 @@ def tsv(rows: list[dict[str, Any]]) -> str:
 
 def choose_best(
     experiment: str,
-    records: list[dict[str, Any]],
+    records: list[RunRecord],
     metric: str,
     goal: str,
     log: Callable[[str], None] = print,
-) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+) -> tuple[dict[str, Any], list[dict[str, Any]], RunRecord]:
     """Rank a sweep's trial records; return its summary, its table rows and the best record.
 
     Trials left out are reported through ``log`` and on stderr. When none is usable,

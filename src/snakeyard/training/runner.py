@@ -24,6 +24,7 @@ from typing import Any
 
 from ..errors import ConfigError, SnakeyardError
 from ..files import content_hash, copy_files, manifest_of, sha256_file, write_json_atomic
+from ..records import DatasetReceipt, EnvironmentReceipt, RunRecord, TrialRef
 from ..registry.registry import Registry
 from .batch_job import job_context, slurm_notice
 from .run_api import (
@@ -46,7 +47,7 @@ PROVIDES_VARIABLE = "SNAKEYARD_PROVIDES"
 class RunFailed(SnakeyardError):
     """The training script exited non-zero or was stopped; the record says Failed."""
 
-    def __init__(self, message: str, record: dict[str, Any]):
+    def __init__(self, message: str, record: RunRecord):
         super().__init__(message)
         self.record = record
 
@@ -97,14 +98,14 @@ def execute(
     source_directory: Path,
     script: str,
     arguments: dict[str, Any],
-    dataset: dict[str, Any],
-    environment: dict[str, Any],
+    dataset: DatasetReceipt,
+    environment: EnvironmentReceipt,
     data_argument: str | None = "--data-folder",
     python: str = sys.executable,
     packages: dict[str, str] | None = None,
     log: Callable[[str], None] = print,
-    trial: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    trial: TrialRef | None = None,
+) -> RunRecord:
     """Run ``script`` as a new run of ``experiment``; return the finished run record.
 
     ``python`` is the environment's interpreter and ``packages`` what it has installed,
@@ -130,7 +131,7 @@ def execute(
     if data_argument:
         command += [data_argument, dataset["location"]]
     cluster = job_context()
-    record: dict[str, Any] = {
+    record: RunRecord = {
         "id": run_id,
         "experiment": experiment,
         "status": "Running",

@@ -1,0 +1,126 @@
+"""The training stages: ``train`` one run (a sweep trial is one too) and ``collect`` its
+outputs and metrics under ``results/``.
+
+Called by :mod:`snakeyard.stages` for ``workflow/rules/training.smk`` and the ``trial``
+rule of ``workflow/rules/sweeps.smk``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..files import read_json, write_json_atomic, write_text_atomic
+from ..records import DatasetReceipt, RunRecord, TrainSpec
+
+
+def train(
+    *,
+    experiment: str,
+    spec: TrainSpec,
+    dataset: Path,
+    environment: Path,
+    registry: str,
+    conda_active: bool,
+    out: Path,
+    log: Callable[[str], None],
+) -> RunRecord:
+    """Run the experiment's script once, in the environment of the receipt ``environment``
+    on the data set of the receipt ``dataset``; write the run record to ``out``.
+
+    A failed run raises :class:`~snakeyard.training.runner.RunFailed` after its Failed
+    record is in the registry, except for a sweep trial (``spec`` has ``trial``), whose
+    Failed record becomes ``out`` so that the sweep goes on without it.
+    """
+    from .runner import RunFailed
+
+    try:
+        record = _train(experiment, spec, dataset, environment, registry, conda_active, log)
+    except RunFailed as failure:
+        trial = spec.get("trial")
+        if trial is None:
+            raise
+        # one failed trial must not stop its sweep: the sweep stage leaves it out of the
+        # choice of the best run and reports it
+        log(f"trial {trial['id']}: {failure}")
+        print(f"snakeyard train: trial {trial['id']} failed: {failure}", file=sys.stderr)
+        record = failure.record
+    write_json_atomic(out, record)
+    return record
+
+
+def _train(
+    experiment: str,
+    spec: TrainSpec,
+    dataset: Path,
+    environment: Path,
+    registry: str,
+    conda_active: bool,
+    log: Callable[[str], None],
+) -> RunRecord:
+    from ..environments.specs import METHOD_RECORDED, activate
+    from ..registry.registry import Registry
+    from .runner import execute
+
+    store = Registry(registry)
+    receipt = read_json(environment)
+    # a recorded interpreter needs nothing from the registry to train with
+    meta = receipt
+    if receipt["method"] != METHOD_RECORDED:
+        meta = store.get_environment(receipt["name"], receipt["version"])
+    python, packages = activate(meta, log, conda_active=conda_active)
+    log(f"environment {receipt['name']}:{receipt['version']}: training with {python}")
+    return execute(
+        store,
+        experiment=experiment,
+        source_directory=Path(spec["source_directory"]),
+        script=spec["script"],
+        arguments=spec["arguments"],
+        dataset=local_dataset(store, read_json(dataset), log),
+        environment=receipt,
+        data_argument=spec["data_argument"] or None,
+        python=python,
+        packages=packages,
+        log=log,
+        trial=spec.get("trial"),
+    )
+
+
+def local_dataset(
+    registry: Any, receipt: DatasetReceipt, log: Callable[[str], None]
+) -> DatasetReceipt:
+    """The receipt with ``location`` set to what the script gets: a local folder or file.
+
+    A version in an object store is copied into this node's cache first; a tabular data
+    set is handed over as the path of its CSV file.
+    """
+    if not receipt["location"].startswith("s3://") and receipt.get("format") != "tabular":
+        return receipt  # a folder the script gets as it is
+    from ..data.datastore import local_folder
+
+    meta = registry.get_dataset(receipt["name"], receipt["version"])
+    location = local_folder(meta, registry.root, log=log)
+    if meta.get("format") == "tabular":
+        location = location / meta["schema"]["file"]
+    return {**receipt, "location": str(location)}
+
+
+def collect(*, run: Path, outputs: Path, metrics: Path, log: Callable[[str], None]) -> None:
+    """Copy the run's ``outputs/`` to ``outputs`` and write its metrics as a TSV table
+    (``metric``, ``value``; lists and mappings as JSON) to ``metrics``."""
+    record: RunRecord = read_json(run)
+    source = Path(record["folder"]) / "work" / "outputs"
+    if outputs.exists():
+        shutil.rmtree(outputs)
+    shutil.copytree(source, outputs)
+    rows = ["metric\tvalue"] + [
+        f"{name}\t{json.dumps(value) if isinstance(value, (list, dict)) else value}"
+        for name, value in sorted(record["metrics"].items())
+    ]
+    write_text_atomic(metrics, "\n".join(rows) + "\n")
+    count, logged = len(record["outputs"]), len(record["metrics"])
+    log(f"run {record['id']}: {count} output file(s) and {logged} metric(s) collected")
