@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -10,7 +11,8 @@ from pathlib import Path
 import joblib
 import pytest
 
-from snakeyard.cli import main
+import snakeyard
+from snakeyard.cli import main, parser
 
 
 @pytest.fixture
@@ -122,6 +124,53 @@ def test_registry_from_environment_variable(tmp_path: Path, model_file: Path):
 def test_usage_errors_exit_2(tmp_path: Path):
     done = cli(tmp_path, "models", "frobnicate")
     assert done.returncode == 2 and "invalid choice" in done.stderr
+
+
+def test_version_is_the_packages_own(tmp_path: Path):
+    done = cli(tmp_path, "--version")  # no registry needed, no noun required
+    assert done.returncode == 0 and done.stdout == f"snakeyard {snakeyard.__version__}\n"
+    assert snakeyard.__version__ == "0.1.0"
+
+
+def commands(
+    command: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """Every parser of the command line, with the words that reach it."""
+    found = [(path, command)]
+    for action in command._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += commands(sub, (*path, name))
+    return found
+
+
+def test_every_positional_argument_and_subcommand_has_help():
+    everything = commands(parser())
+    assert ("models", "download") in [path for path, _ in everything]
+    for path, command in everything:
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                # NOUN and VERB: each choice is listed with its own help
+                for choice in action._choices_actions:
+                    assert choice.help, f"snakeyard {' '.join(path)} {choice.dest}: no help"
+            elif not action.option_strings:
+                assert action.help, (
+                    f"snakeyard {' '.join(path)} {action.metavar or action.dest}: no help"
+                )
+
+
+def test_help_of_every_command_exits_0(capsys):
+    for path, _ in commands(parser()):
+        with pytest.raises(SystemExit) as done:
+            main([*path, "--help"])
+        assert done.value.code == 0, path
+        assert capsys.readouterr().out.startswith("usage: snakeyard")
+    main_help = cli(Path("unused"), "--help")
+    assert main_help.returncode == 0 and "--version" in main_help.stdout
+    models_help = cli(Path("unused"), "models", "--help")
+    assert models_help.returncode == 0 and "download" in models_help.stdout
+    show = cli(Path("unused"), "models", "show", "--help")
+    assert "without a version, the latest" in " ".join(show.stdout.split())  # help wraps
 
 
 def test_a_missing_registry_is_an_error_not_an_empty_list(tmp_path: Path):

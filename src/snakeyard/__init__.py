@@ -44,3 +44,8 @@ def __getattr__(name: str) -> Any:
 
         return getattr(registry, name)
     raise AttributeError(f"module 'snakeyard' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # the public API, lazy names included, for dir() and tab completion (imports nothing)
+    return sorted({*__all__, "__version__"})

@@ -15,6 +15,7 @@ import os
 import sys
 from typing import Any
 
+from . import __version__
 from .errors import SnakeyardError
 from .files import human_bytes
 from .registry.registry import Registry
@@ -412,6 +413,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="snakeyard", description=__doc__.splitlines()[0], parents=[common]
     )
+    top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     nouns = top.add_subparsers(dest="noun", required=True, metavar="NOUN")
 
     def verb(
@@ -426,15 +428,23 @@ def parser() -> argparse.ArgumentParser:
     )
     verb(models, "list", models_list, "latest version of every model")
     verb(models, "show", models_show, "one version: metrics, lineage, files").add_argument(
-        "ref", metavar="NAME[:VERSION]"
+        "ref",
+        metavar="NAME[:VERSION]",
+        help="model NAME or NAME:VERSION; without a version, the latest",
     )
-    verb(models, "versions", models_versions, "every version of one model").add_argument("name")
+    verb(models, "versions", models_versions, "every version of one model").add_argument(
+        "name", metavar="NAME", help="model name"
+    )
     download = verb(models, "download", models_download, "copy a version's files to DEST")
-    download.add_argument("ref", metavar="NAME[:VERSION]")
-    download.add_argument("dest", metavar="DEST")
+    download.add_argument(
+        "ref",
+        metavar="NAME[:VERSION]",
+        help="model NAME or NAME:VERSION; without a version, the latest",
+    )
+    download.add_argument("dest", metavar="DEST", help="new folder to copy the files into")
     register = verb(models, "register", models_register, "register a file or folder")
-    register.add_argument("name")
-    register.add_argument("path")
+    register.add_argument("name", metavar="NAME", help="model name")
+    register.add_argument("path", metavar="PATH", help="model file or folder to register")
     register.add_argument("--framework", default=None)
     register.add_argument("--framework-version", default=None)
     register.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
@@ -445,19 +455,23 @@ def parser() -> argparse.ArgumentParser:
     )
     verb(datasets, "list", datasets_list, "latest version of every data set")
     verb(datasets, "show", datasets_show, "one version: files, sizes, hashes").add_argument(
-        "ref", metavar="NAME[:VERSION]"
+        "ref",
+        metavar="NAME[:VERSION]",
+        help="data set NAME or NAME:VERSION; without a version, the latest",
     )
     compare = verb(datasets, "diff", datasets_diff, "what changed between two versions")
-    compare.add_argument("name")
-    compare.add_argument("old", metavar="V1")
-    compare.add_argument("new", metavar="V2")
+    compare.add_argument("name", metavar="NAME", help="data set name")
+    compare.add_argument("old", metavar="V1", help="version to compare from (a number, or latest)")
+    compare.add_argument("new", metavar="V2", help="version to compare to (a number, or latest)")
 
     environments = nouns.add_parser("environments", help="environment versions").add_subparsers(
         dest="verb", required=True, metavar="VERB"
     )
     verb(environments, "list", environments_list, "latest version of every environment")
     verb(environments, "show", environments_show, "one version: spec and packages").add_argument(
-        "ref", metavar="NAME[:VERSION]"
+        "ref",
+        metavar="NAME[:VERSION]",
+        help="environment NAME or NAME:VERSION; without a version, the latest",
     )
 
     runs = nouns.add_parser("runs", help="training runs").add_subparsers(
@@ -470,7 +484,9 @@ def parser() -> argparse.ArgumentParser:
         "--sort", default=None, metavar="METRIC", help="best first by METRIC (highest first)"
     )
     listing.add_argument("--ascending", action="store_true", help="with --sort: lowest first")
-    verb(runs, "show", runs_show, "one run's record").add_argument("run_id")
+    verb(runs, "show", runs_show, "one run's record").add_argument(
+        "run_id", metavar="RUN_ID", help="run id, e.g. sklearn-iris_1795524285_9d28c5b6"
+    )
 
     check = nouns.add_parser("verify", parents=[common], help="check every sha256 in the registry")
     check.set_defaults(function=verify)
