@@ -1,9 +1,12 @@
 # snakeyard: fetch -> upload -> lock -> train (or a sweep of trials) -> collect -> register.
-# Every stage is a rule in workflow/rules/; what the rules run lives in src/snakeyard/.
+# Every stage is a rule in workflow/rules/; what the rules run lives in src/snakeyard/,
+# each use of a Snakemake name that Snakemake does not document in
+# src/snakeyard/snakemake_internals.py.
 
+from snakeyard.snakemake_internals import configfiles_given
 
 # the default experiment, unless --configfile names a whole configuration of its own
-if not workflow.config_settings.configfiles:
+if not configfiles_given(workflow):
 
     configfile: "config/config.yaml"
 

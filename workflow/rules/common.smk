@@ -7,20 +7,26 @@ import shlex
 import sys
 from pathlib import Path
 
-from snakemake.resources import Resources
-
 from snakeyard import config as snakeyard_config
 from snakeyard.environments.specs import CURRENT, read_spec
 from snakeyard.errors import SnakeyardError
 from snakeyard.files import walk_files
-from snakeyard.quick_exit import cancel_scheduler_wakeups, skip_final_collection
+from snakeyard.snakemake_internals import (
+    add_global_resource,
+    cancel_scheduler_wakeups,
+    current_folder,
+    deployment_methods,
+    is_main_snakefile,
+    resource_function,
+    skip_final_collection,
+)
 from snakeyard.training.snapshot import snapshot_files
 from snakeyard.environments.pip_env import pip_only
 from snakeyard.sweeps.plan import plan as plan_sweep
 from snakeyard.sweeps.plan import check_resource_names, resource_name, trial_arguments
 
 # snakeyard's own folder, also when this file is included through `module`
-SNAKEYARD_ROOT = Path(workflow.current_basedir).parent.parent
+SNAKEYARD_ROOT = current_folder(workflow).parent.parent
 
 try:
     snakeyard_config.validate(
@@ -124,8 +130,7 @@ def conda_environment(wildcards):
 
 
 # with --software-deployment-method conda the train job runs in the activated environment
-_METHODS = {m.name.lower() for m in workflow.deployment_settings.deployment_method}
-CONDA_ACTIVE = "yes" if "conda" in _METHODS else "no"
+CONDA_ACTIVE = "yes" if "conda" in deployment_methods(workflow) else "no"
 
 
 def dataset_receipt(wildcards):
@@ -163,25 +168,10 @@ def resource(name, config_key=None):
     ``name``); where the experiment leaves it out, the profile's default-resources, else
     RESOURCE_FALLBACKS."""
 
-    def value(wildcards, input, attempt, threads=None, rulename=None, async_run=None):
-        configured = experiment(wildcards)["resources"].get(config_key or name)
-        if configured is not None:
-            return configured
-        defaults = workflow.resource_settings.default_resources
-        if defaults is not None:
-            if not isinstance(defaults, Resources):
-                defaults = Resources.from_mapping(defaults)
-            context = dict(
-                input=input, attempt=attempt, rulename=rulename, async_run=async_run
-            )
-            if threads is not None:
-                context["threads"] = threads
-            default = defaults.get(name).evaluate(wildcards, **context).value
-            if default is not None:
-                return default
-        return RESOURCE_FALLBACKS.get(name)
+    def configured(wildcards):
+        return experiment(wildcards)["resources"].get(config_key or name)
 
-    return value
+    return resource_function(workflow, name, configured, RESOURCE_FALLBACKS.get(name))
 
 
 def registered_models():
@@ -213,13 +203,16 @@ except SnakeyardError as error:
 # running trials' claims on this resource exceed it; --resources NAME=N overrides it
 for _name in SWEPT:
     _limit = CFG["experiments"][_name]["sweep"]["max_concurrent_runs"]
-    if _limit and resource_name(_name) not in workflow.global_resources:
-        workflow.register_resource(resource_name(_name), _limit)
+    if _limit:
+        add_global_resource(workflow, resource_name(_name), _limit)
 
 
 def _trial_slot(name):
     def slot(wildcards):
-        return int(wildcards.get("trial") is not None and wildcards.experiment == name)
+        return int(
+            getattr(wildcards, "trial", None) is not None
+            and wildcards.experiment == name
+        )
 
     return slot
 
@@ -267,13 +260,19 @@ def trial_spec(wildcards):
 
 
 # the run is over: exit now rather than wait for the scheduler's rate-limit timer or
-# for a last garbage collection (see src/snakeyard/quick_exit.py)
-skip_final_collection()
+# for a last garbage collection; only in a run of snakeyard's own Snakefile, as these
+# change the whole process: a workflow using snakeyard as a module keeps Snakemake's
+# behaviour (see src/snakeyard/snakemake_internals.py)
+QUICK_EXIT = is_main_snakefile(workflow, SNAKEYARD_ROOT / "Snakefile")
+if QUICK_EXIT:
+    skip_final_collection()
 
 
 onsuccess:
-    cancel_scheduler_wakeups()
+    if QUICK_EXIT:
+        cancel_scheduler_wakeups()
 
 
 onerror:
-    cancel_scheduler_wakeups()
+    if QUICK_EXIT:
+        cancel_scheduler_wakeups()
