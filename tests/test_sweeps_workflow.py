@@ -54,9 +54,15 @@ def embedded_bytes(result: dict) -> bytes:
 SVG = {"svg": "http://www.w3.org/2000/svg"}
 
 
-def svg_texts(element: ET.Element, css: str) -> list[str]:
-    """The texts of one class in an SVG picture, in drawing order."""
-    return [t.text for t in element.iterfind(f".//svg:text[@class='{css}']", SVG)]
+def svg_groups(element: ET.Element, prefix: str) -> list[ET.Element]:
+    """The groups of an SVG picture whose id (a matplotlib gid) starts with ``prefix``,
+    in drawing order."""
+    return [g for g in element.iterfind(".//svg:g", SVG) if g.get("id", "").startswith(prefix)]
+
+
+def svg_texts(element: ET.Element, prefix: str) -> list[str]:
+    """The texts drawn in those groups, one per line of text, in drawing order."""
+    return ["".join(t.itertext()) for g in svg_groups(element, prefix) for t in g.iterfind(".//svg:text", SVG)]
 
 
 def most_overlapping(runs: list[dict]) -> int:
@@ -122,12 +128,13 @@ def test_the_tutorial_sweep_registers_the_best_run_and_reports_it(project: Proje
     # the metric by parameter: one panel per parameter, in each one marker per trial
     plot = ET.fromstring(embedded_bytes(results["results/sklearn-iris-sweep/report/primary-metric.svg"]))
     assert plot.tag == "{http://www.w3.org/2000/svg}svg" and plot.get("viewBox")
-    panels = plot.findall(".//svg:g[@class='panel']", SVG)
+    panels = svg_groups(plot, "panel-")
     assert [svg_texts(panel, "x-label") for panel in panels] == [["kernel"], ["penalty"]]
     for panel in panels:
-        stars = panel.findall("svg:polygon[@class='best']", SVG)
-        circles = panel.findall("svg:circle[@class='trial']", SVG)
+        stars = svg_groups(panel, "best-trial-")
+        circles = svg_groups(panel, "trial-marker-")
         assert len(stars) == 1 and len(stars) + len(circles) == len(rows) == 12
+        assert stars[0].get("id").endswith(best["trial"])
         assert svg_texts(panel, "y-label") == ["Accuracy"]
     assert sorted(svg_texts(panels[0], "x-tick")) == ["linear", "poly", "rbf", "sigmoid"]
     assert f"best trial {best['trial']}" in " ".join(svg_texts(plot, "title"))
