@@ -237,7 +237,7 @@ def test_hosted_ml_training_script_runs_unchanged(project: Project, tmp_path: Pa
     by_hand = subprocess.run(
         [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(
-            [str(ROOT / "src" / "snakeyard" / "hosted"), str(ROOT / "src")])},
+            [str(ROOT / "src" / "snakeyard" / "training" / "hosted"), str(ROOT / "src")])},
     )  # fmt: skip
     assert by_hand.returncode == 0, by_hand.stderr
     assert "Attempted to log scalar metric accuracy: 0.5" in by_hand.stdout
