@@ -148,3 +148,41 @@ def test_switches_and_no_data_argument():
     config["experiments"]["sklearn-iris"]["data_argument"] = None
     config["experiments"]["sklearn-iris"]["arguments"]["shrinking"] = True
     assert check(config)["experiments"]["sklearn-iris"]["data_argument"] is None
+
+
+# a model.path or script that leaves the run's outputs or the source directory is refused
+# before any job runs (the trust issue, point 3)
+@pytest.mark.parametrize(
+    "path", ["/etc/passwd", "../../../../etc/hostname", "", ".", "outputs", "model.joblib",
+             "outputs/../../x.pkl", "outputs\\model.joblib"],
+)  # fmt: skip
+def test_model_path_outside_the_run_outputs_is_refused(path: str):
+    config = default_config()
+    config["experiments"]["sklearn-iris"]["model"] = {"path": path}
+    with pytest.raises(SnakeyardError, match=r"experiments\.sklearn-iris\.model\.path: .* under outputs/"):
+        check(config)
+
+
+def test_model_path_under_outputs_is_kept_normalised():
+    config = default_config()
+    config["experiments"]["sklearn-iris"]["model"] = {"path": "outputs/./models/m.joblib"}
+    resolved = check(config)
+    assert resolved["experiments"]["sklearn-iris"]["model"]["path"] == "outputs/models/m.joblib"
+
+
+@pytest.mark.parametrize("script", ["/etc/hostname", "../sklearn-mnist/train.py", ""])
+def test_script_outside_the_source_directory_is_refused(script: str):
+    config = default_config()
+    config["experiments"]["sklearn-iris"]["script"] = script
+    with pytest.raises(SnakeyardError, match=r"experiments\.sklearn-iris\.script: .*"):
+        check(config)
+
+
+def test_script_linked_out_of_the_source_directory_is_refused(tmp_path: Path):
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "train.py").symlink_to(ROOT / "experiments" / "sklearn-iris" / "train.py")
+    config = default_config()
+    config["experiments"]["sklearn-iris"]["source_directory"] = str(source)
+    with pytest.raises(SnakeyardError, match="leads outside the source directory"):
+        check(config)

@@ -189,6 +189,24 @@ def test_failing_script_leaves_a_failed_run_and_registers_nothing(project: Proje
     assert not (project.path / "results/broken/run.json").exists()
 
 
+LINKED_MODEL_SCRIPT = """
+import argparse, os
+parser = argparse.ArgumentParser()
+parser.add_argument("--data-folder")
+parser.parse_args()
+os.symlink("/etc/hostname", "outputs/model.joblib")
+"""
+
+
+def test_a_model_linked_out_of_the_outputs_is_not_registered(project: Project):
+    project.add_experiment("linked", LINKED_MODEL_SCRIPT)
+    done = project.snakemake("results/linked/model.json", check=False)
+    assert done.returncode != 0
+    assert "model.path 'outputs/model.joblib' of run linked_" in done.stderr
+    assert "leads outside the run's outputs/ (to /etc/hostname)" in done.stderr
+    assert project.registry.models.names() == []
+
+
 def test_missing_model_path_is_named(project: Project):
     project.add_experiment("no-model", NO_MODEL_SCRIPT)
     done = project.snakemake("results/no-model/model.json", check=False)
@@ -219,6 +237,14 @@ def test_missing_model_path_is_named(project: Project):
         (
             lambda c: c["experiments"]["sklearn-iris"].update(script="nope.py"),
             "snakeyard: experiments.sklearn-iris.script: training script 'nope.py' not found",
+        ),
+        (
+            lambda c: c["experiments"]["sklearn-iris"].update(model={"path": "/etc/passwd"}),
+            "snakeyard: experiments.sklearn-iris.model.path: '/etc/passwd' must name a file",
+        ),
+        (
+            lambda c: c["experiments"]["sklearn-iris"].update(script="../sklearn-mnist/train.py"),
+            "snakeyard: experiments.sklearn-iris.script: '../sklearn-mnist/train.py' must be",
         ),
     ],
 )

@@ -9,7 +9,7 @@ module from another project.
 from __future__ import annotations
 
 import copy
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jsonschema
@@ -23,6 +23,9 @@ from .registry.registry import default_root
 from .registry.versions import NAME_PATTERN, NAME_RULE, check_name
 
 # what the schema's name patterns mean, in words
+# the folder of a run's working directory whose files are kept and registered
+OUTPUTS = "outputs"
+
 PATTERN_RULES = {
     f"^{NAME_PATTERN.pattern}$": NAME_RULE,
     "^-{0,2}[A-Za-z0-9][A-Za-z0-9_-]*$": "letters, digits, '-' and '_', after an optional - or --",
@@ -113,10 +116,7 @@ def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]
         check_name(name, "experiment name")
         key = f"experiments.{name}"
         source = find_path(experiment["source_directory"], f"{key}.source_directory", places)
-        if not (source / experiment["script"]).is_file():
-            raise ConfigError(
-                f"{key}.script: training script {experiment['script']!r} not found in {source}"
-            )
+        _check_script(key, source, experiment["script"])
         experiment["source_directory"] = str(source)
         for ref, pool in (("dataset", "datasets"), ("environment", "environments")):
             # environment: current is the workflow's own interpreter, defined nowhere
@@ -128,7 +128,42 @@ def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]
                 )
         model = experiment["model"]
         model["name"] = check_name(model.get("name") or name, f"{key}.model.name")
+        model["path"] = _check_model_path(key, model["path"])
     return resolved
+
+
+def _relative_inside(value: str) -> PurePosixPath | None:
+    """``value`` as a relative path that stays where it starts (no ``..``), else None."""
+    path = PurePosixPath(value)
+    if not value or path.is_absolute() or ".." in path.parts or "\\" in value:
+        return None
+    return path
+
+
+def _check_script(key: str, source: Path, script: str) -> None:
+    """The script is a file inside the source directory, so the run's snapshot holds it."""
+    path = _relative_inside(script)
+    if path is None or not path.parts:
+        raise ConfigError(
+            f"{key}.script: {script!r} must be a path relative to the source directory "
+            f"{source}, without '..' (for example train.py or src/train.py)"
+        )
+    found = (source / path).resolve()
+    if not found.is_relative_to(source.resolve()):
+        raise ConfigError(f"{key}.script: {script!r} leads outside the source directory {source}")
+    if not found.is_file():
+        raise ConfigError(f"{key}.script: training script {script!r} not found in {source}")
+
+
+def _check_model_path(key: str, value: str) -> str:
+    """``model.path`` names something under the run's ``outputs/``; returns it normalised."""
+    path = _relative_inside(value)
+    if path is None or len(path.parts) < 2 or path.parts[0] != OUTPUTS:
+        raise ConfigError(
+            f"{key}.model.path: {value!r} must name a file or folder under {OUTPUTS}/ of the "
+            f"run's working directory, without '..' (for example {OUTPUTS}/model.joblib)"
+        )
+    return path.as_posix()
 
 
 def _check_format(name: str, dataset: dict[str, Any]) -> None:

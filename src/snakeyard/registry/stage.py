@@ -34,7 +34,15 @@ def register(
 
     store = Registry(registry)
     record: RunRecord = read_json(run)
-    artifact = Path(record["folder"]) / "work" / model["path"]
+    work = Path(record["folder"]) / "work"
+    artifact = work / model["path"]
+    # a link under outputs/ could name any file on the machine: register only what the run
+    # itself left in its outputs
+    if artifact.exists() and not artifact.resolve().is_relative_to((work / "outputs").resolve()):
+        raise SnakeyardError(
+            f"experiment {record['experiment']!r}: model.path {model['path']!r} of run "
+            f"{record['id']} leads outside the run's outputs/ (to {artifact.resolve()})"
+        )
     if not artifact.exists():
         found = ", ".join(o["path"] for o in record["outputs"]) or "nothing"
         raise SnakeyardError(
