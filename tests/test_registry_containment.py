@@ -220,6 +220,10 @@ def test_a_data_set_file_linked_out_of_its_folder_is_refused(
     stored.unlink()
     stored.symlink_to(outside)
     assert any("file path 'a.bin' is refused: it leads out" in p for p in verify_problems(registry))
+    # uploading the content again puts the stored file back in place of the link
+    assert registry.upload_dataset("d", tmp_path / "data")["version"] == 1
+    assert not stored.is_symlink() and verify_problems(registry) == []
+    assert outside.read_bytes() == b"a" * 100
 
 
 def test_an_object_store_version_writes_nothing_outside_the_cache(

@@ -172,9 +172,11 @@ class FolderDatastore:
                 publish_folder(staging, location)
             else:
                 for entry in damaged:
-                    target = inside(location, entry["path"], label)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(staging / entry["path"], target)
+                    # rename replaces the damaged name itself, be it a link that led out
+                    head, _, leaf = entry["path"].rpartition("/")
+                    folder = inside(location, head, label) if head else location
+                    folder.mkdir(parents=True, exist_ok=True)
+                    os.replace(staging / entry["path"], folder / leaf)
                 shutil.rmtree(staging)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
