@@ -148,5 +148,13 @@ def test_s3_datastore_upload_reupload_and_local_folder(s3: S3Server, tmp_path: P
     with pytest.raises(IntegrityError, match=r"file a.bin from s3://datasets/team/ds has sha256 "):
         local_folder(registry.get_dataset("d"), registry.root, tmp_path / "cache2", lambda _: None)
     assert not (tmp_path / "cache2" / "d" / meta["content_hash"]).exists()
+    # verify sees that it is not the object the upload checked, and it is never reused:
+    # the same content uploaded again replaces it
+    [problem] = list(registry.verify())[0][1]
+    assert problem.startswith("dataset d:1: file a.bin: object ") and "(overwritten)" in problem
+    again = Registry(tmp_path / "registry", spec).upload_dataset("third", source)
+    assert again["report"].written_files == 1
+    local_folder(registry.get_dataset("d"), registry.root, tmp_path / "cache3", lambda _: None)
+    assert list(registry.verify())[0][1] == []
     client.delete_object(Bucket="datasets", Key=key)
     assert list(registry.verify())[0][1] == [f"dataset d:1: file a.bin is missing ({key})"]

@@ -392,17 +392,19 @@ def package_summary(packages: dict[str, str], limit: int = 30) -> dict[str, str]
 
 # ---------------------------------------------------------------------- verify
 def verify(registry: Registry, args: argparse.Namespace) -> Any:
-    checked, problems = 0, []
-    for _label, found in registry.verify():
-        checked += 1
+    versions, runs, problems = 0, 0, []
+    for label, found in registry.verify():
+        if label.startswith("run "):
+            runs += 1
+        else:
+            versions += 1
         problems += found
+    checked = f"{plural(versions, 'version')} and {plural(runs, 'run record')}"
     if args.json and not problems:
-        return {"checked": checked, "problems": []}
+        return {"checked": versions, "runs": runs, "problems": []}
     if problems:
-        raise SnakeyardError(
-            f"{len(problems)} problem(s) in {checked} versions:\n" + "\n".join(problems)
-        )
-    return f"checked {checked} versions in {registry.root}: every sha256 matches"
+        raise SnakeyardError(f"{len(problems)} problem(s) in {checked}:\n" + "\n".join(problems))
+    return f"checked {checked} in {registry.root}: every sha256 matches, nothing unlisted"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -488,7 +490,9 @@ def parser() -> argparse.ArgumentParser:
         "run_id", metavar="RUN_ID", help="run id, e.g. sklearn-iris_1795524285_9d28c5b6"
     )
 
-    check = nouns.add_parser("verify", parents=[common], help="check every sha256 in the registry")
+    check = nouns.add_parser(
+        "verify", parents=[common], help="check every sha256, path and file in the registry"
+    )
     check.set_defaults(function=verify)
     return top
 

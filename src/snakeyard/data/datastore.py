@@ -32,7 +32,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, IntegrityError, SnakeyardError
-from ..files import CHUNK, cache_folder, check_manifest, human_bytes
+from ..files import (
+    CHUNK,
+    cache_folder,
+    check_entries,
+    check_manifest,
+    human_bytes,
+    inside,
+    sha256_file,
+    unlisted_files,
+)
 from ..records import DatasetVersion, FileEntry
 from ..registry.versions import sweep_stale
 
@@ -70,7 +79,8 @@ class StoreReport:
             f"{self.written_files} new file(s) stored ({human_bytes(self.written_bytes)}), "
             f"{self.reused_files} already in the datastore"
         )
-        return text + ("" if self.linked else "; hard links unsupported here, files copied")
+        text += "" if self.linked else "; hard links unsupported here, files copied"
+        return text + "".join(f"; {note}" for note in self.notes)
 
 
 def publish_folder(staging: Path, target: Path) -> None:
@@ -126,12 +136,23 @@ class FolderDatastore:
     def store(
         self, name: str, source: Path, manifest: list[FileEntry], digest: str
     ) -> tuple[str, StoreReport]:
-        """Store the files of ``manifest`` (below ``source``); return the version's folder."""
+        """Store the files of ``manifest`` (below ``source``); return the version's folder.
+
+        A blob or a version folder already there is used only once its bytes hash to
+        what is recorded. A damaged blob is stored again from ``source``; the damaged
+        files of an existing version folder are replaced in place, each with one rename,
+        so that every data set version using that folder is whole again.
+        """
         report = StoreReport()
         location = self.location(name, digest)
+        label = f"data set {name}"
+        damaged: list[FileEntry] | None = None
         if location.is_dir():
-            report.reused_files = len(manifest)
-            return str(location), report
+            damaged = [e for e in manifest if check_manifest(location, [e], label)]
+            if not damaged:
+                report.reused_files = len(manifest)
+                return str(location), report
+            report.notes.append(f"{len(damaged)} damaged file(s) of {location} replaced")
         staging = self.root / name / ".tmp" / uuid.uuid4().hex
         staging.parent.mkdir(parents=True, exist_ok=True)
         sweep_stale(staging.parent)
@@ -141,13 +162,22 @@ class FolderDatastore:
         base = _source_base(source)
 
         def put(entry: FileEntry) -> int:
-            return self._put_blob(base / entry["path"], entry, blob_staging)
+            return self._put_blob(base / entry["path"], entry, blob_staging, report.notes)
 
         try:
             report.put_all(put, manifest)
             for entry in manifest:
                 report.linked &= self._place(entry, staging / entry["path"])
-            publish_folder(staging, location)
+            if damaged is None:
+                publish_folder(staging, location)
+            else:
+                for entry in damaged:
+                    # rename replaces the damaged name itself, be it a link that led out
+                    head, _, leaf = entry["path"].rpartition("/")
+                    folder = inside(location, head, label) if head else location
+                    folder.mkdir(parents=True, exist_ok=True)
+                    os.replace(staging / entry["path"], folder / leaf)
+                shutil.rmtree(staging)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -155,11 +185,19 @@ class FolderDatastore:
             shutil.rmtree(blob_staging, ignore_errors=True)
         return str(location), report
 
-    def _put_blob(self, path: Path, entry: FileEntry, staging: Path) -> int:
-        """Store one file as a blob unless it is there; return the bytes written."""
+    def _put_blob(self, path: Path, entry: FileEntry, staging: Path, notes: list[str]) -> int:
+        """Store one file as a blob unless an intact one is there; return the bytes written.
+
+        An existing blob is hashed, not just sized: a flipped bit must not be handed on
+        to a new version. A damaged one is replaced (versions already linked to it keep
+        the damaged bytes; ``snakeyard verify`` names them, and uploading their content
+        again repairs them).
+        """
         blob = self.blob_path(entry["sha256"])
-        if blob.is_file() and blob.stat().st_size == entry["bytes"]:
-            return 0
+        if blob.is_file():
+            if blob.stat().st_size == entry["bytes"] and sha256_file(blob) == entry["sha256"]:
+                return 0
+            notes.append(f"damaged blob {blob} stored again")
         tmp = staging / uuid.uuid4().hex
         try:
             actual = copy_and_hash(path, tmp)
@@ -190,8 +228,12 @@ class FolderDatastore:
         return False
 
     def problems(self, meta: DatasetVersion, label: str) -> list[str]:
-
-        return check_manifest(Path(meta["location"]), meta["files"], label)
+        """Files of a version's folder that are damaged, missing, leave it, or are not
+        listed."""
+        folder = Path(meta["location"])
+        return check_manifest(folder, meta["files"], label) + unlisted_files(
+            folder, meta["files"], label
+        )
 
 
 # ---------------------------------------------------------------------------- S3
@@ -271,15 +313,28 @@ class S3Datastore:
                 f"S3 datastore {self.url()} at {self.endpoint or 'AWS'}: {what} failed ({error})"
             ) from None
 
-    def _size(self, sha256: str) -> int | None:
+    def _stored(self, sha256: str) -> tuple[int, str | None] | None:
+        """Size and recorded sha256 (the ``sha256`` metadata the upload set) of a blob."""
         head = self._call(
             f"HEAD {self.key(sha256)}", self.client.head_object, Bucket=self.bucket,
             Key=self.key(sha256),
         )  # fmt: skip
-        return None if head is None else head["ContentLength"]
+        if head is None:
+            return None
+        return head["ContentLength"], (head.get("Metadata") or {}).get("sha256")
+
+    def _holds(self, entry: FileEntry) -> bool:
+        """Whether the blob of ``entry`` is there, as this datastore uploaded it.
+
+        Reading every blob back would cost a download; the size and the sha256 that
+        :meth:`_put_blob` records after checking the bytes sent catch a missing,
+        truncated or overwritten object. Bytes changed behind an intact record are
+        caught when a node downloads them (:func:`local_folder` hashes what it gets).
+        """
+        return self._stored(entry["sha256"]) == (entry["bytes"], entry["sha256"])
 
     def has_version(self, name: str, digest: str, manifest: list[FileEntry]) -> bool:
-        return all(self._size(e["sha256"]) == e["bytes"] for e in manifest)
+        return all(self._holds(e) for e in manifest)
 
     def store(
         self, name: str, source: Path, manifest: list[FileEntry], digest: str
@@ -289,7 +344,7 @@ class S3Datastore:
         base = _source_base(source)
 
         def put(entry: FileEntry) -> int:
-            if self._size(entry["sha256"]) == entry["bytes"]:
+            if self._holds(entry):
                 return 0
             self._put_blob(base / entry["path"], entry)
             return entry["bytes"]
@@ -346,16 +401,21 @@ class S3Datastore:
 
     def problems(self, meta: DatasetVersion, label: str) -> list[str]:
         found = []
-        for entry in meta["files"]:
-            size = self._size(entry["sha256"])
-            if size is None:
+        for entry in check_entries(meta["files"], label):
+            stored = self._stored(entry["sha256"])
+            if stored is None:
                 found.append(
                     f"{label}: file {entry['path']} is missing ({self.key(entry['sha256'])})"
                 )
-            elif size != entry["bytes"]:
+            elif stored[0] != entry["bytes"]:
                 found.append(
-                    f"{label}: file {entry['path']} has {size} bytes in the bucket, "
+                    f"{label}: file {entry['path']} has {stored[0]} bytes in the bucket, "
                     f"recorded {entry['bytes']}"
+                )
+            elif stored[1] != entry["sha256"]:
+                found.append(
+                    f"{label}: file {entry['path']}: object {self.key(entry['sha256'])} "
+                    f"records sha256 {stored[1]}, not {entry['sha256']} (overwritten)"
                 )
         return found
 
@@ -455,11 +515,13 @@ def local_folder(
     target = cache / meta["name"] / meta["content_hash"]
     if target.is_dir():
         return target
+    label = f"data set {meta['name']}:{meta['version']}"
     staging = cache / meta["name"] / ".tmp" / uuid.uuid4().hex
     staging.mkdir(parents=True)
     try:
-        for entry in meta["files"]:
-            path = staging / entry["path"]
+        # every path is checked before anything is written: they come from metadata
+        paths = [inside(staging, e["path"], label) for e in check_entries(meta["files"], label)]
+        for entry, path in zip(meta["files"], paths, strict=True):
             path.parent.mkdir(parents=True, exist_ok=True)
             actual = store.download_blob(entry["sha256"], path)
             if actual != entry["sha256"]:

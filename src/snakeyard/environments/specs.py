@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, SnakeyardError
-from ..files import load_yaml
+from ..files import load_yaml, read_listed
 from .package_list import interpreter_packages
 
 CONDA_FRONTENDS = ("micromamba", "mamba", "conda")
@@ -219,9 +219,10 @@ def activate(
         return sys.executable, interpreter_packages()
     from . import conda_env, pip_env  # a training job in `current` needs neither
 
-    lock_text = (Path(meta["path"]) / (meta.get("lock_file") or "conda-lock.yml")).read_text(
-        encoding="utf-8"
-    )
+    # the lock names what gets installed: only the listed file, inside the version's
+    # folder, with the sha256 recorded at registration
+    lock_name = meta.get("lock_file") or "conda-lock.yml"
+    lock_text = read_listed(Path(meta["path"]), meta["files"], lock_name, label).decode("utf-8")
     if meta["method"] == pip_env.METHOD_PIP:
         base = meta.get("python")
         if not base or not Path(base).exists():

@@ -7,22 +7,33 @@ See ``docs/registry.md`` for the layout on disk. Every function returns plain di
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..errors import IntegrityError, InvalidNameError, NotFoundError, SnakeyardError
+from ..errors import (
+    IntegrityError,
+    InvalidNameError,
+    MetadataError,
+    NotFoundError,
+    SnakeyardError,
+)
 from ..files import (
+    check_entries,
     check_manifest,
     content_hash,
     copy_manifest,
+    inside,
+    is_sha256,
     manifest_of,
     read_json,
-    walk_files,
+    read_listed,
+    unlisted_files,
 )
 from ..records import (
     DatasetRef,
@@ -104,8 +115,8 @@ class Registry:
         if not manifest:
             raise SnakeyardError(f"cannot register model {name!r}: folder {source} is empty")
         # a registered folder keeps its name under artifacts/, a file sits there directly
-        inside = source.name if source.is_dir() else ""
-        files = [{**entry, "path": f"{inside}/{entry['path']}".lstrip("/")} for entry in manifest]
+        under = source.name if source.is_dir() else ""
+        files = [{**entry, "path": f"{under}/{entry['path']}".lstrip("/")} for entry in manifest]
         digest = content_hash(files)
         existing = self._same_model(name, digest, run_id)
         if existing is not None:
@@ -128,7 +139,9 @@ class Registry:
         }
 
         def fill(folder: Path) -> None:
-            copy_manifest(source, folder / "artifacts" / inside, manifest)
+            # the user's own folder, listed a moment ago: links out of it are followed
+            target = folder / "artifacts" / under
+            copy_manifest(source, target, manifest, f"model {name}", contain_source=False)
 
         return {**self.models.publish(name, meta, fill), "new": True}
 
@@ -146,7 +159,7 @@ class Registry:
     def get_model(self, name: str, version: int | str = "latest") -> ModelVersion:
         """Metadata of one model version; ``artifact_path`` is where its files are."""
         meta = self.models.read(name, version)
-        meta["artifact_path"] = str(Path(meta["path"]) / "artifacts" / meta["artifact"])
+        meta["artifact_path"] = str(Path(meta["path"]) / "artifacts" / _artifact_name(meta))
         return meta
 
     def list_models(self) -> list[ModelVersion]:
@@ -166,41 +179,33 @@ class Registry:
         return versions
 
     def verified_model(self, name: str, version: int | str = "latest") -> ModelVersion:
-        """Like :meth:`get_model`, after checking every artifact's sha256."""
+        """Like :meth:`get_model`, after checking every listed file's path and sha256."""
         meta = self.get_model(name, version)
-        problems = check_manifest(
-            Path(meta["path"]) / "artifacts", meta["files"], f"model {name}:{meta['version']}"
-        )
+        label = f"model {name}:{meta['version']}"
+        check_entries(meta.get("files"), label)
+        problems = check_manifest(Path(meta["path"]) / "artifacts", meta["files"], label)
         if problems:
             raise IntegrityError("; ".join(problems))
         return meta
 
     def load_model(self, name: str, version: int | str = "latest") -> Any:
-        """Check and deserialise a registered model (a ``.joblib``/``.pkl`` artifact)."""
+        """Check and deserialise a registered model (a ``.joblib``/``.pkl`` artifact).
+
+        Only a listed file is unpickled: the artifact itself, or the one loadable file
+        listed under an artifact folder. Its bytes are read once, hashed, and unpickled
+        from memory, so nothing can replace the file between the check and the load.
+        """
         meta = self.verified_model(name, version)
-        artifact = Path(meta["artifact_path"])
-        if artifact.is_dir():
-            candidates = [p for p in walk_files(artifact) if p.suffix in LOADABLE_SUFFIXES]
-            if len(candidates) != 1:
-                raise SnakeyardError(
-                    f"model {name}:{meta['version']} is a folder of {len(meta['files'])} files "
-                    f"without exactly one {'/'.join(LOADABLE_SUFFIXES)} file; "
-                    f"use get_model() and read {artifact} yourself"
-                )
-            artifact = artifact / candidates[0]
-        elif artifact.suffix not in LOADABLE_SUFFIXES:
-            raise SnakeyardError(
-                f"model {name}:{meta['version']} artifact {artifact.name} is not a "
-                f"{'/'.join(LOADABLE_SUFFIXES)} file; use get_model() and read it yourself"
-            )
+        label = f"model {name}:{meta['version']}"
+        relpath = _loadable_file(meta, label)
+        data = read_listed(Path(meta["path"]) / "artifacts", meta["files"], relpath, label)
         import joblib
 
         try:
-            return joblib.load(artifact)
+            return joblib.load(io.BytesIO(data))
         except Exception as error:  # unpickling can raise anything
             raise SnakeyardError(
-                f"model {name}:{meta['version']}: cannot load {artifact.name} with joblib "
-                f"({type(error).__name__}: {error})"
+                f"{label}: cannot load {relpath} with joblib ({type(error).__name__}: {error})"
             ) from error
 
     def download_model(self, name: str, version: int | str, dest: str | os.PathLike) -> Path:
@@ -213,8 +218,9 @@ class Registry:
             )
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex}.tmp"
+        label = f"model {name}:{meta['version']}"
         try:
-            copy_manifest(Path(meta["path"]) / "artifacts", tmp, meta["files"])
+            copy_manifest(Path(meta["path"]) / "artifacts", tmp, meta["files"], label)
             if dest.exists():
                 dest.rmdir()
             os.rename(tmp, dest)
@@ -248,14 +254,24 @@ class Registry:
             manifest = manifest_of(source)
         if not manifest:
             raise SnakeyardError(f"data set {name!r}: {source} holds no files")
+        # a manifest given by the caller is read from a file: its paths name what is written
+        check_entries(manifest, f"data set {name}")
         digest = content_hash(manifest)
+        damaged = None
         for found in self.datasets.find(name, digest):
             if found.get("format", "files") == data_format and found.get("schema") == schema:
-                from ..data.datastore import StoreReport
+                found = self._with_location(found)
+                if not self._dataset_problems(found):
+                    from ..data.datastore import StoreReport
 
-                report = StoreReport(reused_files=len(manifest))
-                return {**self._with_location(found), "new": False, "report": report}
+                    report = StoreReport(reused_files=len(manifest))
+                    return {**found, "new": False, "report": report}
+                damaged = found  # stored bytes went bad: store them again from the source
+                break
         location, report = self.datastore.store(name, source, manifest, digest)
+        if damaged is not None and self._same_location(location, damaged["location"]):
+            # the datastore replaced the damaged files in place: that version is whole again
+            return {**damaged, "new": False, "report": report}
         meta = {
             "kind": "dataset",
             "description": description,
@@ -293,11 +309,49 @@ class Registry:
         except ValueError:
             return str(Path(location).resolve())
 
+    def _same_location(self, stored: str, location: str) -> bool:
+        if stored.startswith("s3://"):
+            return stored == location
+        return str(Path(stored).resolve()) == location
+
     def _with_location(self, meta: DatasetVersion) -> DatasetVersion:
+        """``meta`` with ``location`` checked, and made absolute for a folder.
+
+        A folder location must be the datastore folder of this very version,
+        ``<datastore>/<name>/<content hash>``, once links are followed: relative to the
+        registry (no ``..``) when the datastore is inside it, absolute when it is
+        elsewhere. The version's files must then stay inside that folder (see
+        :func:`~snakeyard.files.inside`), so a metadata file cannot point a reader or a
+        training script at another folder.
+        """
         meta.setdefault("format", "files")  # versions written before formats existed
-        if not meta["location"].startswith("s3://"):
-            meta["location"] = str((self.root / meta["location"]).resolve())
+        label = f"dataset {meta['name']}:{meta['version']}"
+        location, digest = meta.get("location"), meta.get("content_hash")
+        if not is_sha256(digest):
+            raise MetadataError(f"{label}: content_hash {digest!r} is not a sha256")
+        if isinstance(location, str) and location.startswith("s3://"):
+            return meta  # files are fetched by their sha256; their paths are checked then
+        folder = None
+        if isinstance(location, str) and ".." not in Path(location).parts:
+            folder = (self.root / location).resolve()  # an absolute location stays as it is
+        if folder is None or folder.parts[-2:] != (meta["name"], digest):
+            raise MetadataError(
+                f"{label}: location {location!r} is refused: expected the datastore folder "
+                f"of this version, <datastore>/{meta['name']}/{digest} (relative to the "
+                "registry, or absolute)"
+            )
+        meta["location"] = str(folder)
         return meta
+
+    def _dataset_problems(self, meta: DatasetVersion) -> list[str]:
+        """What is wrong with a data set version's stored files (``location`` checked)."""
+        from ..data.datastore import FolderDatastore, datastore_of
+
+        label = f"dataset {meta['name']}:{meta['version']}"
+        store = datastore_of(meta, self.root)
+        if store is None:
+            store = FolderDatastore(Path(meta["location"]).parent.parent)
+        return store.problems(meta, label)
 
     # ------------------------------------------------------------ environments
     def register_environment(
@@ -381,44 +435,153 @@ class Registry:
                 "<experiment>_<unix seconds>_<8 hex digits>, e.g. sklearn-iris_1795524285_9d28c5b6"
             )
         for record in self.runs_root.glob(f"*/{run_id}/run.json"):
-            return read_json(record)
+            return read_run(record)
         raise NotFoundError(f"no run with id {run_id!r} in {self.root}")
 
     def list_runs(self, experiment: str | None = None) -> list[RunRecord]:
-        """Run records, oldest first; only those of ``experiment`` when given."""
+        """Run records, oldest first; only those of ``experiment`` when given.
+
+        A record that cannot be read, or whose paths leave its run folder, is left out
+        (``snakeyard verify`` reports it).
+        """
         if experiment is not None:
             check_name(experiment, "experiment name")
         pattern = f"{experiment or '*'}/*/run.json"
         records = []
         for path in self.runs_root.glob(pattern):
             try:
-                records.append(read_json(path))
-            except (OSError, ValueError):
-                continue  # a record being replaced at this instant
+                records.append(read_run(path))
+            except (OSError, SnakeyardError):
+                continue
         return sorted(records, key=lambda r: (r.get("start") or "", r.get("id", "")))
 
     # ------------------------------------------------------------------ verify
     def verify(self) -> Iterator[tuple[str, list[str]]]:
-        """Check every recorded sha256; yield ``(label, problems)`` per version."""
-        for name in self.models.names():
-            for meta in self.models.read_all(name):
-                label = f"model {name}:{meta['version']}"
-                yield label, check_manifest(Path(meta["path"]) / "artifacts", meta["files"], label)
-        for name in self.datasets.names():
-            for meta in self.datasets.read_all(name):
-                from ..data.datastore import datastore_of
+        """Check every version and run record; yield ``(label, problems)`` for each.
 
-                label = f"dataset {name}:{meta['version']}"
-                meta = self._with_location(meta)
-                store = datastore_of(meta, self.root)
-                if store is not None:
-                    yield label, store.problems(meta, label)
-                else:
-                    yield label, check_manifest(Path(meta["location"]), meta["files"], label)
-        for name in self.environments.names():
-            for meta in self.environments.read_all(name):
-                label = f"environment {name}:{meta['version']}"
-                yield label, check_manifest(Path(meta["path"]), meta["files"], label)
+        Problems are files whose sha256 differs or that are missing, files present but
+        not listed, paths in metadata that leave their folder, and metadata files that
+        cannot be read; each is described and the check goes on to the end.
+        """
+        checks = (
+            (self.models, self._model_problems),
+            (self.datasets, self._dataset_version_problems),
+            (self.environments, self._environment_problems),
+        )
+        for store, check in checks:
+            for label, folder in store.each_version():
+                yield label, _problems_of(label, _check_version, store, folder, check)
+        for path in sorted(self.runs_root.glob("*/*/run.json")):
+            label = f"run {path.parent.name}"
+            yield label, _problems_of(label, _check_run, path)
+
+    def _model_problems(self, meta: ModelVersion) -> list[str]:
+        label = f"model {meta['name']}:{meta['version']}"
+        _artifact_name(meta)
+        artifacts = Path(meta["path"]) / "artifacts"
+        return check_manifest(artifacts, meta["files"], label) + unlisted_files(
+            artifacts, meta["files"], label
+        )
+
+    def _dataset_version_problems(self, meta: DatasetVersion) -> list[str]:
+        return self._dataset_problems(self._with_location(meta))
+
+    def _environment_problems(self, meta: EnvironmentVersion) -> list[str]:
+        label = f"environment {meta['name']}:{meta['version']}"
+        folder = Path(meta["path"])
+        return check_manifest(folder, meta["files"], label) + unlisted_files(
+            folder, meta["files"], label, expected=[self.environments.meta_file]
+        )
+
+
+def _problems_of(label: str, check: Callable[..., list[str]], *args: Any) -> list[str]:
+    """The problems ``check(*args)`` finds, or the one that stopped it, as lines."""
+    try:
+        return check(*args)
+    except (SnakeyardError, OSError) as error:
+        text = str(error)
+        return [text if text.startswith(label) else f"{label}: {text}"]
+    except (KeyError, TypeError, AttributeError) as error:
+        # a metadata file written by hand may lack a field or hold the wrong type
+        return [f"{label}: invalid metadata ({type(error).__name__}: {error})"]
+
+
+def _check_version(
+    store: VersionStore, folder: Path, check: Callable[[Any], list[str]]
+) -> list[str]:
+    return check(store.read_folder(folder))
+
+
+def _check_run(path: Path) -> list[str]:
+    read_run(path)
+    return []
+
+
+def _artifact_name(meta: ModelVersion) -> str:
+    """A model version's ``artifact``, checked: one name under ``artifacts/``, no link out."""
+    label = f"model {meta['name']}:{meta['version']}"
+    artifact = meta.get("artifact")
+    if not isinstance(artifact, str) or "/" in artifact:
+        raise MetadataError(
+            f"{label}: artifact {artifact!r} is refused: expected the name of a file or "
+            "folder under artifacts/"
+        )
+    inside(Path(meta["path"]) / "artifacts", artifact, label)
+    return artifact
+
+
+def _loadable_file(meta: ModelVersion, label: str) -> str:
+    """The listed file that :meth:`Registry.load_model` unpickles: the artifact itself,
+    or the one ``.joblib``/``.pkl`` file listed under an artifact folder."""
+    artifact, listed = meta["artifact"], [entry["path"] for entry in meta["files"]]
+    suffixes = "/".join(LOADABLE_SUFFIXES)
+    if artifact in listed:
+        if PurePosixPath(artifact).suffix not in LOADABLE_SUFFIXES:
+            raise SnakeyardError(
+                f"{label} artifact {artifact} is not a {suffixes} file; "
+                "use get_model() and read it yourself"
+            )
+        return artifact
+    below = [path for path in listed if path.startswith(f"{artifact}/")]
+    if not below:
+        raise MetadataError(f"{label}: artifact {artifact!r} is not among the listed files")
+    candidates = [path for path in below if PurePosixPath(path).suffix in LOADABLE_SUFFIXES]
+    if len(candidates) != 1:
+        raise SnakeyardError(
+            f"{label} is a folder of {len(below)} listed files without exactly one "
+            f"{suffixes} file; use get_model() and read {meta['artifact_path']} yourself"
+        )
+    return candidates[0]
+
+
+def read_run(path: Path) -> RunRecord:
+    """The run record ``path`` (``<experiment>/<run id>/run.json``), checked.
+
+    ``folder`` is set to where the record is (a registry may have moved since the run),
+    and the images and uploads it names must stay inside the run folder, the outputs
+    be plain relative paths; otherwise MetadataError names the record and the path.
+    """
+    record = read_json(path)
+    folder = path.parent
+    found = (record.get("experiment"), record.get("id")) if isinstance(record, dict) else record
+    if found != (folder.parent.name, folder.name):
+        raise MetadataError(
+            f"{path} is not the record of run {folder.name} of experiment "
+            f"{folder.parent.name} (it holds experiment and id {found!r})"
+        )
+    label = f"run {folder.name}"
+    for kind in ("images", "uploads"):
+        logged = record.get(kind) or {}
+        if not isinstance(logged, dict):
+            raise MetadataError(f"{label}: {kind} is {logged!r}, expected name to {{path, sha256}}")
+        for name, entry in logged.items():
+            relpath = entry.get("path") if isinstance(entry, dict) else entry
+            inside(folder, relpath, f"{label}: {kind[:-1]} {name!r}")
+    # outputs are listed as the script left them (links included) and opened by nobody
+    # through the record: their paths need only be plain relative ones
+    check_entries(record.get("outputs") or [], f"{label}: outputs")
+    record["folder"] = str(folder.resolve())
+    return record
 
 
 def _registry(registry: Registry | str | os.PathLike | None) -> Registry:

@@ -22,11 +22,11 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidNameError, NotFoundError
+from ..errors import InvalidNameError, MetadataError, NotFoundError
 from ..files import read_json, write_json_atomic
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -117,20 +117,38 @@ class VersionStore:
 
     def read(self, name: str, version: int | str = "latest") -> dict[str, Any]:
         """The metadata of one version, with ``path`` set to its folder."""
-        folder = self.path(name, version)
-        meta = read_json(folder / self.meta_file)
-        meta["path"] = str(folder)
-        return meta
+        return self.read_folder(self.path(name, version))
 
     def read_all(self, name: str) -> list[dict[str, Any]]:
         """The metadata of every version of ``name``, ascending."""
         folder = self.root / check_name(name, self.kind)
-        metas = []
-        for number in self.versions(name):
-            meta = read_json(folder / str(number) / self.meta_file)
-            meta["path"] = str(folder / str(number))
-            metas.append(meta)
-        return metas
+        return [self.read_folder(folder / str(number)) for number in self.versions(name)]
+
+    def read_folder(self, folder: Path) -> dict[str, Any]:
+        """The metadata in the version folder ``folder``, with ``path`` set to it.
+
+        Raises MetadataError unless it is a JSON object naming the name and version of
+        its folder: readers build paths from them (a cache folder, a label), and a file
+        written by hand could name another entry or a path.
+        """
+        meta = read_json(folder / self.meta_file)
+        name = check_name(folder.parent.name, self.kind)
+        found = (meta.get("name"), meta.get("version")) if isinstance(meta, dict) else meta
+        if found != (name, int(folder.name)):
+            raise MetadataError(
+                f"{folder / self.meta_file} is not the metadata of {self.kind} "
+                f"{name}:{folder.name} (it holds name and version {found!r})"
+            )
+        meta["path"] = str(folder)
+        return meta
+
+    def each_version(self) -> Iterator[tuple[str, Path]]:
+        """``(label, folder)`` of every published version of every name, for a check that
+        reports each fault and goes on: nothing is read or validated here."""
+        for name in self.names():
+            numbers = sorted(int(e) for e in os.listdir(self.root / name) if e.isdigit())
+            for number in numbers:
+                yield f"{self.kind} {name}:{number}", self.root / name / str(number)
 
     def find(self, name: str, content_hash: str) -> list[dict[str, Any]]:
         """Versions of ``name`` whose recorded content hash is ``content_hash``, newest first."""
@@ -141,14 +159,12 @@ class VersionStore:
             return []
         found = []
         for number in candidates:
-            meta_path = self.root / name / str(number) / self.meta_file
             try:
-                meta = read_json(meta_path)
+                meta = self.read_folder(self.root / name / str(number))
             except FileNotFoundError:
                 continue
             # the index is a hint; the version's own metadata is the truth
             if meta.get("content_hash") == content_hash:
-                meta["path"] = str(meta_path.parent)
                 found.append(meta)
         return found
 

@@ -22,8 +22,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, SnakeyardError
-from ..files import content_hash, copy_files, manifest_of, sha256_file, write_json_atomic
+from ..errors import ConfigError, MetadataError, SnakeyardError
+from ..files import (
+    content_hash,
+    copy_files,
+    inside,
+    manifest_of,
+    sha256_file,
+    write_json_atomic,
+)
 from ..records import DatasetReceipt, EnvironmentReceipt, RunRecord, TrialRef
 from ..registry.registry import Registry
 from .batch_job import job_context, slurm_notice
@@ -194,11 +201,7 @@ def execute(
         record["duration_seconds"] = round(time.monotonic() - started, 3)
         record["metrics"], record["tags"] = read_events(folder)
         for kind, files in read_files(folder).items():
-            record[kind] = {
-                name: {"path": path, "sha256": sha256_file(folder / path)}
-                for name, path in files.items()
-                if (folder / path).is_file()
-            }
+            record[kind] = kept_files(folder, files, f"run {run_id}: {kind[:-1]}")
         record["outputs"] = manifest_of(work / "outputs")
         record["status"] = "Completed" if exit_code == 0 and stopped_by is None else "Failed"
         if stopped_by is not None:
@@ -220,6 +223,21 @@ def execute(
         )
     log(f"run {run_id}: Completed in {record['duration_seconds']} s; output in {std_log}")
     return record
+
+
+def kept_files(folder: Path, files: dict[str, Any], label: str) -> dict[str, dict[str, str]]:
+    """``{name: {path, sha256}}`` of the images or uploads a script logged that are files
+    inside the run folder; a logged path that leaves it (events.jsonl is the script's
+    to write) is left out of the record, which readers would refuse."""
+    kept = {}
+    for name, path in files.items():
+        try:
+            stored = inside(folder, path, label)
+        except MetadataError:
+            continue
+        if stored.is_file():
+            kept[name] = {"path": path, "sha256": sha256_file(stored)}
+    return kept
 
 
 def last_line(path: Path, window: int = 4096) -> str:
