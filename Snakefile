@@ -18,7 +18,7 @@ include: "workflow/rules/common.smk"
 # importing snakeyard as a module keeps its own default
 rule all:
     input:
-        registered_models(),
+        experiment_chains(),
         sweep_reports(),
 
 

@@ -2,8 +2,8 @@
 
 import hashlib
 import json
+import os
 import re
-import shlex
 import sys
 from pathlib import Path
 
@@ -36,10 +36,15 @@ try:
 except SnakeyardError as error:
     sys.exit(f"snakeyard: {error}")
 
-# the stages run with the workflow's own interpreter, whatever the job's PATH says;
-# joined to each shell command at parse time (see stage()), which also works inside a
-# `module`, where a shell command cannot name this file's variables
-STAGE = f"{shlex.quote(sys.executable)} -m snakeyard.stages"
+# the stages run with the workflow's own interpreter, whatever the job's PATH says. The
+# command names it as $SNAKEYARD_PYTHON, set here when the Snakefile is parsed (local jobs
+# inherit Snakemake's environment; a cluster job runs Snakemake again on its node, which
+# parses this file and sets it there), not as a path: Snakemake reruns a job whose command
+# text changed, and `snakemake` and `python -m snakemake` spell one interpreter
+# differently. Joined to each shell command at parse time (see stage()), which also works
+# inside a `module`, where a shell command cannot name this file's variables.
+os.environ["SNAKEYARD_PYTHON"] = sys.executable
+STAGE = '"$SNAKEYARD_PYTHON" -m snakeyard.stages'
 REGISTRY = CFG["registry"]
 LOCAL_STAGES = CFG["local_stages"]
 DATASTORE = CFG["datastore"] or ""
@@ -174,10 +179,32 @@ def resource(name, config_key=None):
     return resource_function(workflow, name, configured, RESOURCE_FALLBACKS.get(name))
 
 
-def registered_models():
-    return expand(
-        "results/{experiment}/model.json", experiment=sorted(CFG["experiments"])
-    )
+def experiment_chains():
+    """Every output of every experiment's chain, fetch to register.
+
+    The default target asks for all of them, not only the registered models: Snakemake
+    reruns a job for a missing output only when that output is asked for, and a failed or
+    killed job's outputs are removed while a later stage's outputs from an earlier run
+    stay, and would otherwise look up to date (snakemake/snakemake#1978).
+    """
+    files = []
+    for name in sorted(CFG["experiments"]):
+        spec = CFG["experiments"][name]
+        dataset, environment = spec["dataset"], spec["environment"]
+        files += [
+            f"results/data/{dataset}/files",
+            f"results/data/{dataset}/manifest.json",
+            f"results/datasets/{dataset}.json",
+            f"results/environments/{environment}.json",
+            f"results/{name}/run.json",
+            f"results/{name}/metrics.tsv",
+            f"results/{name}/outputs",
+            f"results/{name}/model.json",
+        ]
+        if name in TRIALS:
+            files += [f"results/{name}/trials/{trial}/run.json" for trial in TRIALS[name]]
+            files += [f"results/{name}/sweep.tsv", f"results/{name}/sweep.json"]
+    return list(dict.fromkeys(files))
 
 
 # ---------------------------------------------------------------------- sweeps

@@ -33,8 +33,11 @@ def train(
     on the data set of the receipt ``dataset``; write the run record to ``out``.
 
     A failed run raises :class:`~snakeyard.training.runner.RunFailed` after its Failed
-    record is in the registry, except for a sweep trial (``spec`` has ``trial``), whose
-    Failed record becomes ``out`` so that the sweep goes on without it.
+    record is in the registry, except for a sweep trial (``spec`` has ``trial``) whose
+    script failed by itself: its Failed record becomes ``out`` so that the sweep goes on
+    without it. A trial stopped by a signal (killed, cancelled, out of time or memory)
+    did not finish, so it fails its job like a run does, and the next ``snakemake`` runs
+    it again.
     """
     from .runner import RunFailed
 
@@ -42,7 +45,7 @@ def train(
         record = _train(experiment, spec, dataset, environment, registry, conda_active, log)
     except RunFailed as failure:
         trial = spec.get("trial")
-        if trial is None:
+        if trial is None or _stopped(failure.record):
             raise
         # one failed trial must not stop its sweep: the sweep stage leaves it out of the
         # choice of the best run and reports it
@@ -51,6 +54,14 @@ def train(
         record = failure.record
     write_json_atomic(out, record)
     return record
+
+
+def _stopped(record: RunRecord) -> bool:
+    """The run was ended by a signal rather than by its script's own failure."""
+    exit_code = record.get("exit_code")
+    return (exit_code is not None and exit_code < 0) or record.get("error", "").startswith(
+        "stopped by signal"
+    )
 
 
 def _train(
