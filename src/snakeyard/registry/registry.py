@@ -10,7 +10,6 @@ import hashlib
 import os
 import re
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,11 @@ from ..files import (
     check_manifest,
     content_hash,
     copy_manifest,
+    fsync_folder,
+    fsync_tree,
     manifest_of,
     read_json,
+    temporary_name,
     walk_files,
 )
 from ..records import (
@@ -64,6 +66,7 @@ class Registry:
             self.root / "environments", "environment", "environment.json"
         )
         self.runs_root = self.root / "runs"
+        self.staging = self.models.staging  # the registry's folder of temporaries
 
     @property
     def datastore(self) -> Any:
@@ -212,15 +215,17 @@ class Registry:
                 f"cannot download into {dest}: it exists and is not an empty folder"
             )
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex}.tmp"
+        tmp = dest.parent / f".{temporary_name(dest.name)}.tmp"
         try:
             copy_manifest(Path(meta["path"]) / "artifacts", tmp, meta["files"])
+            fsync_tree(tmp)
             if dest.exists():
                 dest.rmdir()
             os.rename(tmp, dest)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        fsync_folder(dest.parent)
         return dest
 
     # ---------------------------------------------------------------- datasets

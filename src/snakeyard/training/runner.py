@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, SnakeyardError
-from ..files import content_hash, copy_files, manifest_of, sha256_file, write_json_atomic
+from ..files import (
+    content_hash,
+    copy_files,
+    make_folders,
+    manifest_of,
+    sha256_file,
+    write_json_atomic,
+)
 from ..records import DatasetReceipt, EnvironmentReceipt, RunRecord, TrialRef
 from ..registry.registry import Registry
 from .batch_job import job_context, slurm_notice
@@ -120,6 +127,8 @@ def execute(
         )
     run_id = new_run_id(experiment)
     folder = registry.run_folder(experiment, run_id)
+    make_folders(folder)  # its name lasts as long as the record written into it
+    make_folders(registry.staging)
     work = folder / "work"
     files = snapshot_files(source_directory)
     copy_files(source_directory, work, files)
@@ -164,7 +173,7 @@ def execute(
     }
     if trial is not None:
         record["trial"] = trial
-    write_json_atomic(folder / "run.json", record)
+    write_json_atomic(folder / "run.json", record, staging=registry.staging)
     log(f"run {run_id}: {' '.join(command)} (in {work})")
 
     env = dict(os.environ)
@@ -208,7 +217,7 @@ def execute(
                 record["error"] += f"; Slurm reported: {notice}"
         elif exit_code != 0:
             record["error"] = f"training script exited with code {exit_code}"
-        write_json_atomic(folder / "run.json", record)
+        write_json_atomic(folder / "run.json", record, staging=registry.staging)
 
     std_log = work / STDOUT_LOG
     if record["status"] == "Failed":
