@@ -111,4 +111,4 @@ def test_writers_on_two_machines_get_distinct_versions(two_clients, tmp_path: Pa
         assert [m["version"] for m in metas] == list(range(1, 17))
         assert sorted(m["run_id"] for m in metas) == sorted(f"run-{i}" for i in range(16))
         assert all(not problems for _label, problems in registry.verify())
-    assert not any((share / "registry" / "models" / "shared" / ".tmp").iterdir())
+    assert not any((share / "registry" / ".tmp").iterdir())

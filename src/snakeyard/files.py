@@ -1,14 +1,19 @@
-"""File helpers shared by the registry and the stages: hashing, manifests, atomic writes,
-YAML reading."""
+"""File helpers shared by the registry and the stages: hashing, manifests, atomic and
+durable writes, temporaries and their sweeping, YAML reading."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
+import time
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +23,16 @@ from .records import FileEntry
 CHUNK = 1 << 20
 HEX = frozenset("0123456789abcdef")
 LINKS_RULE = "a relative path without '..' whose links stay in the folder"
+# benchmarks/durability.py turns this off in its own process to measure what fsync
+# costs; nothing else may (a published version must survive a power loss)
+_DURABLE = True
+# fsync of a folder is refused by some filesystems (EINVAL on some network and FUSE
+# filesystems, EBADF where a folder opened read-only cannot be synced). They either
+# write folder changes through at once (NFS makes a rename stable before it replies)
+# or give no way to ask; there is nothing more to do than carry on.
+NO_FOLDER_FSYNC = {errno.EINVAL, errno.EBADF, errno.ENOTSUP, errno.EOPNOTSUPP}
+FSYNC_WORKERS = 8  # concurrent fsyncs share the filesystem's journal commits
+STALE_SECONDS = 24 * 3600  # age at which a temporary we cannot check is abandoned
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -66,24 +81,236 @@ def content_hash(manifest: list[FileEntry]) -> str:
     return digest.hexdigest()
 
 
-def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
+def write_json_atomic(
+    path: str | os.PathLike, data: Any, *, staging: Path | None = None, durable: bool = True
+) -> None:
     """Write JSON to ``path`` so that a reader sees the old file or the whole new one."""
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    write_text_atomic(path, text, staging=staging, durable=durable)
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write text through a temporary file in the same folder and an atomic rename."""
+def write_text_atomic(
+    path: str | os.PathLike, text: str, *, staging: Path | None = None, durable: bool = True
+) -> None:
+    """Write text through a temporary file and an atomic rename.
+
+    The temporary is a hidden file beside ``path``, or in ``staging`` (a folder of
+    temporaries on the same filesystem, where sweeps find it). ``durable`` flushes
+    the bytes before the rename and the folder's new entry after it, so that after a
+    crash ``path`` holds the old text or the new one, never an empty file. Only hints
+    that a reader checks, and files in a folder the caller flushes whole, skip it.
+    """
     path = Path(path)
     # not mkstemp: its files are private (0600), and a shared registry must stay
     # readable by the group the umask allows
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    if staging is None:
+        tmp = path.parent / f".{temporary_name(path.name)}.tmp"
+    else:
+        tmp = staging / temporary_name(path.name)
     try:
         with open(tmp, "x", encoding="utf-8") as handle:
             handle.write(text)
+            if durable:
+                handle.flush()
+                _fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    if durable:
+        fsync_folder(path.parent)
+
+
+# ---------------------------------------------------------------------- durability
+def _fsync(fd: int) -> None:
+    if _DURABLE:
+        os.fsync(fd)
+
+
+def fsync_file(path: str | os.PathLike) -> None:
+    """Flush a file's bytes to stable storage (a read-only descriptor is enough)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        _fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_folder(path: str | os.PathLike) -> None:
+    """Flush a folder's entries, so that the names created or renamed in it survive a crash.
+
+    Filesystems that cannot sync a folder (:data:`NO_FOLDER_FSYNC`) are passed over.
+    """
+    if not _DURABLE or os.name == "nt":  # Windows cannot open a folder as a file
+        return
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    except OSError as error:
+        if error.errno not in NO_FOLDER_FSYNC:
+            raise
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(root: Path, files: bool = True) -> None:
+    """Flush every file and folder below ``root``, and ``root`` itself.
+
+    With ``files=False`` only the folders: for trees whose files were flushed already
+    (hard links to stored blobs, checked copies). Symbolic links are entries of their
+    folder, not followed. Large trees are flushed on a few threads, since a
+    filesystem's journal commits concurrent fsyncs together.
+    """
+    if not _DURABLE:
+        return
+    found_files, folders, pending = [], [], [str(root)]
+    while pending:
+        folder = pending.pop()
+        folders.append(folder)
+        with os.scandir(folder) as listing:
+            for entry in listing:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+                elif files and entry.is_file(follow_symlinks=False):
+                    found_files.append(entry.path)
+    if len(found_files) + len(folders) < 4 * FSYNC_WORKERS:
+        for path in found_files:
+            fsync_file(path)
+        for path in folders:
+            fsync_folder(path)
+        return
+    with ThreadPoolExecutor(FSYNC_WORKERS) as pool:
+        list(pool.map(fsync_file, found_files))
+        list(pool.map(fsync_folder, folders))
+
+
+def make_folders(path: Path) -> None:
+    """``mkdir -p``, flushing the parent of each folder it creates so the new name lasts."""
+    missing = []
+    while not path.is_dir():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for folder in reversed(missing):
+        folder.mkdir(exist_ok=True)
+        fsync_folder(folder.parent)
+
+
+# --------------------------------------------------------------------- temporaries
+# <label>@<host>-<pid namespace>-<pid>-<start time>-<random>, with a leading "." and a
+# trailing ".tmp" when it lies beside the file it becomes
+TEMPORARY = re.compile(
+    r"\.?(?P<label>.*)@(?P<host>[A-Za-z0-9._-]+)-(?P<space>[0-9]+)-(?P<pid>[0-9]+)"
+    r"-(?P<start>[0-9]+)-[0-9a-f]+(?:\.tmp)?"
+)
+_writer: tuple[int, str, str] | None = None  # (pid, host and pid namespace, owner)
+
+
+def temporary_name(label: str) -> str:
+    """A name for a temporary file or folder that says which process writes it.
+
+    ``<label>@<host>-<pid namespace>-<pid>-<start time>-<random>``: a sweep on the same
+    host can then tell a dead writer's temporary from a live one (the start time,
+    which the kernel records for each process, tells a reused pid from the writer).
+    ``label`` (what is being written) is there for people reading the folder.
+    """
+    return f"{label[:100]}@{_this_writer()[1]}-{uuid.uuid4().hex[:16]}"
+
+
+def _this_writer() -> tuple[str, str]:
+    """This process as the owner of temporaries: (its host and pid namespace, its owner)."""
+    global _writer
+    pid = os.getpid()
+    if _writer is None or _writer[0] != pid:  # a forked child is another writer
+        place = f"{_this_host()}-{_pid_space()}"
+        _writer = (pid, place, f"{place}-{pid}-{_process_start(pid) or 0}")
+    return _writer[1], _writer[2]
+
+
+def _this_host() -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname() or "unknown")[:40]
+
+
+def _pid_space() -> int:
+    """The pid namespace of this process: containers on one host count their pids apart."""
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return 0
+
+
+def _process_start(pid: int) -> str | None:
+    """When process ``pid`` started, in clock ticks since boot; None if it is not running.
+
+    "0" when it runs but its start time cannot be read: no ``/proc`` (macOS), or
+    another user's process that ``/proc`` hides (the ``hidepid`` mount option of
+    shared login nodes), so ``kill(pid, 0)`` is asked first.
+    """
+    if pid <= 0:
+        return None
+    if os.name == "nt":
+        return "0"  # os.kill there would stop the process, not probe it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # another user's process: it runs
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return "0"
+    # the command name (field 2) may hold spaces and ')': count fields after the last ')'
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    if fields[0] == b"Z":
+        return None  # a zombie writes nothing more
+    return fields[19].decode()  # field 22, starttime
+
+
+def _abandoned(name: str, modified: float, now: float) -> bool:
+    """Whether the temporary ``name`` (last modified at ``modified``) has no live writer.
+
+    A temporary written on this host (and pid namespace) is abandoned as soon as its
+    writer has exited. Other hosts' processes cannot be seen, so their temporaries,
+    and those named without an owner (by snakeyard 0.1), are abandoned when they are
+    older than :data:`STALE_SECONDS`.
+    """
+    match = TEMPORARY.fullmatch(name)
+    if match is None or f"{match['host']}-{match['space']}" != _this_writer()[0]:
+        return modified < now - STALE_SECONDS
+    started = _process_start(int(match["pid"]))
+    # a pid that runs with an unknown start time ("0") may be the writer: leave it
+    return started is None or started not in ("0", match["start"])
+
+
+def sweep_temporaries(folder: Path, suffix: str = "") -> int:
+    """Remove the temporaries in ``folder`` that no live writer owns; return how many.
+
+    ``suffix`` limits the sweep to names ending with it, in a folder that holds other
+    things too. Safe beside live writers and other sweepers: a live writer's
+    temporary is left alone, and one that another sweeper removes first is skipped.
+    Errors never reach the caller: sweeping is housekeeping, not the writer's job.
+    """
+    try:
+        with os.scandir(folder) as listing:
+            entries = [entry for entry in listing if entry.name.endswith(suffix)]
+    except OSError:
+        return 0
+    now, removed = time.time(), 0
+    for entry in entries:
+        try:
+            if not _abandoned(entry.name, entry.stat(follow_symlinks=False).st_mtime, now):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+            removed += 1
+        except OSError:
+            continue  # gone already (another sweeper), or not ours to remove
+    return removed
 
 
 def read_json(path: str | os.PathLike) -> Any:

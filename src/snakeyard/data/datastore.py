@@ -12,7 +12,10 @@ Two kinds, chosen by the ``datastore`` configuration key:
   ``<prefix>/blobs/sha256/``; a training job materialises the version into a local
   cache folder first (:func:`local_folder`), so nodes need no shared filesystem.
 
-Both write atomically: a blob or a version folder appears whole or not at all.
+Both write atomically: a blob or a version folder appears whole or not at all. A
+folder datastore also writes durably: blobs and version folders are flushed to stable
+storage before they get their names, so a power loss cannot leave an empty blob.
+Temporaries live in the datastore's ``.tmp/`` and are swept once their writer is dead.
 """
 
 from __future__ import annotations
@@ -37,13 +40,19 @@ from ..files import (
     cache_folder,
     check_entries,
     check_manifest,
+    fsync_file,
+    fsync_folder,
+    fsync_tree,
     human_bytes,
     inside,
+    make_folders,
     sha256_file,
+    sweep_temporaries,
+    temporary_name,
     unlisted_files,
 )
 from ..records import DatasetVersion, FileEntry
-from ..registry.versions import sweep_stale
+from ..registry.versions import STAGING
 
 BLOBS = ".blobs"
 CACHE_VARIABLE = "SNAKEYARD_DATA_CACHE"
@@ -85,13 +94,14 @@ class StoreReport:
 
 def publish_folder(staging: Path, target: Path) -> None:
     """Rename a finished ``staging`` folder to ``target``; if another writer published the
-    same content there first, drop ours."""
+    same content there first, drop ours. Either way the name is flushed before return."""
     try:
         os.rename(staging, target)
     except OSError:
         if not target.is_dir():
             raise
         shutil.rmtree(staging)
+    fsync_folder(target.parent)
 
 
 def copy_and_hash(source: Path, target: Path) -> str:
@@ -100,11 +110,14 @@ def copy_and_hash(source: Path, target: Path) -> str:
     The kernel copies the bytes (``shutil.copyfile`` uses sendfile on Linux), so they
     never pass through Python, which leaves the CPU to hashing; the copy is still in
     the page cache when it is hashed. Hashing what was stored rather than what was
-    read also catches a source that changes during the copy.
+    read also catches a source that changes during the copy. The copy is flushed to
+    stable storage before the sha256 vouches for it.
     """
     shutil.copyfile(source, target)
     with open(target, "rb") as stored:
-        return hashlib.file_digest(stored, "sha256").hexdigest()
+        digest = hashlib.file_digest(stored, "sha256").hexdigest()
+    fsync_file(target)
+    return digest
 
 
 def _source_base(source: Path) -> Path:
@@ -120,6 +133,7 @@ class FolderDatastore:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
         self.blobs = self.root / BLOBS / "sha256"
+        self.staging = self.root / STAGING
 
     def describe(self) -> dict[str, Any] | None:
         return None  # a folder's location is recorded as a path
@@ -153,12 +167,13 @@ class FolderDatastore:
                 report.reused_files = len(manifest)
                 return str(location), report
             report.notes.append(f"{len(damaged)} damaged file(s) of {location} replaced")
-        staging = self.root / name / ".tmp" / uuid.uuid4().hex
-        staging.parent.mkdir(parents=True, exist_ok=True)
-        sweep_stale(staging.parent)
-        blob_staging = self.root / BLOBS / ".tmp" / uuid.uuid4().hex
-        blob_staging.mkdir(parents=True)
-        sweep_stale(blob_staging.parent)
+        make_folders(self.staging)
+        make_folders(location.parent)
+        self.sweep(name)
+        staging = self.staging / temporary_name(f"{name}.{digest[:12]}")
+        blob_staging = self.staging / temporary_name("blobs")
+        staging.mkdir()
+        blob_staging.mkdir()
         base = _source_base(source)
 
         def put(entry: FileEntry) -> int:
@@ -166,8 +181,12 @@ class FolderDatastore:
 
         try:
             report.put_all(put, manifest)
+            # the blobs' names are durable before any version folder links to them
+            for folder in sorted({self.blob_path(e["sha256"]).parent for e in manifest}):
+                fsync_folder(folder)
             for entry in manifest:
                 report.linked &= self._place(entry, staging / entry["path"])
+            fsync_tree(staging, files=False)  # links to flushed blobs, or flushed copies
             if damaged is None:
                 publish_folder(staging, location)
             else:
@@ -177,6 +196,7 @@ class FolderDatastore:
                     folder = inside(location, head, label) if head else location
                     folder.mkdir(parents=True, exist_ok=True)
                     os.replace(staging / entry["path"], folder / leaf)
+                    fsync_folder(folder)
                 shutil.rmtree(staging)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -185,13 +205,24 @@ class FolderDatastore:
             shutil.rmtree(blob_staging, ignore_errors=True)
         return str(location), report
 
+    def sweep(self, name: str) -> None:
+        """Remove the temporaries that dead writers left in the datastore.
+
+        Those of ``.tmp/``, whatever they were for; and by age, those of ``name`` and of
+        the blobs in the ``.tmp/`` folders that snakeyard 0.1 wrote.
+        """
+        sweep_temporaries(self.staging)
+        sweep_temporaries(self.root / name / STAGING)
+        sweep_temporaries(self.root / BLOBS / STAGING)
+
     def _put_blob(self, path: Path, entry: FileEntry, staging: Path, notes: list[str]) -> int:
         """Store one file as a blob unless an intact one is there; return the bytes written.
 
         An existing blob is hashed, not just sized: a flipped bit must not be handed on
         to a new version. A damaged one is replaced (versions already linked to it keep
         the damaged bytes; ``snakeyard verify`` names them, and uploading their content
-        again repairs them).
+        again repairs them). The blob's bytes are flushed; its folder is flushed by the
+        caller, once for all.
         """
         blob = self.blob_path(entry["sha256"])
         if blob.is_file():
@@ -207,7 +238,7 @@ class FolderDatastore:
                     f"expected {entry['sha256']}"
                 )
             os.chmod(tmp, 0o444)  # blobs are shared by versions: nobody may edit one
-            blob.parent.mkdir(parents=True, exist_ok=True)
+            make_folders(blob.parent)
             os.replace(tmp, blob)  # a concurrent writer's blob has the same bytes
         finally:
             tmp.unlink(missing_ok=True)
@@ -505,8 +536,8 @@ def local_folder(
     """A local folder holding a data set version's files, checked against their sha256.
 
     Versions in a folder datastore are used where they are. Versions in S3 are
-    downloaded once per node into ``<cache>/<name>/<content hash>/``, built in a
-    temporary folder and published with one rename.
+    downloaded once per node into ``<cache>/<name>/<content hash>/``, built in
+    ``<cache>/.tmp/``, flushed to stable storage and published with one rename.
     """
     store = datastore_of(meta, registry_root)
     if store is None:
@@ -516,8 +547,11 @@ def local_folder(
     if target.is_dir():
         return target
     label = f"data set {meta['name']}:{meta['version']}"
-    staging = cache / meta["name"] / ".tmp" / uuid.uuid4().hex
-    staging.mkdir(parents=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    (cache / STAGING).mkdir(exist_ok=True)
+    sweep_temporaries(cache / STAGING)
+    staging = cache / STAGING / temporary_name(f"{meta['name']}.{meta['content_hash'][:12]}")
+    staging.mkdir()
     try:
         # every path is checked before anything is written: they come from metadata
         paths = [inside(staging, e["path"], label) for e in check_entries(meta["files"], label)]
@@ -529,6 +563,8 @@ def local_folder(
                     f"data set {meta['name']}:{meta['version']}: file {entry['path']} from "
                     f"{store.url()} has sha256 {actual}, recorded {entry['sha256']}"
                 )
+        # a cache entry is trusted without a check: it must not be empty after a crash
+        fsync_tree(staging)
         publish_folder(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError, SnakeyardError
-from ..files import load_yaml, write_text_atomic
+from ..files import fsync_tree, load_yaml, write_text_atomic
 
 # what a machine of each platform offers the solver (__glibc, __osx, ...), so that a
 # spec can be locked for platforms other than this machine's
@@ -284,7 +284,8 @@ def install_environment(
     Conda packages embed their prefix in files, so the environment cannot be built
     elsewhere and renamed: it is installed in place while holding a lock file
     (``fcntl.flock``, which is reliable on a local disk), and ``snakeyard-env.json``,
-    written last, marks it complete.
+    written last, marks it complete. The environment is flushed to stable storage
+    before the marker, so a power loss cannot leave a marked one with empty files.
     """
     import fcntl
 
@@ -301,6 +302,7 @@ def install_environment(
         if prefix.exists():
             shutil.rmtree(prefix)  # a build that was interrupted
         install(lock_text, platform_name, prefix, log)
+        fsync_tree(prefix)
         write_text_atomic(marker, json.dumps({"lock_sha256": digest, "platform": platform_name}))
     return prefix
 

@@ -8,6 +8,12 @@ environment from that file with ``pip install --require-hashes --no-deps`` in a 
 folder named after the lock's sha256, so every job that uses the same lock shares one
 build. The build happens in a temporary folder that is renamed into place only when it
 is complete, so concurrent jobs never see, or corrupt, a half-built environment.
+
+A built environment is a cache entry, trusted without a check from then on, so it is
+flushed to stable storage before the rename: a power loss must not leave one whose
+marker says "complete" over empty files. A build killed half-way leaves a hidden
+``.pip-<hash>@<writer>-<random>.tmp`` folder; the next build in the same cache removes
+it once its writer is dead.
 """
 
 from __future__ import annotations
@@ -20,13 +26,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, SnakeyardError
-from ..files import cache_folder, write_text_atomic
+from ..files import (
+    cache_folder,
+    fsync_folder,
+    fsync_tree,
+    sweep_temporaries,
+    temporary_name,
+    write_text_atomic,
+)
 
 METHOD_PIP = "pip-lock"
 CACHE_VARIABLE = "SNAKEYARD_ENV_CACHE"
@@ -195,7 +207,8 @@ def build_environment(
         log(f"environment {prefix} is already built (pip lock {digest[:12]})")
         return venv_python(prefix)
     root.mkdir(parents=True, exist_ok=True)
-    staging = root / f".{prefix.name}.{uuid.uuid4().hex}.tmp"
+    sweep_temporaries(root, suffix=".tmp")
+    staging = root / f".{temporary_name(prefix.name)}.tmp"
     log(f"building environment {prefix} from pip lock {digest[:12]}")
     try:
         subprocess.run(
@@ -226,6 +239,7 @@ def build_environment(
             json.dumps({"lock_sha256": digest, "packages": packages}, indent=2) + "\n",
             encoding="utf-8",
         )
+        fsync_tree(staging)
         try:
             os.rename(staging, prefix)
         except OSError:
@@ -233,6 +247,7 @@ def build_environment(
                 raise
             log(f"another job built {prefix} first; using it")
             shutil.rmtree(staging, ignore_errors=True)
+        fsync_folder(root)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

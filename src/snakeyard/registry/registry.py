@@ -11,7 +11,6 @@ import io
 import os
 import re
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -28,11 +27,14 @@ from ..files import (
     check_manifest,
     content_hash,
     copy_manifest,
+    fsync_folder,
+    fsync_tree,
     inside,
     is_sha256,
     manifest_of,
     read_json,
     read_listed,
+    temporary_name,
     unlisted_files,
 )
 from ..records import (
@@ -75,6 +77,7 @@ class Registry:
             self.root / "environments", "environment", "environment.json"
         )
         self.runs_root = self.root / "runs"
+        self.staging = self.models.staging  # the registry's folder of temporaries
 
     @property
     def datastore(self) -> Any:
@@ -217,16 +220,18 @@ class Registry:
                 f"cannot download into {dest}: it exists and is not an empty folder"
             )
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex}.tmp"
+        tmp = dest.parent / f".{temporary_name(dest.name)}.tmp"
         label = f"model {name}:{meta['version']}"
         try:
             copy_manifest(Path(meta["path"]) / "artifacts", tmp, meta["files"], label)
+            fsync_tree(tmp)
             if dest.exists():
                 dest.rmdir()
             os.rename(tmp, dest)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        fsync_folder(dest.parent)
         return dest
 
     # ---------------------------------------------------------------- datasets

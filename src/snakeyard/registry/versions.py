@@ -1,22 +1,27 @@
 """A folder of integer-versioned entries, safe for many writers on a shared filesystem.
 
-Layout of one kind (``models``, ``datasets``, ``environments``)::
+Layout of one kind (``models``, ``datasets``, ``environments``) in a registry::
 
     <kind>/<name>/<version>/<meta file>   # one folder per published version, never changed
     <kind>/<name>/.latest                 # hint: a recently published version number
     <kind>/<name>/.by-content/<hash>/<v>  # hint: versions holding content with this hash
-    <kind>/<name>/.tmp/<uuid>/            # versions being written, invisible to readers
+    .tmp/<kind>.<name>@<writer>-<random>/ # versions being written, invisible to readers
 
-A version is built in ``.tmp/`` and published with a single ``rename(2)`` of its
-folder to the next free number. ``rename`` onto an existing non-empty folder fails,
-so two writers can never publish the same number: the loser moves on to the next
-number. This needs only POSIX rename semantics, which NFS servers provide, and no
-lock or database file. A writer killed at any instant leaves at most a folder in
-``.tmp/``, which readers never look at.
+A version is built in the registry's ``.tmp/`` and published with a single
+``rename(2)`` of its folder to the next free number. ``rename`` onto an existing
+non-empty folder fails, so two writers can never publish the same number: the loser
+moves on to the next number. This needs only POSIX rename semantics, which NFS
+servers provide, and no lock or database file. A writer killed at any instant leaves
+at most a folder in ``.tmp/``, which readers never look at, and which the next
+publication of any name removes once its writer is dead (:func:`files.sweep_temporaries`).
+Before the rename every file and folder of the version is flushed to stable storage,
+and after it the folder holding the new name, so a published version survives a
+power loss whole.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -26,14 +31,23 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidNameError, MetadataError, NotFoundError
-from ..files import read_json, write_json_atomic
+from ..errors import InvalidNameError, MetadataError, NotFoundError, SnakeyardError
+from ..files import (
+    fsync_folder,
+    fsync_tree,
+    make_folders,
+    read_json,
+    sweep_temporaries,
+    temporary_name,
+    write_json_atomic,
+)
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 NAME_RULE = (
     "1 to 128 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit, without '..'"
 )
-STALE_TMP_SECONDS = 24 * 3600
+STAGING = ".tmp"  # the registry's one folder of temporaries: one listing finds them all
+DEFAULT_DATASTORE = "datastore"  # the datastore's folder in the registry, unless configured
 
 
 def check_name(name: str, what: str = "name") -> str:
@@ -63,6 +77,8 @@ class VersionStore:
         self.root = Path(root)
         self.kind = kind
         self.meta_file = meta_file
+        # in the registry, not in each name: a sweep lists one folder, however many names
+        self.staging = self.root.parent / STAGING
 
     # ----------------------------------------------------------------- reading
     def names(self) -> list[str]:
@@ -179,16 +195,17 @@ class VersionStore:
 
         ``fill(folder)`` writes the version's files into a private temporary folder
         first; the metadata (with ``name``, ``version`` and ``created`` added) is
-        written last, and the folder becomes visible in one rename.
+        written last, everything is flushed to stable storage, and the folder becomes
+        visible in one rename. Publishing first sweeps what dead writers left.
         """
         check_name(name, self.kind)
         base = self.root / name
-        staging = base / ".tmp"
-        staging.mkdir(parents=True, exist_ok=True)
-        sweep_stale(staging)
-        uid = uuid.uuid4().hex
-        tmp = staging / uid
+        make_folders(self.staging)
+        make_folders(base)
+        self.sweep(name)
+        tmp = self.staging / temporary_name(f"{self.root.name}.{name}")
         tmp.mkdir()
+        uid = uuid.uuid4().hex
         try:
             if fill is not None:
                 fill(tmp)
@@ -201,23 +218,43 @@ class VersionStore:
             number = self._latest_or_zero(name) + 1
             while True:
                 record["version"] = number
-                write_json_atomic(tmp / self.meta_file, record)
+                write_json_atomic(tmp / self.meta_file, record, durable=False)
+                # every byte on stable storage before the name makes it a version
+                fsync_tree(tmp)
                 if self._claim(tmp, base / str(number), uid):
                     break
                 number += 1
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        fsync_folder(base)  # the new version's name
         self._write_hints(base, number, record.get("content_hash"))
         record["path"] = str(base / str(number))
         return record
+
+    def sweep(self, name: str) -> None:
+        """Remove the temporaries that dead writers left in the registry.
+
+        Those of the registry (``.tmp/``) and of its default datastore, whatever name
+        they were for; and those of ``name`` in the per-name ``.tmp/`` folders that
+        snakeyard 0.1 wrote, by age.
+        """
+        sweep_temporaries(self.staging)
+        sweep_temporaries(self.root.parent / DEFAULT_DATASTORE / STAGING)
+        sweep_temporaries(self.root / name / STAGING)
 
     def _claim(self, tmp: Path, target: Path, uid: str) -> bool:
         """Rename ``tmp`` to ``target``; False if that version number is taken."""
         try:
             os.rename(tmp, target)
             return True
-        except OSError:
+        except OSError as error:
+            if error.errno == errno.EXDEV:
+                raise SnakeyardError(
+                    f"cannot publish {target}: {target.parent.parent} is on another "
+                    f"filesystem than {tmp.parent}; a registry must be one filesystem "
+                    "(link or mount the whole registry elsewhere, not one of its folders)"
+                ) from None
             if tmp.exists():
                 # Refused because the number is taken: local filesystems say EEXIST or
                 # ENOTEMPTY, network ones may say EPERM or EIO. Any other failure
@@ -235,9 +272,10 @@ class VersionStore:
             raise
 
     def _write_hints(self, base: Path, number: int, content: str | None) -> None:
-        # Hints only speed up look-ups; a reader checks them against the versions.
+        # Hints only speed up look-ups; a reader checks them against the versions, so
+        # they are not flushed: one lost in a crash (or empty) reads as absent.
         try:
-            write_json_atomic(base / ".latest", number)
+            write_json_atomic(base / ".latest", number, staging=self.staging, durable=False)
             if content:
                 index = base / ".by-content" / content
                 index.mkdir(parents=True, exist_ok=True)
@@ -261,14 +299,3 @@ class VersionStore:
 
     def _has_version(self, folder: str) -> bool:
         return any(entry.isdigit() for entry in os.listdir(folder))
-
-
-def sweep_stale(staging: Path) -> None:
-    """Remove temporary folders that killed writers left in ``staging`` over a day ago."""
-    cutoff = time.time() - STALE_TMP_SECONDS
-    for entry in os.scandir(staging):
-        try:
-            if entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                shutil.rmtree(entry.path, ignore_errors=True)
-        except OSError:
-            pass

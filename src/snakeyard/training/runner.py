@@ -27,6 +27,7 @@ from ..files import (
     content_hash,
     copy_files,
     inside,
+    make_folders,
     manifest_of,
     sha256_file,
     write_json_atomic,
@@ -127,6 +128,8 @@ def execute(
         )
     run_id = new_run_id(experiment)
     folder = registry.run_folder(experiment, run_id)
+    make_folders(folder)  # its name lasts as long as the record written into it
+    make_folders(registry.staging)
     work = folder / "work"
     files = snapshot_files(source_directory)
     copy_files(source_directory, work, files)
@@ -171,7 +174,7 @@ def execute(
     }
     if trial is not None:
         record["trial"] = trial
-    write_json_atomic(folder / "run.json", record)
+    write_json_atomic(folder / "run.json", record, staging=registry.staging)
     log(f"run {run_id}: {' '.join(command)} (in {work})")
 
     env = dict(os.environ)
@@ -211,7 +214,7 @@ def execute(
                 record["error"] += f"; Slurm reported: {notice}"
         elif exit_code != 0:
             record["error"] = f"training script exited with code {exit_code}"
-        write_json_atomic(folder / "run.json", record)
+        write_json_atomic(folder / "run.json", record, staging=registry.staging)
 
     std_log = work / STDOUT_LOG
     if record["status"] == "Failed":
