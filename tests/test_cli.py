@@ -69,7 +69,7 @@ def test_register_list_show_download(tmp_path: Path, model_file: Path, capsys):
         (["environments", "show", "sklearn:2"], "snakeyard: error: no environment named 'sklearn'"),
         (["runs", "show", "nope_1795000000_0123abcd"], "snakeyard: error: no run with id 'nope_1795000000_0123abcd'"),
         (["runs", "show", "../x"], "snakeyard: error: invalid run id '../x'"),
-        (["runs", "list", "--status", "done"], "snakeyard: error: invalid --status 'done': use Completed, Failed or Running"),
+        (["runs", "list", "--status", "done"], "snakeyard: error: invalid --status 'done': use Completed, Failed, Running or Lost"),
         (["models", "register", "x", "/no/such/file"], "snakeyard: error: cannot register model 'x': /no/such/file does not exist"),
         (["models", "register", "x", "/etc/hostname", "--tag", "novalue"], "snakeyard: error: invalid --tag 'novalue'"),
     ],

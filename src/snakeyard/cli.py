@@ -301,9 +301,9 @@ def environments_show(registry: Registry, args: argparse.Namespace) -> Any:
 def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
     runs = registry.list_runs(args.experiment)
     if args.status:
-        if args.status.lower() not in ("completed", "failed", "running"):
+        if args.status.lower() not in ("completed", "failed", "running", "lost"):
             raise SnakeyardError(
-                f"invalid --status {args.status!r}: use Completed, Failed or Running"
+                f"invalid --status {args.status!r}: use Completed, Failed, Running or Lost"
             )
         runs = [r for r in runs if r["status"].lower() == args.status.lower()]
     if args.sort:
@@ -319,15 +319,23 @@ def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
     if not runs:
         return "no runs" + (f" of experiment {args.experiment!r}" if args.experiment else "")
     if args.sort:
-        return runs_by_metric(runs, args.sort)
-    return table(
-        ["RUN", "EXPERIMENT", "STATUS", "EXIT", "START", "SECONDS", "HOST", "METRICS"],
-        [
-            [r["id"], r["experiment"], r["status"], r["exit_code"], r["start"],
-             r["duration_seconds"], r["host"], metric_summary(r["metrics"])]
-            for r in runs
-        ],
-    )  # fmt: skip
+        shown = runs_by_metric(runs, args.sort)
+    else:
+        shown = table(
+            ["RUN", "EXPERIMENT", "STATUS", "EXIT", "START", "SECONDS", "HOST", "METRICS"],
+            [
+                [r["id"], r["experiment"], r["status"], r["exit_code"], r["start"],
+                 r["duration_seconds"], r["host"], metric_summary(r["metrics"])]
+                for r in runs
+            ],
+        )  # fmt: skip
+    lost = sum(r["status"] == "Lost" for r in runs)
+    if lost:
+        shown += (
+            f"\n{plural(lost, 'run')} Lost (process gone, no final record): "
+            "`snakeyard runs settle RUN_ID` records one as Failed"
+        )
+    return shown
 
 
 def runs_by_metric(runs: list[dict[str, Any]], metric: str) -> str:
@@ -350,6 +358,13 @@ def runs_by_metric(runs: list[dict[str, Any]], metric: str) -> str:
     )  # fmt: skip
 
 
+def run_status(r: dict[str, Any]) -> str:
+    """``Failed (why)``; for a Lost run, why it is taken as lost and how to settle it."""
+    if r["status"] == "Lost":
+        return f"Lost ({r['lost']}; `snakeyard runs settle {r['id']}` records it as Failed)"
+    return r["status"] + (f" ({r['error']})" if r.get("error") else "")
+
+
 def runs_show(registry: Registry, args: argparse.Namespace) -> Any:
     r = registry.get_run(args.run_id)
     if args.json:
@@ -357,12 +372,13 @@ def runs_show(registry: Registry, args: argparse.Namespace) -> Any:
     return fields([
         ("run", r["id"]),
         ("experiment", r["experiment"]),
-        ("status", r["status"] + (f" ({r['error']})" if r.get("error") else "")),
+        ("status", run_status(r)),
+        *[("warning", warning) for warning in r.get("warnings", [])],
         ("exit code", r["exit_code"]),
         ("start", r["start"]),
         ("end", r["end"]),
         ("duration", f"{r['duration_seconds']} s" if r["duration_seconds"] is not None else None),
-        ("host", r["host"]),
+        ("host", r["host"] + (f" (pid {r['pid']})" if r.get("pid") else "")),
         ("cluster job", cluster_job(r)),
         ("git commit", r.get("git_commit")),
         ("command", " ".join(r["command"])),
@@ -380,6 +396,13 @@ def runs_show(registry: Registry, args: argparse.Namespace) -> Any:
         ("outputs", file_lines(r["outputs"])),
         ("folder", r["folder"]),
     ])  # fmt: skip
+
+
+def runs_settle(registry: Registry, args: argparse.Namespace) -> Any:
+    r = registry.settle_run(args.run_id, force=args.force)
+    if args.json:
+        return r
+    return f"run {r['id']} settled: {run_status(r)}"
 
 
 def package_summary(packages: dict[str, str], limit: int = 30) -> dict[str, str] | str:
@@ -481,13 +504,22 @@ def parser() -> argparse.ArgumentParser:
     )
     listing = verb(runs, "list", runs_list, "runs, oldest first")
     listing.add_argument("--experiment", default=None)
-    listing.add_argument("--status", default=None, help="Completed, Failed or Running")
+    listing.add_argument("--status", default=None, help="Completed, Failed, Running or Lost")
     listing.add_argument(
         "--sort", default=None, metavar="METRIC", help="best first by METRIC (highest first)"
     )
     listing.add_argument("--ascending", action="store_true", help="with --sort: lowest first")
     verb(runs, "show", runs_show, "one run's record").add_argument(
         "run_id", metavar="RUN_ID", help="run id, e.g. sklearn-iris_1795524285_9d28c5b6"
+    )
+    settle = verb(runs, "settle", runs_settle, "record a Lost run as Failed")
+    settle.add_argument(
+        "run_id", metavar="RUN_ID", help="run id, e.g. sklearn-iris_1795524285_9d28c5b6"
+    )
+    settle.add_argument(
+        "--force",
+        action="store_true",
+        help="settle it although its process looks alive (a node the check cannot see)",
     )
 
     check = nouns.add_parser(

@@ -129,6 +129,11 @@ class RunRecord(TypedDict):
     end_unix: float | None
     duration_seconds: float | None
     host: str
+    # signs of life of the train stage process, absent from records older than them;
+    # see snakeyard.training.liveness
+    pid: NotRequired[int]
+    pid_start: NotRequired[str | None]  # "<boot id>/<pid namespace>/<start clock ticks>"
+    heartbeat_seconds: NotRequired[int]  # the run folder's heartbeat file is touched this often
     cluster_job_id: str | None
     cluster: dict[str, Any] | None
     git_commit: str | None
@@ -149,7 +154,10 @@ class RunRecord(TypedDict):
     uploads: dict[str, dict[str, str]]
     outputs: list[FileEntry]
     error: NotRequired[str]
+    warnings: NotRequired[list[str]]  # what was left out of the record, e.g. a dangling link
     trial: NotRequired[TrialRef]
+    # added when read, never stored: why a Running run's process looks gone
+    lost: NotRequired[str]
 
 
 class Receipt(TypedDict):

@@ -27,7 +27,7 @@ from .errors import SnakeyardError
 
 
 class StageLog:
-    """Appends timestamped lines to a stage's log file."""
+    """Appends timestamped lines to a stage's log file (to stdout when it cannot)."""
 
     def __init__(self, path: str | None):
         self.path = Path(path) if path else None
@@ -38,10 +38,13 @@ class StageLog:
     def __call__(self, message: str) -> None:
         line = f"{time.strftime('%H:%M:%S')} {message.rstrip()}\n"
         if self.path:
-            with open(self.path, "a", encoding="utf-8") as handle:
-                handle.write(line)
-        else:
-            sys.stdout.write(line)
+            try:
+                with open(self.path, "a", encoding="utf-8") as handle:
+                    handle.write(line)
+                return
+            except OSError:
+                pass  # a full disk must not turn what the stage says into a traceback
+        sys.stdout.write(line)
 
 
 def _source(text: str) -> str | list:

@@ -6,9 +6,11 @@ See ``docs/registry.md`` for the layout on disk. Every function returns plain di
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import io
 import os
+import platform
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -31,11 +33,13 @@ from ..files import (
     fsync_tree,
     inside,
     is_sha256,
+    make_folders,
     manifest_of,
     read_json,
     read_listed,
     temporary_name,
     unlisted_files,
+    write_json_atomic,
 )
 from ..records import (
     DatasetRef,
@@ -46,6 +50,7 @@ from ..records import (
     ModelVersion,
     RunRecord,
 )
+from ..training.liveness import judge
 from .versions import VersionStore, check_name
 
 REGISTRY_VARIABLE = "SNAKEYARD_REGISTRY"
@@ -433,18 +438,24 @@ class Registry:
         return self.runs_root / check_name(experiment, "experiment name") / run_id
 
     def get_run(self, run_id: str) -> RunRecord:
-        """The record of one run, found by its id."""
+        """The record of one run, found by its id; a Running run whose process is gone
+        reads as ``Lost``."""
+        path = self._run_record(run_id)
+        return _as_read(read_run(path), path.parent)
+
+    def _run_record(self, run_id: str) -> Path:
         if not RUN_ID_PATTERN.fullmatch(run_id):
             raise InvalidNameError(
                 f"invalid run id {run_id!r}: expected "
                 "<experiment>_<unix seconds>_<8 hex digits>, e.g. sklearn-iris_1795524285_9d28c5b6"
             )
         for record in self.runs_root.glob(f"*/{run_id}/run.json"):
-            return read_run(record)
+            return record
         raise NotFoundError(f"no run with id {run_id!r} in {self.root}")
 
     def list_runs(self, experiment: str | None = None) -> list[RunRecord]:
-        """Run records, oldest first; only those of ``experiment`` when given.
+        """Run records, oldest first; only those of ``experiment`` when given. A Running
+        run whose process is gone reads as ``Lost``.
 
         A record that cannot be read, or whose paths leave its run folder, is left out
         (``snakeyard verify`` reports it).
@@ -455,10 +466,48 @@ class Registry:
         records = []
         for path in self.runs_root.glob(pattern):
             try:
-                records.append(read_run(path))
-            except (OSError, SnakeyardError):
-                continue
+                records.append(_as_read(read_run(path), path.parent))
+            except (OSError, ValueError, SnakeyardError):
+                continue  # unreadable, refused, or being replaced at this instant
         return sorted(records, key=lambda r: (r.get("start") or "", r.get("id", "")))
+
+    def settle_run(self, run_id: str, force: bool = False) -> RunRecord:
+        """Record a run whose process is gone as Failed, with what it logged until then.
+
+        Refuses a run that has ended, and one whose process still looks alive (on this
+        host, or by a recent heartbeat) unless ``force``: for a node that the checks
+        cannot see, or a process known to be stuck.
+        """
+        from ..training.runner import now, record_results
+
+        path = self._run_record(run_id)
+        record = read_run(path)
+        if record["status"] != "Running":
+            ended = f" at {record['end']}" if record.get("end") else ""
+            raise SnakeyardError(
+                f"run {run_id} has ended already ({record['status']}{ended}): "
+                "only a Running or Lost run can be settled"
+            )
+        seen = judge(record, path.parent)
+        if seen is not None and not seen.lost and not force:
+            raise SnakeyardError(
+                f"run {run_id} may still be running: {seen.reason}; stop it first, or "
+                "settle it anyway with --force"
+            )
+        if seen is None:
+            why = "process lost (its record has no pid or heartbeat to check)"
+        else:
+            why = f"process lost ({seen.reason})" if seen.lost else f"forced ({seen.reason})"
+        problems = record_results(record, path.parent)
+        record["status"] = "Failed"
+        record["error"] = "; ".join(
+            [f"settled by {_user()}@{platform.node()} at {now()}: {why}", *problems]
+        )
+        if read_json(path)["status"] != "Running":
+            raise SnakeyardError(f"run {run_id} ended while it was being settled; left as it is")
+        make_folders(self.staging)
+        write_json_atomic(path, record, staging=self.staging)
+        return record
 
     # ------------------------------------------------------------------ verify
     def verify(self) -> Iterator[tuple[str, list[str]]]:
@@ -587,6 +636,23 @@ def read_run(path: Path) -> RunRecord:
     check_entries(record.get("outputs") or [], f"{label}: outputs")
     record["folder"] = str(folder.resolve())
     return record
+
+
+def _as_read(record: RunRecord, folder: Path) -> RunRecord:
+    """A run record as readers report it: ``Lost`` (and ``lost``, saying why) for a
+    Running run whose process is gone. The file itself is left as it is."""
+    seen = judge(record, folder)
+    if seen is not None and seen.lost:
+        record["status"] = "Lost"
+        record["lost"] = seen.reason
+    return record
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (a container, say)
+        return f"uid {os.getuid()}"
 
 
 def _registry(registry: Registry | str | os.PathLike | None) -> Registry:

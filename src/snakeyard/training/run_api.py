@@ -115,25 +115,43 @@ class Run:
             handle.write(line + "\n")
 
 
-def read_events(run_dir: str | os.PathLike) -> tuple[dict[str, Any], dict[str, str]]:
-    """Fold a run's ``events.jsonl`` into its metrics and tags, the way :class:`Run` does."""
-    replay = Run(None, "replay", None)
-    replay._emit = lambda *args: None  # type: ignore[method-assign]
+def _events(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """The events of a run's ``events.jsonl``, oldest first.
+
+    A line cut short by a killed script, or one that is not a JSON object, is skipped.
+    """
     try:
         with open(os.path.join(run_dir, EVENTS_FILE), encoding="utf-8") as handle:
             lines = handle.readlines()
     except FileNotFoundError:
-        return {}, {}
+        return []
+    events = []
     for line in lines:
         try:
             event = json.loads(line)
         except json.JSONDecodeError:
-            continue  # a line cut short by a killed script
-        kind, name, value = event.get("kind"), event.get("name"), event.get("value")
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return events
+
+
+def _name(name: Any) -> str:
+    """A metric or tag name as the record's JSON can hold it: a name that is not a string
+    (written by a script, not by :class:`Run`) becomes its JSON text, ``1`` or ``null``."""
+    return name if isinstance(name, str) else json.dumps(name, sort_keys=True)
+
+
+def read_events(run_dir: str | os.PathLike) -> tuple[dict[str, Any], dict[str, str]]:
+    """Fold a run's ``events.jsonl`` into its metrics and tags, the way :class:`Run` does."""
+    replay = Run(None, "replay", None)
+    replay._emit = lambda *args: None  # type: ignore[method-assign]
+    for event in _events(run_dir):
+        kind, name, value = event.get("kind"), _name(event.get("name")), event.get("value")
         if kind == "metric":
             replay.log(name, value)
         elif kind == "list":
-            replay.log_list(name, value)
+            replay.log_list(name, value if isinstance(value, list) else [value])
         elif kind == "row":
             replay._append(name, value)
         elif kind == "table":
@@ -149,16 +167,8 @@ def read_files(run_dir: str | os.PathLike) -> dict[str, dict[str, str]]:
     Paths are relative to the run folder; a name logged again points at its last file.
     """
     found: dict[str, dict[str, str]] = {"images": {}, "uploads": {}}
-    try:
-        with open(os.path.join(run_dir, EVENTS_FILE), encoding="utf-8") as handle:
-            lines = handle.readlines()
-    except FileNotFoundError:
-        return found
-    for line in lines:
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if event.get("kind") in ("image", "upload"):
-            found[event["kind"] + "s"][event["name"]] = event["value"]
+    for event in _events(run_dir):
+        kind, value = event.get("kind"), event.get("value")
+        if kind in ("image", "upload") and isinstance(value, str):
+            found[kind + "s"][_name(event.get("name"))] = value
     return found

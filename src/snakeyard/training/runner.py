@@ -3,6 +3,7 @@
 The run's folder (``<registry>/runs/<experiment>/<run id>/``) holds::
 
     run.json       the run record, rewritten atomically as the run progresses
+    heartbeat      touched every 30 s while the script runs (see liveness.py)
     events.jsonl   what the script logged through the Run API
     work/          the working directory: the source snapshot, plus
       outputs/     files the script writes for keeping (the model among them)
@@ -30,11 +31,13 @@ from ..files import (
     make_folders,
     manifest_of,
     sha256_file,
+    walk_files,
     write_json_atomic,
 )
 from ..records import DatasetReceipt, EnvironmentReceipt, RunRecord, TrialRef
 from ..registry.registry import Registry
 from .batch_job import job_context, slurm_notice
+from .liveness import HEARTBEAT_FILE, Heartbeat, signs_of_life
 from .run_api import (
     EXPERIMENT_VARIABLE,
     RUN_DIR_VARIABLE,
@@ -119,7 +122,8 @@ def execute(
     ``python`` is the environment's interpreter and ``packages`` what it has installed,
     recorded with the run. ``trial`` (a sweep trial's id and parameter values) is kept in
     the record. Raises :class:`RunFailed` after recording a Failed run when the script
-    fails.
+    fails, is stopped, or leaves what cannot be recorded; :class:`RecordNotWritten` when
+    no final record can be written at all.
     """
     if not (source_directory / script).is_file():
         raise ConfigError(
@@ -152,6 +156,7 @@ def execute(
         "end_unix": None,
         "duration_seconds": None,
         "host": platform.node(),
+        **signs_of_life(),  # pid, pid_start, heartbeat_seconds: how readers tell Lost
         "cluster_job_id": os.environ.get("SLURM_JOB_ID"),
         "cluster": cluster,
         "git_commit": git_commit(source_directory),
@@ -174,9 +179,44 @@ def execute(
     }
     if trial is not None:
         record["trial"] = trial
-    write_json_atomic(folder / "run.json", record, staging=registry.staging)
-    log(f"run {run_id}: {' '.join(command)} (in {work})")
 
+    env = child_environment(folder, run_id, experiment, python)
+    # a stop request (Slurm signals every process of the job, a closed terminal sends
+    # SIGHUP) must not cut the record short; the heartbeat tells readers on other hosts
+    # that this process still lives
+    with _Stops() as stops, Heartbeat(folder / HEARTBEAT_FILE):
+        write_json_atomic(folder / "run.json", record, staging=registry.staging)
+        log(f"run {run_id}: {' '.join(command)} (in {work})")
+        started = time.monotonic()
+        try:
+            exit_code: int | None = _run_child(command, work, env, stops)
+            problems = how_it_ended(exit_code, stops.first(), cluster)
+        except OSError as error:  # the environment's interpreter is gone, say
+            exit_code, problems = None, [f"the training script could not start: {error}"]
+        record["exit_code"] = exit_code
+        record["end"] = now()
+        record["end_unix"] = round(time.time(), 3)
+        record["duration_seconds"] = round(time.monotonic() - started, 3)
+        problems += record_results(record, folder)
+        record["status"] = "Failed" if problems else "Completed"
+        if problems:
+            record["error"] = "; ".join(problems)
+        record = write_final_record(folder, record, log, registry.staging)
+
+    std_log = work / STDOUT_LOG
+    if record["status"] == "Failed":
+        last = last_line(std_log)
+        said = f" (its last line: {last})" if last else ""
+        raise RunFailed(
+            f"run {run_id} of {experiment!r} failed: {record['error']}{said}; see {std_log}",
+            record,
+        )
+    log(f"run {run_id}: Completed in {record['duration_seconds']} s; output in {std_log}")
+    return record
+
+
+def child_environment(folder: Path, run_id: str, experiment: str, python: str) -> dict[str, str]:
+    """The environment variables of the training script: the Run API's, and ``python``'s."""
     env = dict(os.environ)
     env[RUN_DIR_VARIABLE] = str(folder.resolve())
     env[RUN_ID_VARIABLE] = run_id
@@ -190,42 +230,52 @@ def execute(
     env[PROVIDES_VARIABLE] = os.pathsep.join(
         [f"snakeyard={PACKAGE_PARENT}", f"azureml={HOSTED_SHIMS}"]
     )
+    return env
 
-    started = time.monotonic()
-    # a stop request (Slurm signals every process of the job) must not cut the record short
-    with _Stops() as stops:
-        exit_code = _run_child(command, work, env, stops)
-        stopped_by = stops.first()
-        if stopped_by is None and exit_code < 0:
-            stopped_by = -exit_code  # the signal reached the script first
-        record["exit_code"] = exit_code
-        record["end"] = now()
-        record["end_unix"] = round(time.time(), 3)
-        record["duration_seconds"] = round(time.monotonic() - started, 3)
-        record["metrics"], record["tags"] = read_events(folder)
-        for kind, files in read_files(folder).items():
-            record[kind] = kept_files(folder, files, f"run {run_id}: {kind[:-1]}")
-        record["outputs"] = manifest_of(work / "outputs")
-        record["status"] = "Completed" if exit_code == 0 and stopped_by is None else "Failed"
-        if stopped_by is not None:
-            record["error"] = f"stopped by signal {stopped_by} before the script finished"
-            notice = slurm_notice(cluster["log"]) if cluster else None
-            if notice:
-                record["error"] += f"; Slurm reported: {notice}"
-        elif exit_code != 0:
-            record["error"] = f"training script exited with code {exit_code}"
-        write_json_atomic(folder / "run.json", record, staging=registry.staging)
 
-    std_log = work / STDOUT_LOG
-    if record["status"] == "Failed":
-        last = last_line(std_log)
-        said = f" (its last line: {last})" if last else ""
-        raise RunFailed(
-            f"run {run_id} of {experiment!r} failed: {record['error']}{said}; see {std_log}",
-            record,
-        )
-    log(f"run {run_id}: Completed in {record['duration_seconds']} s; output in {std_log}")
-    return record
+def how_it_ended(
+    exit_code: int, stopped_by: int | None, cluster: dict[str, Any] | None
+) -> list[str]:
+    """Why a run failed, from the script's exit code and the first stop signal the runner
+    caught; empty for a run that completed."""
+    if stopped_by is None and exit_code < 0:
+        stopped_by = -exit_code  # the signal reached the script first
+    if stopped_by is None:
+        return [f"training script exited with code {exit_code}"] if exit_code else []
+    said = f"stopped by signal {signal_name(stopped_by)} before the script finished"
+    notice = slurm_notice(cluster["log"]) if cluster else None
+    return [f"{said}; Slurm reported: {notice}" if notice else said]
+
+
+def signal_name(signum: int) -> str:
+    """``15 (SIGTERM)``: a signal's number, which the exit code shows, and its name."""
+    try:
+        return f"{signum} ({signal.Signals(signum).name})"
+    except ValueError:
+        return str(signum)
+
+
+def record_results(record: RunRecord, folder: Path) -> list[str]:
+    """Fold what the script left in ``folder`` into ``record``: metrics, tags, logged
+    files and outputs. Return what could not be read, one sentence each.
+
+    Whatever the script left behind (a bad event, an unreadable output), the run must
+    still get its final record, so each part that fails is named instead of raised.
+    """
+    problems = []
+    parts = [("events.jsonl", _fold_events), ("work/outputs/", _fold_outputs)]
+    for source, fold in parts:
+        try:
+            fold(record, folder)
+        except Exception as error:  # noqa: BLE001 - see the docstring
+            problems.append(f"could not record {source}: {type(error).__name__}: {error}")
+    return problems
+
+
+def _fold_events(record: RunRecord, folder: Path) -> None:
+    record["metrics"], record["tags"] = read_events(folder)
+    for kind, files in read_files(folder).items():
+        record[kind] = kept_files(folder, files, f"run {record['id']}: {kind[:-1]}")
 
 
 def kept_files(folder: Path, files: dict[str, Any], label: str) -> dict[str, dict[str, str]]:
@@ -243,6 +293,68 @@ def kept_files(folder: Path, files: dict[str, Any], label: str) -> dict[str, dic
     return kept
 
 
+def _fold_outputs(record: RunRecord, folder: Path) -> None:
+    """List the regular files under ``work/outputs/``; name what else is there in
+    ``warnings``: a symbolic link to nothing (or a pipe) has no bytes to keep."""
+    outputs = folder / "work" / "outputs"
+    found = walk_files(outputs) if outputs.is_dir() else []
+    kept = [rel for rel in found if (outputs / rel).is_file()]  # follows links
+    record["outputs"] = manifest_of(outputs, kept)
+    skipped = [_not_kept(outputs, rel) for rel in found if not (outputs / rel).is_file()]
+    if skipped:
+        record["warnings"] = [*record.get("warnings", []), *skipped]
+
+
+def _not_kept(outputs: Path, rel: Path) -> str:
+    path = outputs / rel
+    if path.is_symlink():
+        what = f"a symbolic link to {os.readlink(path)}, which does not exist"
+    else:
+        what = "not a regular file"
+    return f"outputs/{rel.as_posix()} is {what}; left out of outputs"
+
+
+class RecordNotWritten(SnakeyardError):
+    """Not even a short final record could be written (a full disk): the record still
+    says Running, and readers report the run as Lost once this process has ended."""
+
+
+def write_final_record(
+    folder: Path, record: RunRecord, log: Callable[[str], None], staging: Path | None = None
+) -> RunRecord:
+    """Write the final ``run.json`` and return what was written.
+
+    When the record cannot be written whole (a full disk), write a short Failed record
+    that says why; when not even that, raise :class:`RecordNotWritten`.
+    """
+    try:
+        write_json_atomic(folder / "run.json", record, staging=staging)
+        return record
+    except Exception as error:  # noqa: BLE001 - any reason: the short record names it
+        reason = f"{type(error).__name__}: {error}"
+    # what may still fit: the record without its long parts, which stay in the folder
+    short: RunRecord = {
+        **record, "status": "Failed", "metrics": {}, "tags": {}, "images": {}, "uploads": {},
+        "outputs": [], "packages": {},
+    }  # fmt: skip
+    short["error"] = "; ".join(filter(None, [
+        record.get("error"),
+        f"the full record could not be written ({reason}): metrics and tags are in "
+        "events.jsonl, outputs in work/outputs/",
+    ]))  # fmt: skip
+    try:
+        write_json_atomic(folder / "run.json", short, staging=staging)
+    except OSError as error:
+        raise RecordNotWritten(
+            f"run {record['id']}: its final record ({record['status']}) could not be written "
+            f"to {folder / 'run.json'} ({error}); `snakeyard runs` shows the run as Lost once "
+            f"this process has ended; when the folder takes writes again (free space, say), "
+            f"`snakeyard runs settle {record['id']}` records it as Failed"
+        ) from None
+    log(f"run {record['id']}: wrote a short Failed record: {short['error']}")
+    return short
+
+
 def last_line(path: Path, window: int = 4096) -> str:
     """The last non-blank line of a log file, shortened to 200 characters."""
     try:
@@ -255,22 +367,36 @@ def last_line(path: Path, window: int = 4096) -> str:
     return lines[-1][:200] if lines else ""
 
 
-class _Stops:
-    """SIGTERM and SIGINT while a run is on: passed on to the script, and remembered.
+def _signals(*names: str) -> tuple[signal.Signals, ...]:
+    return tuple(getattr(signal, name) for name in names if hasattr(signal, name))
 
-    Caught from before the script starts until the run record is final, so that a second
-    signal (Slurm signals every process of a job; the job's own shell may signal again)
-    cannot kill the runner between the script's end and the Failed record.
+
+class _Stops:
+    """Signals that end a process, while a run is on: passed on to the script, and the
+    stopping ones remembered.
+
+    ``STOPS`` are those whose default action ends a process and that a scheduler or a
+    terminal sends: SIGTERM (Slurm, ``kill``), SIGINT (Ctrl-C), SIGHUP (a closed terminal
+    or ssh session), SIGQUIT (Ctrl-\\) and SIGXCPU (a CPU time limit). ``PASSED_ON`` are
+    SIGUSR1 and SIGUSR2, which Slurm's ``--signal`` sends as a warning before the time
+    limit: the script may handle them and go on, and they stop the run only if they end
+    the script. (Python ignores SIGPIPE and SIGXFSZ itself; SIGKILL cannot be caught, so
+    readers tell such a run by its signs of life, see :mod:`.liveness`.)
+
+    Caught from before the Running record is written until the record is final, so that
+    a second signal (Slurm signals every process of a job; the job's own shell may signal
+    again) cannot kill the runner between the script's end and the Failed record.
     """
 
-    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+    STOPS = _signals("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGXCPU")
+    PASSED_ON = _signals("SIGUSR1", "SIGUSR2")
 
     def __init__(self) -> None:
         self.received: list[int] = []
         self.child: subprocess.Popen | None = None
 
     def __enter__(self) -> _Stops:
-        self.previous = {s: signal.signal(s, self._catch) for s in self.SIGNALS}
+        self.previous = {s: signal.signal(s, self._catch) for s in self.STOPS + self.PASSED_ON}
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -278,7 +404,8 @@ class _Stops:
             signal.signal(signum, handler)
 
     def _catch(self, signum: int, _frame: Any) -> None:
-        self.received.append(signum)
+        if signum in self.STOPS:
+            self.received.append(signum)
         if self.child is not None and self.child.poll() is None:
             self.child.send_signal(signum)
 

@@ -127,7 +127,8 @@ def collect(*, run: Path, outputs: Path, metrics: Path, log: Callable[[str], Non
     source = Path(record["folder"]) / "work" / "outputs"
     if outputs.exists():
         shutil.rmtree(outputs)
-    shutil.copytree(source, outputs)
+    # a symbolic link to nothing has no bytes to keep; its run record names it in warnings
+    shutil.copytree(source, outputs, ignore_dangling_symlinks=True)
     rows = ["metric\tvalue"] + [
         f"{name}\t{json.dumps(value) if isinstance(value, (list, dict)) else value}"
         for name, value in sorted(record["metrics"].items())
