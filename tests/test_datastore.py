@@ -9,7 +9,7 @@ import pytest
 
 from servers import S3Server
 from snakeyard.data.datastore import local_folder
-from snakeyard.errors import IntegrityError
+from snakeyard.errors import ConfigError, IntegrityError
 from snakeyard.registry.registry import Registry
 
 
@@ -39,6 +39,17 @@ def test_reupload_of_unchanged_content_stores_nothing(registry: Registry, tmp_pa
     assert not again["new"] and again["version"] == 1
     assert again["report"].written_files == 0 and again["report"].reused_files == 2
     assert {p: p.stat().st_mtime_ns for p in blob_files(registry)} == stamps
+
+
+def test_a_datastore_path_taken_by_a_file_is_refused_in_one_line(tmp_path: Path):
+    (tmp_path / "shared").write_text("not a folder\n")
+    source = write_files(tmp_path / "v1", {"a.bin": b"a"})
+    for datastore in ("shared", "shared/store"):
+        registry = Registry(tmp_path / "registry", str(tmp_path / datastore))
+        with pytest.raises(ConfigError, match="shared is a file, not a folder; set `datastore:`"):
+            registry.upload_dataset("d", source)
+        assert registry.list_datasets() == []
+    assert (tmp_path / "shared").read_text() == "not a folder\n"
 
 
 def test_a_new_version_stores_shared_files_once(registry: Registry, tmp_path: Path):

@@ -272,3 +272,41 @@ def test_a_sweep_fans_out_on_slurm_within_its_concurrency_limit(slurm, project: 
     best = max((r for r in runs if r["status"] == "Completed"), key=lambda r: r["metrics"]["score"])
     assert best["arguments"]["x"] == 4
     assert project.registry.get_model("swept")["run_id"] == best["id"]
+
+
+def test_a_training_job_cancelled_on_slurm_is_trained_again_by_the_next_run(
+    slurm, project: Project, tmp_path: Path
+):
+    """A model trained, the arguments changed, the new train job cancelled with scancel
+    while its script runs: the next run trains again and registers the current
+    configuration; it never says "Nothing to be done" with the older model."""
+    hold = tmp_path / "hold"
+    add_holding_experiment(project, "held", hold, arguments={"once": False})
+    config = project.config()
+    del config["experiments"]["sklearn-iris"]
+    project.write_config(config)
+    project.snakemake(*SLURM_ARGS)
+    [first] = runs_of(project, "held")
+
+    # the next attempt holds, and takes the file away: the one after it trains
+    hold.touch()
+    config["experiments"]["held"]["arguments"]["once"] = True
+    project.write_config(config)
+    snakemake = start_snakemake(project)
+    cancelled_job = wait_for_running_job(project, "held", snakemake)
+    subprocess.run(["scancel", cancelled_job], check=True)
+    output = _output(snakemake)
+    assert snakemake.returncode != 0 and "Nothing to be done" not in output, output
+
+    done = project.snakemake(*SLURM_ARGS)
+    output = done.stdout + done.stderr
+    assert "Nothing to be done" not in output and jobs_run(output, "train") == 1
+    _, cancelled, trained = runs_of(project, "held")
+    assert cancelled["status"] == "Failed" and cancelled["cluster"]["job_id"] == cancelled_job
+    assert trained["status"] == "Completed" and trained["arguments"]["once"] is True
+    model = project.registry.get_model("held")
+    assert model["version"] == 2 and model["run_id"] == trained["id"] != first["id"]
+    receipt = json.loads((project.path / "results/held/model.json").read_text())
+    assert (receipt["version"], receipt["run_id"]) == (2, trained["id"])
+    again = project.snakemake(*SLURM_ARGS)
+    assert "Nothing to be done" in again.stdout + again.stderr

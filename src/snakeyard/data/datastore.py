@@ -167,8 +167,7 @@ class FolderDatastore:
                 report.reused_files = len(manifest)
                 return str(location), report
             report.notes.append(f"{len(damaged)} damaged file(s) of {location} replaced")
-        make_folders(self.staging)
-        make_folders(location.parent)
+        self._make_folders(self.staging, location.parent)
         self.sweep(name)
         staging = self.staging / temporary_name(f"{name}.{digest[:12]}")
         blob_staging = self.staging / temporary_name("blobs")
@@ -204,6 +203,18 @@ class FolderDatastore:
         finally:
             shutil.rmtree(blob_staging, ignore_errors=True)
         return str(location), report
+
+    def _make_folders(self, *folders: Path) -> None:
+        """Create the datastore's folders, or say in one line why the path cannot hold them."""
+        try:
+            for folder in folders:
+                make_folders(folder)
+        except (FileExistsError, NotADirectoryError) as error:
+            raise ConfigError(
+                f"datastore {self.root}: {error.filename} is a file, not a folder; set "
+                "`datastore:` to a folder path (created when missing) or to "
+                "{s3: {bucket: NAME, ...}}"
+            ) from error
 
     def sweep(self, name: str) -> None:
         """Remove the temporaries that dead writers left in the datastore.

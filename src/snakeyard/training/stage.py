@@ -8,12 +8,14 @@ rule of ``workflow/rules/sweeps.smk``.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..errors import SnakeyardError
 from ..files import read_json, write_json_atomic, write_text_atomic
 from ..records import DatasetReceipt, RunRecord, TrainSpec
 
@@ -122,9 +124,23 @@ def local_dataset(
 
 def collect(*, run: Path, outputs: Path, metrics: Path, log: Callable[[str], None]) -> None:
     """Copy the run's ``outputs/`` to ``outputs`` and write its metrics as a TSV table
-    (``metric``, ``value``; lists and mappings as JSON) to ``metrics``."""
+    (``metric``, ``value``; lists and mappings as JSON) to ``metrics``.
+
+    Raises :class:`~snakeyard.errors.SnakeyardError` when a link in the run's outputs
+    leads to nothing any more, so that the job fails with one line instead of a copy
+    error, and the next ``snakemake`` collects again.
+    """
     record: RunRecord = read_json(run)
     source = Path(record["folder"]) / "work" / "outputs"
+    broken = _broken_links(source)
+    if broken:
+        link = broken[0]
+        raise SnakeyardError(
+            f"run {record['id']}: outputs/{link.relative_to(source).as_posix()} is a link to "
+            f"{os.readlink(link)}, which no longer exists; keep what a run must keep in "
+            "outputs/ itself, not linked from elsewhere (a job's scratch space is gone once "
+            "the job ends)"
+        )
     if outputs.exists():
         shutil.rmtree(outputs)
     # a symbolic link to nothing has no bytes to keep; its run record names it in warnings
@@ -136,3 +152,12 @@ def collect(*, run: Path, outputs: Path, metrics: Path, log: Callable[[str], Non
     write_text_atomic(metrics, "\n".join(rows) + "\n")
     count, logged = len(record["outputs"]), len(record["metrics"])
     log(f"run {record['id']}: {count} output file(s) and {logged} metric(s) collected")
+
+
+def _broken_links(folder: Path) -> list[Path]:
+    """The symbolic links below ``folder`` whose target is gone, sorted."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):  # links to folders not entered
+        base = Path(dirpath)
+        found += [base / name for name in dirnames + filenames if not (base / name).exists()]
+    return sorted(found)
