@@ -221,6 +221,8 @@ def child_environment(folder: Path, run_id: str, experiment: str, python: str) -
     env[RUN_DIR_VARIABLE] = str(folder.resolve())
     env[RUN_ID_VARIABLE] = run_id
     env[EXPERIMENT_VARIABLE] = experiment
+    # boot/sitecustomize.py has the kernel kill the script if this process is killed
+    env["SNAKEYARD_STAGE_PID"] = str(os.getpid())
     # the Run API (and the azureml shim) must import in any interpreter, yet not shadow
     # the environment's own packages: boot/sitecustomize.py provides them as a last resort
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [BOOT, env.get("PYTHONPATH")]))

@@ -7,6 +7,11 @@ letting them shadow anything: they are found by a finder placed *last* on
 (a real Azure ML SDK, another snakeyard) wins, and no other folder of the workflow's
 interpreter is added to ``sys.path``. Then the environment's own ``sitecustomize``, if
 it has one, runs as it would have.
+
+On Linux it also ties the script to the stage process that started it: if that process
+dies without a chance to stop the script (SIGKILL, the out-of-memory killer), the kernel
+kills the script too (``prctl(PR_SET_PDEATHSIG)``, see prctl(2)), so that no orphan goes
+on training, writing into a run that is already reported ``Lost``, next to the retry.
 """
 
 import importlib.machinery
@@ -38,6 +43,26 @@ class _LastResortFinder:
 
 
 sys.meta_path.append(_LastResortFinder)
+
+
+def _die_with_the_stage():
+    # only the script the stage started, not the processes the script starts in turn
+    stage = os.environ.pop("SNAKEYARD_STAGE_PID", None)
+    if stage is None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        return  # no prctl to be had: the script may outlive a killed stage, as before
+    if os.getppid() != int(stage):  # the stage died before the line above took effect
+        os._exit(128 + int(signal.SIGKILL))
+
+
+_die_with_the_stage()
 
 _here = os.path.dirname(os.path.abspath(__file__))
 _spec = importlib.machinery.PathFinder.find_spec(
