@@ -594,6 +594,61 @@ def test_after_snakemake_is_killed_the_next_run_says_to_unlock(project: Project,
     assert_nothing_left(project)
 
 
+LATE_SCRIPT = """
+import argparse, os, time
+from pathlib import Path
+from snakeyard import Run
+parser = argparse.ArgumentParser()
+parser.add_argument("--data-folder")
+parser.add_argument("--x", type=float, default=1.0)
+parser.add_argument("--release", default="")
+args, _ = parser.parse_known_args()
+if args.release:
+    Path(args.release + ".started").write_text(str(os.getppid()))
+    while not Path(args.release).exists():
+        time.sleep(0.05)
+Run.get_context().log("score", args.x)
+os.makedirs("outputs", exist_ok=True)
+Path("outputs/model.txt").write_text(f"model of run {os.environ['SNAKEYARD_RUN_ID']}\\n")
+"""
+
+
+def test_a_train_job_outliving_a_killed_snakemake_never_replaces_a_newer_result(
+    project: Project, tmp_path: Path
+):
+    """Only snakemake is killed: its train job goes on (as a batch job on a cluster
+    would). A later snakemake trains the new configuration; when the old job ends after
+    that, it keeps its run in the registry but leaves the newer result in place."""
+    project.add_experiment("late", LATE_SCRIPT, arguments={"x": 1},
+                           model={"path": "outputs/model.txt"})  # fmt: skip
+    release = tmp_path / "release"
+    set_arguments(project, "late", release=str(release))
+    first = Snakemake(project, "results/late/model.json")
+    started = Path(f"{release}.started")
+    old_stage = wait_for(lambda: int(started.read_text()) if started.exists() else None,
+                         first, "the first train job")  # fmt: skip
+    first.process.kill()  # snakemake alone; its job's processes go on
+    assert first.wait()[0] != 0
+
+    set_arguments(project, "late", x=2, release=None)
+    project.snakemake("--unlock")
+    project.snakemake()
+    assert assert_current(project, "late")["arguments"] == {"x": 2}
+    newer = read_json(project.path / "results/late/run.json")["id"]
+
+    release.touch()  # the old job ends now, after the newer one
+    deadline = time.monotonic() + 120  # a bound against hanging, not a speed check
+    while Path(f"/proc/{old_stage}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{old_stage}").exists()
+    assert read_json(project.path / "results/late/run.json")["id"] == newer
+    old_runs = [r for r in project.registry.list_runs("late") if r["id"] != newer]
+    assert [(r["status"], r["arguments"]["x"]) for r in old_runs] == [("Completed", 1)]
+    again = project.snakemake()
+    assert NOTHING in output_of(again)
+    assert assert_current(project, "late")["arguments"] == {"x": 2}
+
+
 # ------------------------------------------------------------------ the kill loop
 def registered_arguments(project: Project) -> dict | None:
     """The arguments of the run behind results/sklearn-iris/model.json, if it exists."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -347,3 +348,18 @@ def test_the_local_profile_runs_the_default_experiment(project: Project):
     record = json.loads((project.path / "results/sklearn-iris/run.json").read_text())
     assert record["status"] == "Completed" and record["cluster"] is None
     assert project.registry.get_model("sklearn-iris")["run_id"] == record["id"]
+
+
+def test_a_copied_project_trains_on_its_own_registry(project: Project, tmp_path: Path):
+    """The receipts under results/ name absolute folders; a copy of the project (or a
+    moved one) must still train on the data set of its own registry."""
+    project.snakemake()
+    copy = Project.__new__(Project)
+    copy.path = tmp_path / "copy"
+    shutil.copytree(project.path, copy.path, symlinks=True)
+    shutil.rmtree(project.path / "registry")  # nothing of the original may be read
+    copy.snakemake("--forcerun", "train")
+    [_, run] = sorted(Registry(copy.path / "registry").list_runs(), key=lambda r: r["start"])
+    data_folder = run["command"][run["command"].index("--data-folder") + 1]
+    assert Path(data_folder).is_relative_to(copy.path / "registry" / "datastore")
+    assert run["status"] == "Completed"

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import SnakeyardError
+from ..errors import IntegrityError, SnakeyardError
 from ..files import read_json, write_json_atomic, write_text_atomic
 from ..records import DatasetReceipt, RunRecord, TrainSpec
 
@@ -43,6 +45,7 @@ def train(
     """
     from .runner import RunFailed
 
+    claim = _claim(out)
     try:
         record = _train(experiment, spec, dataset, environment, registry, conda_active, log)
     except RunFailed as failure:
@@ -54,8 +57,42 @@ def train(
         log(f"trial {trial['id']}: {failure}")
         print(f"snakeyard train: trial {trial['id']} failed: {failure}", file=sys.stderr)
         record = failure.record
+    _still_claimed(out, claim, record)
     write_json_atomic(out, record)
+    _claim_file(out).unlink(missing_ok=True)
     return record
+
+
+def _claim_file(out: Path) -> Path:
+    return out.with_name(f".{out.name}.claim")
+
+
+def _claim(out: Path) -> str:
+    """Mark ``out`` as this job's to write, and return the mark.
+
+    When ``snakemake`` is killed, the train job it started may go on (the stage on this
+    machine, or a batch job on a cluster) and end long after a later ``snakemake`` ran the
+    same job again, for a newer configuration. Each job writes its own mark when it
+    starts; only the job whose mark is still there writes the output, so a late job never
+    replaces a newer job's result.
+    """
+    mark = f"{platform.node()} {os.getpid()} {uuid.uuid4().hex}\n"
+    write_text_atomic(_claim_file(out), mark)
+    return mark
+
+
+def _still_claimed(out: Path, mark: str, record: RunRecord) -> None:
+    """Raise SnakeyardError if a newer job for ``out`` has started since ``mark``."""
+    try:
+        current = _claim_file(out).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        current = None
+    if current != mark:
+        raise SnakeyardError(
+            f"run {record['id']} ({record['status']}) is kept in the registry, but {out} is "
+            "left to the newer train job started for it since (snakemake was run again "
+            "while this job went on)"
+        )
 
 
 def _stopped(record: RunRecord) -> bool:
@@ -111,12 +148,21 @@ def local_dataset(
     A version in an object store is copied into this node's cache first; a tabular data
     set is handed over as the path of its CSV file.
     """
-    if not receipt["location"].startswith("s3://") and receipt.get("format") != "tabular":
-        return receipt  # a folder the script gets as it is
-    from ..data.datastore import local_folder
-
+    # where the version is now, from the registry: the receipt's absolute location goes
+    # stale when the project folder is moved or copied
     meta = registry.get_dataset(receipt["name"], receipt["version"])
-    location = local_folder(meta, registry.root, log=log)
+    if meta["content_hash"] != receipt["content_hash"]:
+        raise IntegrityError(
+            f"data set {receipt['name']}:{receipt['version']} in {registry.root} holds content "
+            f"{meta['content_hash'][:12]}, not the {receipt['content_hash'][:12]} its receipt "
+            "names: the registry was changed or replaced; run `snakemake --forcerun upload`"
+        )
+    if "datastore" in meta:  # an object store: a copy in this node's cache
+        from ..data.datastore import local_folder
+
+        location = local_folder(meta, registry.root, log=log)
+    else:
+        location = Path(meta["location"])
     if meta.get("format") == "tabular":
         location = location / meta["schema"]["file"]
     return {**receipt, "location": str(location)}
