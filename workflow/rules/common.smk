@@ -1,4 +1,6 @@
 # Shared helpers: configuration checks, input functions and look-ups for the rules.
+# Their code: src/snakeyard/config.py, and src/snakeyard/snakemake_internals.py for
+# every use of a Snakemake name that Snakemake does not document.
 
 import hashlib
 import json

@@ -1,4 +1,5 @@
 # Data: fetch a data set's files, then upload them into the datastore as a version.
+# The stages' code: src/snakeyard/data/stage.py (fetch, upload).
 
 
 rule fetch:

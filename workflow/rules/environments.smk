@@ -1,4 +1,5 @@
 # Environments: lock each environment's spec (or record `current`) and register it.
+# The stage's code: src/snakeyard/environments/stage.py (lock).
 
 
 rule lock:

@@ -1,4 +1,5 @@
 # Registration: the run's model becomes the next version in the registry.
+# The stage's code: src/snakeyard/registry/stage.py (register).
 
 
 rule register:

@@ -1,6 +1,7 @@
 # Sweeps: every trial of an experiment's sweep is a train job of its own (same command,
 # threads and resources as train), then the best run stands for the experiment: collect
-# and register take it like any other run. See docs/sweeps.md.
+# and register take it like any other run. See docs/sweeps.md. The stages' code:
+# src/snakeyard/sweeps/stage.py (sweep, sweep_report); a trial runs training's train.
 
 
 wildcard_constraints:

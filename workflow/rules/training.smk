@@ -1,4 +1,5 @@
 # Training: one run per job (on whatever executor the profile picks), then collection.
+# The stages' code: src/snakeyard/training/stage.py (train, collect).
 
 
 rule train:
