@@ -14,6 +14,8 @@ import pytest
 import snakeyard
 from snakeyard.cli import main, parser
 
+OLD_RUN = next((Path(__file__).parent / "data" / "registry-0.1.0" / "runs").glob("*/*/run.json"))
+
 
 @pytest.fixture
 def model_file(tmp_path: Path) -> Path:
@@ -200,3 +202,85 @@ def test_metadata_files_follow_the_umask(tmp_path: Path, model_file: Path):
     finally:
         os.umask(old)
     assert (Path(meta["path"]) / "model.json").stat().st_mode & 0o777 == 0o644
+
+
+def one_line(done: subprocess.CompletedProcess) -> str:
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    return done.stderr.strip()
+
+
+def test_download_needs_the_parent_of_its_destination(tmp_path: Path, model_file: Path):
+    registry = tmp_path / "registry"
+    cli(registry, "models", "register", "m", str(model_file))
+    dest = tmp_path / "nonexistent" / "dir" / "x"
+    assert one_line(cli(registry, "models", "download", "m", str(dest))) == (
+        f"snakeyard: error: cannot download into {dest}: its parent folder {dest.parent} "
+        "does not exist; create it first"
+    )
+    assert not (tmp_path / "nonexistent").exists()
+
+
+def test_download_into_a_link_to_an_empty_folder_fills_that_folder(
+    tmp_path: Path, model_file: Path
+):
+    registry = tmp_path / "registry"
+    cli(registry, "models", "register", "m", str(model_file))
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "empty")
+    done = cli(registry, "models", "download", "m", str(tmp_path / "link"))
+    assert done.returncode == 0, done.stderr
+    assert joblib.load(tmp_path / "empty" / "model.joblib") == {"coef": [0.5, 1.5]}
+    (tmp_path / "nowhere").symlink_to(tmp_path / "gone")
+    assert "is a symbolic link to" in one_line(
+        cli(registry, "models", "download", "m", str(tmp_path / "nowhere"))
+    )
+
+
+def test_only_a_regular_file_or_folder_can_be_registered(tmp_path: Path):
+    import os
+
+    registry = tmp_path / "registry"
+    os.mkfifo(tmp_path / "fifo")
+    assert one_line(cli(registry, "models", "register", "m", str(tmp_path / "fifo"))) == (
+        f"snakeyard: error: cannot register model 'm': {tmp_path / 'fifo'} is not a regular "
+        "file or folder"
+    )
+    # a pipe in a folder would block the registration forever
+    (tmp_path / "bundle").mkdir()
+    (tmp_path / "bundle" / "model.pkl").write_bytes(b"x")
+    os.mkfifo(tmp_path / "bundle" / "progress")
+    error = one_line(cli(registry, "models", "register", "m", str(tmp_path / "bundle")))
+    assert f"{tmp_path / 'bundle'}/progress is not a regular file" in error
+    assert not (registry / "models" / "m").exists()
+
+
+def test_the_registry_cannot_be_registered_into_itself(tmp_path: Path, model_file: Path):
+    registry = tmp_path / "registry"
+    cli(registry, "models", "register", "m", str(model_file))
+    stored = registry / "models" / "m" / "1" / "artifacts" / "model.joblib"
+    for path, refusal in (
+        (registry, "holds the registry"),
+        (tmp_path, "holds the registry"),
+        (stored, "is inside the registry"),
+        (registry / "models", "is inside the registry"),
+    ):
+        error = one_line(cli(registry, "models", "register", "copy", str(path)))
+        assert f"cannot register model 'copy': {path} {refusal} {registry}" in error
+    assert not (registry / "models" / "copy").exists()
+    # a run's outputs are in the registry too, and the workflow registers them
+    outputs = registry / "runs" / "x" / "x_1796000000_0a1b2c3d" / "work" / "outputs"
+    outputs.mkdir(parents=True)
+    joblib.dump({"coef": [2]}, outputs / "model.joblib")
+    assert cli(registry, "models", "register", "copy", str(outputs / "model.joblib")).returncode == 0
+
+
+def test_runs_show_counts_the_snapshot_files(tmp_path: Path):
+    record = json.loads(OLD_RUN.read_text())
+    folder = tmp_path / "registry" / "runs" / record["experiment"] / record["id"]
+    folder.mkdir(parents=True)
+    for count, shown in ((1, "(1 file)"), (2, "(2 files)")):
+        record["snapshot_files"] = count
+        (folder / "run.json").write_text(json.dumps(record))
+        done = cli(tmp_path / "registry", "runs", "show", record["id"])
+        assert f"snapshot     {record['snapshot_hash']} {shown}" in done.stdout

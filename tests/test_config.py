@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,66 @@ def test_script_linked_out_of_the_source_directory_is_refused(tmp_path: Path):
     config["experiments"]["sklearn-iris"]["source_directory"] = str(source)
     with pytest.raises(SnakeyardError, match="leads outside the source directory"):
         check(config)
+
+
+@pytest.mark.parametrize("script", ["train.py/", "train.py/.", "./train.py/"])
+def test_a_script_path_that_names_a_folder_is_refused(script: str):
+    # train.py/ finds the file when checked, but the run could not start it
+    config = default_config()
+    config["experiments"]["sklearn-iris"]["script"] = script
+    with pytest.raises(
+        SnakeyardError,
+        match=rf"experiments\.sklearn-iris\.script: '{re.escape(script)}' must name a file by "
+        r"its path relative to the source directory .*, without '\.\.' or a trailing '/'",
+    ):
+        check(config)
+
+
+@pytest.mark.parametrize("name", ["data", "datasets", "environments", "Datasets"])
+def test_experiment_names_of_other_stages_results_are_reserved(name: str):
+    # results/datasets/<data set>.json, results/environments/<env>.json, results/data/<data set>/
+    # would mix with results/<experiment>/...: a data set named run made collect read its
+    # upload receipt as a run record
+    config = default_config()
+    config["experiments"] = {name: config["experiments"]["sklearn-iris"]}
+    with pytest.raises(
+        SnakeyardError,
+        match=rf"^experiments\.{name}: the experiment name '{name}' is reserved, as "
+        rf"results/{name}/ holds other stages' files \(reserved: data, datasets, environments\)",
+    ):
+        check(config)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        # the data argument again, as a sweep parameter or an argument
+        (lambda e: e.update(sweep={"parameters": {"data-folder": "choice(a, b)"},
+                                   "primary_metric": "Accuracy"}),
+         r"experiments\.sklearn-iris\.sweep\.parameters\.data-folder: 'data-folder' gives the "
+         r"script the option --data-folder, as experiments\.sklearn-iris\.data_argument does"),
+        (lambda e: e["arguments"].update({"--data-folder": "x"}),
+         r"arguments\.--data-folder: '--data-folder' gives the script the option --data-folder"),
+        # one option spelt two ways
+        (lambda e: e["arguments"].update({"--kernel": "rbf"}),
+         r"arguments\.--kernel: '--kernel' gives the script the option --kernel, as "
+         r"experiments\.sklearn-iris\.arguments\.kernel does already"),
+        (lambda e: e.update(sweep={"parameters": {"--penalty": [1, 2]},
+                                   "primary_metric": "Accuracy"}),
+         r"parameters\.--penalty: '--penalty' gives the script the option --penalty, as "
+         r"experiments\.sklearn-iris\.arguments\.penalty does already"),
+    ],
+)  # fmt: skip
+def test_an_option_the_script_would_get_twice_is_refused(change, message):
+    config = default_config()
+    change(config["experiments"]["sklearn-iris"])
+    with pytest.raises(SnakeyardError, match=message):
+        check(config)
+
+
+def test_a_sweep_parameter_replaces_the_argument_of_the_same_name():
+    config = default_config()
+    config["experiments"]["sklearn-iris"]["sweep"] = {
+        "parameters": {"kernel": "choice(linear, rbf)"}, "primary_metric": "Accuracy",
+    }  # fmt: skip
+    assert check(config)["experiments"]["sklearn-iris"]["arguments"]["kernel"] == "linear"

@@ -172,6 +172,156 @@ def test_a_link_out_of_the_version_folder_is_refused(
     assert any("leads out of" in p for p in verify_problems(registry))
 
 
+def listed_marker(folder: Path, marker: Path) -> dict:
+    """A marker pickle ``evil.pkl`` in ``folder``, as a listed file entry with its sha256."""
+    path = marker_pickle(folder / "evil.pkl", marker)
+    return {"path": "evil.pkl", "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+
+
+def test_an_artifacts_folder_linked_out_of_the_registry_is_refused(
+    registry: Registry, model: dict, tmp_path: Path
+):
+    # a folder outside, whose pickle is listed with its true sha256: only the place is wrong
+    outside = tmp_path / "adv-art"
+    entry = listed_marker(outside, tmp_path / "marker")
+    edit(Path(model["path"]) / "model.json", lambda m: m.update(artifact="evil.pkl", files=[entry]))
+    artifacts = Path(model["path"]) / "artifacts"
+    shutil.rmtree(artifacts)
+    artifacts.symlink_to(outside)
+
+    with pytest.raises(
+        MetadataError,
+        match=f"artifacts is refused: it leads out of the registry .* \\(to {outside}\\)",
+    ):
+        registry.load_model("m")
+    error = one_line_error(cli(registry.root, "models", "download", "m", str(tmp_path / "d")))
+    assert "leads out of the registry" in error and not (tmp_path / "d").exists()
+    assert [p for p in verify_problems(registry) if "leads out of the registry" in p] != []
+    assert not (tmp_path / "marker").exists()
+
+
+def test_a_version_folder_linked_out_of_the_registry_is_refused(
+    registry: Registry, model: dict, tmp_path: Path
+):
+    # version 2 is a link to a complete version elsewhere, its pickle listed with its sha256
+    outside = tmp_path / "adv-version"
+    entry = listed_marker(outside / "artifacts", tmp_path / "marker")
+    meta = {**json.loads((Path(model["path"]) / "model.json").read_text())}
+    meta.update(version=2, artifact="evil.pkl", files=[entry])
+    (outside / "model.json").write_text(json.dumps(meta))
+    (registry.root / "models" / "m" / "2").symlink_to(outside)
+
+    for version in (2, "latest"):
+        with pytest.raises(MetadataError, match="models/m/2 is refused: it leads out of the reg"):
+            registry.load_model("m", version)
+    error = one_line_error(cli(registry.root, "models", "download", "m:2", str(tmp_path / "d")))
+    assert f"(to {outside})" in error and not (tmp_path / "d").exists()
+    assert any(p.startswith("model m:2: ") and "leads out" in p for p in verify_problems(registry))
+    assert not (tmp_path / "marker").exists()
+
+
+def test_a_name_folder_linked_out_of_the_registry_gets_no_version(
+    registry: Registry, model: dict, tmp_path: Path
+):
+    elsewhere = tmp_path / "elsewhere"  # the same filesystem: a rename there would work
+    shutil.move(registry.root / "models" / "m", elsewhere)
+    (registry.root / "models" / "m").symlink_to(elsewhere)
+    before = sorted(p.name for p in elsewhere.iterdir())
+    joblib.dump({"coef": [9]}, tmp_path / "b.pkl")
+
+    error = one_line_error(cli(registry.root, "models", "register", "m", str(tmp_path / "b.pkl")))
+    assert "models/m/1 is refused: it leads out of the registry" in error
+    with pytest.raises(MetadataError, match="leads out of the registry"):
+        registry.models.publish("m", {"kind": "model"})  # the writer checks before writing
+    assert sorted(p.name for p in elsewhere.iterdir()) == before
+    assert list((registry.root / ".tmp").iterdir()) == []
+    assert any("model m:1: " in p and "leads out" in p for p in verify_problems(registry))
+
+
+def test_a_registry_that_is_itself_a_link_works(registry: Registry, model: dict, tmp_path: Path):
+    # a registry on a shared filesystem, reached through a link: everything is inside it
+    linked = Registry(tmp_path / "linked")
+    linked.root.symlink_to(registry.root)
+    assert linked.load_model("m") == {"coef": [1, 2]}
+    joblib.dump({"coef": [3]}, tmp_path / "b.pkl")
+    assert linked.register_model("m", tmp_path / "b.pkl")["version"] == 2
+    assert verify_problems(linked) == []
+
+
+def test_temporaries_are_never_swept_through_a_link_out_of_the_registry(
+    registry: Registry, model: dict, tmp_path: Path
+):
+    # another folder whose old files look like abandoned temporaries of a dead writer
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    old = precious / "notes.txt"
+    old.write_text("keep me")
+    os.utime(old, (0, 0))
+    legacy = registry.root / "models" / "m" / ".tmp"  # snakeyard 0.1's per-name folder
+    legacy.symlink_to(precious)
+    joblib.dump({"coef": [3]}, tmp_path / "b.pkl")
+    assert registry.register_model("m", tmp_path / "b.pkl")["version"] == 2
+    assert old.read_text() == "keep me"
+
+    shutil.rmtree(registry.root / ".tmp")
+    (registry.root / ".tmp").symlink_to(precious)
+    joblib.dump({"coef": [4]}, tmp_path / "c.pkl")
+    error = one_line_error(cli(registry.root, "models", "register", "m", str(tmp_path / "c.pkl")))
+    assert ".tmp is refused: it leads out of the registry" in error
+    assert old.read_text() == "keep me" and sorted(p.name for p in precious.iterdir()) == [
+        "notes.txt"
+    ]
+
+
+def test_a_symbolic_link_loop_is_one_line(registry: Registry, model: dict, tmp_path: Path):
+    stored = Path(model["path"]) / "artifacts" / "model.joblib"
+    stored.unlink()
+    stored.symlink_to("model.joblib")  # a link to itself
+    error = one_line_error(cli(registry.root, "models", "download", "m", str(tmp_path / "d")))
+    assert "model m:1: " in error and "model.joblib cannot be followed" in error
+    assert any("cannot be followed" in p for p in verify_problems(registry))
+
+
+def test_a_file_listed_twice_is_reported_and_refused(
+    registry: Registry, model: dict, tmp_path: Path
+):
+    edit(Path(model["path"]) / "model.json", lambda m: m["files"].append(m["files"][0]))
+    assert verify_problems(registry) == ["model m:1: file model.joblib is listed twice"]
+    # a SnakeyardError like every refusal: the command line prints it as one line
+    with pytest.raises(MetadataError, match="model m:1: file model.joblib is listed twice"):
+        registry.load_model("m")
+    error = one_line_error(cli(registry.root, "models", "download", "m", str(tmp_path / "d")))
+    assert error == "snakeyard: error: model m:1: file model.joblib is listed twice\n"
+
+
+def test_an_artifact_present_but_not_listed_is_reported_and_never_copied(
+    registry: Registry, model: dict, tmp_path: Path
+):
+    marker_pickle(Path(model["path"]) / "artifacts" / "extra.pkl", tmp_path / "marker")
+    edit(Path(model["path"]) / "model.json", lambda m: m.update(artifact="extra.pkl"))
+    assert verify_problems(registry) == [
+        "model m:1: artifact 'extra.pkl' is not among the listed files",
+        "model m:1: file extra.pkl is present but not listed in the metadata "
+        f"({Path(model['path']) / 'artifacts' / 'extra.pkl'})",
+    ]
+    error = one_line_error(cli(registry.root, "models", "download", "m", str(tmp_path / "d")))
+    assert "artifact 'extra.pkl' is not among the listed files" in error
+    assert not (tmp_path / "d").exists() and not (tmp_path / "marker").exists()
+
+
+def test_verify_lists_every_problem_of_a_model_version(registry: Registry, model: dict):
+    def break_both(meta: dict) -> None:
+        meta["artifact"] = "../../escape"
+        meta["files"][0]["path"] = "/etc/hostname"
+
+    edit(Path(model["path"]) / "model.json", break_both)
+    problems = verify_problems(registry)
+    assert problems[0].startswith("model m:1: artifact '../../escape' is refused")
+    assert problems[1].startswith("model m:1: file path '/etc/hostname' is refused")
+    assert problems[2].startswith("model m:1: file model.joblib is present but not listed")
+    assert len(problems) == 3
+
+
 # -------------------------------------------------------------------- data sets
 @pytest.fixture
 def dataset(registry: Registry, tmp_path: Path) -> dict:
@@ -265,7 +415,7 @@ def test_an_environment_lock_outside_its_folder_is_never_read(
     outside = tmp_path / "outside.yml"
     outside.write_text("version: 1\n")
     edit(Path(environment["path"]) / "environment.json", lambda m: m.update(lock_file=str(outside)))
-    with pytest.raises(MetadataError, match="is not among the version's listed files"):
+    with pytest.raises(MetadataError, match="lock_file '.*outside.yml' is refused: expected one"):
         activate(registry.get_environment("e"), lambda _: None)
 
     def listed_outside(meta: dict) -> None:
@@ -303,6 +453,35 @@ def test_a_file_dropped_into_an_environment_version_is_reported(
     ]
 
 
+@pytest.fixture
+def recorded(registry: Registry) -> dict:
+    """An environment version of the workflow's own interpreter: no lock file."""
+    return registry.register_environment(
+        "current",
+        spec_file="current",
+        spec_text="",
+        packages={"python": "3.11.7"},
+        method="recorded-interpreter",
+    )
+
+
+@pytest.mark.parametrize("lock", ["/etc/passwd", "../../../../etc/passwd", "nothere.txt"])
+@pytest.mark.parametrize("method", ["pip-lock", "recorded-interpreter"])
+def test_an_environment_lock_file_must_be_a_listed_file(
+    registry: Registry, recorded: dict, lock: str, method: str
+):
+    assert verify_problems(registry) == []  # null is right for a recorded interpreter
+    meta_file = Path(recorded["path"]) / "environment.json"
+    edit(meta_file, lambda m: m.update(lock_file=lock, method=method, lock_hash=None))
+    refused = f"environment current:1: lock_file {lock!r} is refused: expected one of its listed files (spec.yaml)"
+    assert [p for p in verify_problems(registry) if p.startswith(refused)] != []
+    done = cli(registry.root, "environments", "show", "current")
+    assert one_line_error(done).startswith(f"snakeyard: error: {refused}")
+    assert done.stdout == ""  # nothing shown, so no path outside either
+    with pytest.raises(MetadataError, match="is refused: expected one of its listed files"):
+        registry.get_environment("current")
+
+
 # ------------------------------------------------------------------ run records
 def run_record(registry: Registry, change: Callable[[dict], None]) -> Path:
     """A run record in the registry, as a run writes it, with ``change`` made to it."""
@@ -327,6 +506,39 @@ def test_a_run_record_path_that_leaves_the_run_folder_is_refused(
     assert "upload 'secret': file path '../../../../etc/passwd' is refused" in error
     assert registry.list_runs() == []  # left out of listings, and reported by verify:
     assert any("'../../../../etc/passwd' is refused" in p for p in verify_problems(registry))
+
+
+def test_every_bad_path_of_a_run_record_is_reported(registry: Registry):
+    def escape(record: dict) -> None:
+        record["images"]["plot"]["path"] = "/etc/hostname"
+        record["uploads"] = {"secret": {"path": "../../../../etc/passwd", "sha256": "0" * 64}}
+        record["outputs"] = [{"path": "../model.joblib", "bytes": 1, "sha256": "0" * 64}]
+
+    folder = run_record(registry, escape)
+    problems = verify_problems(registry)
+    assert [p.split(": file path ")[0] for p in problems] == [
+        f"run {folder.name}: image 'plot'",
+        f"run {folder.name}: upload 'secret'",
+        f"run {folder.name}: outputs",
+    ]
+    error = one_line_error(cli(registry.root, "runs", "show", folder.name))
+    assert all(p in error for p in problems)
+
+
+def test_a_run_folder_linked_out_of_the_registry_is_refused(registry: Registry, tmp_path: Path):
+    folder = run_record(registry, lambda record: None)
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(folder, elsewhere)
+    folder.symlink_to(elsewhere)
+    error = one_line_error(cli(registry.root, "runs", "show", folder.name))
+    assert "run.json is refused: it leads out of the registry" in error
+    assert registry.list_runs() == []
+    assert any("leads out of the registry" in p for p in verify_problems(registry))
+    # nor does a new run write there: its experiment's folder leads out
+    shutil.rmtree(folder.parent)
+    folder.parent.symlink_to(elsewhere.parent)
+    with pytest.raises(MetadataError, match="leads out of the registry"):
+        registry.run_folder(folder.parent.name, "sklearn-iris_1796000000_0a1b2c3d")
 
 
 def test_a_run_record_image_linked_out_of_the_run_folder_is_refused(

@@ -11,8 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from snakeyard.registry.registry import Registry
 from snakeyard.training.liveness import Heartbeat, process_identity
 from test_runner import SLOW_SCRIPT, run_script, start_train, started_run, wait_for
@@ -212,21 +210,6 @@ def test_the_heartbeat_beats_while_on_and_stops_after(tmp_path: Path):
         os.utime(path, (0, 0))
         wait_for(lambda: path.stat().st_mtime > 0)
     assert not heartbeat._thread.is_alive()
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path):
-    """A 1 MiB tmpfs: a disk that fills up for real (mounting it needs root)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()}")
-    yield disk
-    subprocess.run(["umount", "--lazy", str(disk)], check=True)
 
 
 FILLING_SCRIPT = """

@@ -4,6 +4,7 @@ or a strange output leaves behind."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from snakeyard.errors import SnakeyardError
 from snakeyard.registry.registry import Registry
 from snakeyard.training.runner import RunFailed, execute
 from snakeyard.training.stage import collect
@@ -28,14 +30,20 @@ ENVIRONMENT = {"name": "e", "version": 1, "method": "recorded-interpreter"}
 
 
 def start_train(
-    tmp_path: Path, script: str, registry: Path | None = None
+    tmp_path: Path,
+    script: str,
+    registry: Path | None = None,
+    files: dict[str, bytes] | None = None,
 ) -> tuple[subprocess.Popen, Path]:
     """Start the train stage (``python -m snakeyard.stages train``) of experiment ``slow``
-    running ``script``; return the stage process and its registry folder."""
+    running ``script`` (beside ``files`` in its source folder); return the stage process
+    and its registry folder."""
     registry = registry or tmp_path / "registry"
     source = tmp_path / "src"
     source.mkdir()
     (source / "train.py").write_text(script)
+    for name, data in (files or {}).items():
+        (source / name).write_bytes(data)
     (source / "secret.env").write_text("TOKEN=1")
     (source / ".snakeyardignore").write_text("*.env\n")
     receipts = tmp_path / "receipts"
@@ -234,3 +242,47 @@ def test_an_interpreter_that_cannot_start_fails_the_run(registry: Registry, tmp_
     run = run_script(registry, tmp_path, "", python=str(tmp_path / "gone" / "python"))
     assert run["status"] == "Failed" and run["exit_code"] is None
     assert run["error"].startswith("the training script could not start: [Errno 2]")
+
+
+# ------------------------------------------------------------------ a full disk
+def test_a_disk_too_full_for_the_snapshot_fails_the_stage_in_one_line(
+    small_disk: Path, tmp_path: Path
+):
+    big = {"weights.bin": b"0" * 2_000_000}  # twice the disk
+    stage, root = start_train(tmp_path, SLOW_SCRIPT, registry=small_disk / "registry", files=big)
+    _, stderr = stage.communicate(timeout=60)
+    assert stage.returncode == 1
+    [line] = stderr.splitlines()
+    assert line.startswith("snakeyard train: error: run slow_")
+    assert "could not be set up, so the training script did not start: [Errno 28]" in line
+    # no run folder without a record is left behind
+    assert list((root / "runs" / "slow").iterdir()) == []
+    assert list(Registry(root).verify()) == []
+
+
+def test_a_disk_too_full_for_the_first_record_leaves_no_run_folder(
+    small_disk: Path, tmp_path: Path
+):
+    registry = Registry(small_disk / "registry")
+    disk = os.statvfs(small_disk)
+    # room for the snapshot of train.py, not for a record listing many packages
+    (small_disk / "filler").write_bytes(b"0" * (disk.f_bavail * disk.f_frsize - 65536))
+    packages = {f"package-{i}": "1.0.0" for i in range(10_000)}
+    with pytest.raises(SnakeyardError, match=r"did not start: \[Errno 28\] No space left"):
+        run_script(registry, tmp_path, "print('never')", packages=packages)
+    assert list((registry.runs_root / "x").iterdir()) == []
+
+
+def test_verify_reports_a_run_folder_without_a_record(registry: Registry):
+    # what a failed set-up leaves when its folder cannot be removed
+    folder = registry.runs_root / "x" / "x_1796000000_0a1b2c3d"
+    (folder / "work").mkdir(parents=True)
+    assert list(registry.verify()) == [
+        (
+            "run x_1796000000_0a1b2c3d",
+            [
+                f"run x_1796000000_0a1b2c3d: {folder} has no run.json (a run that could not be "
+                "set up; delete the folder unless a run is starting in it now)"
+            ],
+        )
+    ]

@@ -17,7 +17,7 @@ from typing import Any
 
 from . import __version__
 from .errors import SnakeyardError
-from .files import human_bytes
+from .files import human_bytes, resolved
 from .registry.registry import Registry
 from .registry.versions import parse_ref
 from .sweeps.ranking import metric_value, sort_by_metric
@@ -79,6 +79,8 @@ def file_lines(files: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def metric_summary(metrics: dict[str, Any], limit: int = 3) -> str:
+    """The first ``limit`` metrics (in name order, as stored) as ``name=value``, without
+    those whose value is a mapping (a confusion matrix); `...` when there are more."""
     shown = [f"{k}={short(v)}" for k, v in list(metrics.items())[:limit] if not isinstance(v, dict)]
     return " ".join(shown) + (" ..." if len(metrics) > limit else "")
 
@@ -388,7 +390,7 @@ def runs_show(registry: Registry, args: argparse.Namespace) -> Any:
         ("environment", lineage(r["environment"])),
         ("python", r.get("python")),
         ("packages", package_summary(r.get("packages") or {})),
-        ("snapshot", f"{r['snapshot_hash']} ({r['snapshot_files']} files)"),
+        ("snapshot", f"{r['snapshot_hash']} ({plural(r['snapshot_files'], 'file')})"),
         ("metrics", r["metrics"]),
         ("tags", r.get("tags") or {}),
         ("images", {k: v["path"] for k, v in (r.get("images") or {}).items()}),
@@ -537,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.function is not models_register and not registry.root.is_dir():
             raise SnakeyardError(
-                f"no registry at '{registry.root.resolve()}' (choose one with "
+                f"no registry at '{resolved(registry.root, 'registry')}' (choose one with "
                 "--registry PATH or $SNAKEYARD_REGISTRY)"
             )
         result = args.function(registry, args)

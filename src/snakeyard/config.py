@@ -21,11 +21,16 @@ from .errors import ConfigError
 from .files import load_yaml
 from .registry.registry import default_root
 from .registry.versions import NAME_PATTERN, NAME_RULE, check_name
+from .training.runner import flag
 
-# what the schema's name patterns mean, in words
 # the folder of a run's working directory whose files are kept and registered
 OUTPUTS = "outputs"
+# folders of results/ that other stages write into (results/datasets/<name>.json,
+# results/environments/<name>.json, results/data/<name>/): an experiment of that name
+# would have its outputs, results/<experiment>/..., among theirs
+RESERVED_EXPERIMENTS = ("data", "datasets", "environments")
 
+# what the schema's name patterns mean, in words
 PATTERN_RULES = {
     f"^{NAME_PATTERN.pattern}$": NAME_RULE,
     "^-{0,2}[A-Za-z0-9][A-Za-z0-9_-]*$": "letters, digits, '-' and '_', after an optional - or --",
@@ -115,8 +120,10 @@ def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]
     for name, experiment in resolved["experiments"].items():
         check_name(name, "experiment name")
         key = f"experiments.{name}"
+        _check_experiment_name(key, name)
         source = find_path(experiment["source_directory"], f"{key}.source_directory", places)
         _check_script(key, source, experiment["script"])
+        _check_flags(key, experiment)
         experiment["source_directory"] = str(source)
         for ref, pool in (("dataset", "datasets"), ("environment", "environments")):
             # environment: current is the workflow's own interpreter, defined nowhere
@@ -132,6 +139,38 @@ def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]
     return resolved
 
 
+def _check_experiment_name(key: str, name: str) -> None:
+    """An experiment's outputs, ``results/<name>/``, must not mix with other stages'."""
+    # compared without case: on macOS and Windows, results/Data is results/data
+    if name.lower() in RESERVED_EXPERIMENTS:
+        raise ConfigError(
+            f"{key}: the experiment name {name!r} is reserved, as results/{name}/ holds other "
+            f"stages' files (reserved: {', '.join(RESERVED_EXPERIMENTS)}); name it otherwise"
+        )
+
+
+def _check_flags(key: str, experiment: dict[str, Any]) -> None:
+    """Each option reaches the script once: no two of the arguments, the sweep's
+    parameters (which replace the argument of the same name) and the data argument
+    make the same flag, such as ``kernel`` and ``--kernel``, or ``data-folder`` and the
+    data argument ``--data-folder``."""
+    seen: dict[str, str] = {}
+    data_argument = experiment.get("data_argument")
+    if data_argument:
+        seen[data_argument] = f"{key}.data_argument"
+    parameters = (experiment.get("sweep") or {}).get("parameters") or {}
+    arguments = experiment.get("arguments") or {}
+    names = [(f"{key}.arguments.{n}", n) for n in arguments if n not in parameters]
+    names += [(f"{key}.sweep.parameters.{n}", n) for n in parameters]
+    for where, name in names:
+        other = seen.setdefault(flag(name), where)
+        if other != where:
+            raise ConfigError(
+                f"{where}: {name!r} gives the script the option {flag(name)}, as {other} does "
+                "already; the script would get it twice: remove or rename one of them"
+            )
+
+
 def _relative_inside(value: str) -> PurePosixPath | None:
     """``value`` as a relative path that stays where it starts (no ``..``), else None."""
     path = PurePosixPath(value)
@@ -143,10 +182,12 @@ def _relative_inside(value: str) -> PurePosixPath | None:
 def _check_script(key: str, source: Path, script: str) -> None:
     """The script is a file inside the source directory, so the run's snapshot holds it."""
     path = _relative_inside(script)
-    if path is None or not path.parts:
+    # train.py/ (or train.py/.) names a folder, which the run then cannot start
+    if path is None or not path.parts or script.split("/")[-1] in ("", "."):
         raise ConfigError(
-            f"{key}.script: {script!r} must be a path relative to the source directory "
-            f"{source}, without '..' (for example train.py or src/train.py)"
+            f"{key}.script: {script!r} must name a file by its path relative to the source "
+            f"directory {source}, without '..' or a trailing '/' (for example train.py or "
+            "src/train.py)"
         )
     found = (source / path).resolve()
     if not found.is_relative_to(source.resolve()):

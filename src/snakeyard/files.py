@@ -388,14 +388,33 @@ def relative_path(path: Any, label: str) -> str:
 def check_entries(manifest: Any, label: str) -> list[FileEntry]:
     """Check every entry of ``manifest`` with :func:`check_entry`, and that no path is
     listed twice; raise MetadataError at the first fault, before any file is opened."""
+    problems = entry_problems(manifest, label)[1]
+    if problems:
+        raise MetadataError(problems[0])
+    return manifest
+
+
+def entry_problems(manifest: Any, label: str) -> tuple[list[FileEntry], list[str]]:
+    """The entries of ``manifest`` that pass :func:`check_entry`, each path once, and a
+    description of every fault: an entry refused, a path listed twice (which a check
+    that reports and goes on lists all of)."""
     if not isinstance(manifest, list):
-        raise MetadataError(f"{label}: 'files' is {manifest!r}, expected a list of files")
+        return [], [f"{label}: 'files' is {manifest!r}, expected a list of files"]
+    good: list[FileEntry] = []
+    problems: list[str] = []
     seen: set[str] = set()
     for entry in manifest:
-        if check_entry(entry, label)["path"] in seen:
-            raise MetadataError(f"{label}: file {entry['path']} is listed twice")
-        seen.add(entry["path"])
-    return manifest
+        try:
+            path = check_entry(entry, label)["path"]
+        except MetadataError as error:
+            problems.append(str(error))
+            continue
+        if path in seen:
+            problems.append(f"{label}: file {path} is listed twice")
+            continue
+        seen.add(path)
+        good.append(entry)
+    return good, problems
 
 
 def is_sha256(value: Any) -> bool:
@@ -411,14 +430,42 @@ def inside(root: Path, relpath: Any, label: str) -> Path:
     it; links that stay inside are followed. The one containment rule of every reader
     and writer of paths named by metadata.
     """
-    base = Path(root).resolve()
-    path = (base / relative_path(relpath, label)).resolve()
+    base = resolved(root, label)
+    path = resolved(base / relative_path(relpath, label), label)
     if not path.is_relative_to(base):
         raise MetadataError(
             f"{label}: file path {relpath!r} is refused: it leads out of {root} "
             f"(to {path}) through a link; use {LINKS_RULE}"
         )
     return path
+
+
+def contained(root: Path, path: Path, label: str) -> Path:
+    """``path``, a folder or file of the registry's own layout, resolved; raise
+    MetadataError naming ``label``, the path and where it leads unless it lies inside
+    ``root``, the registry's folder, given resolved.
+
+    The registry builds these paths itself (``models/<name>/<N>/artifacts``,
+    ``runs/<experiment>/<id>``, ``.tmp``), but any folder on the way may have been
+    replaced by a symbolic link, and one that leads out would make snakeyard read,
+    unpickle, publish or sweep files elsewhere. The one containment rule of the layout.
+    """
+    found = resolved(path, label)
+    if not found.is_relative_to(root):
+        raise MetadataError(
+            f"{label}: {path} is refused: it leads out of the registry {root} (to {found}) "
+            "through a link; link or mount the whole registry elsewhere, not one of its "
+            "folders"
+        )
+    return found
+
+
+def resolved(path: str | os.PathLike, label: str) -> Path:
+    """``path`` with every symbolic link followed; MetadataError for a link loop."""
+    try:
+        return Path(path).resolve()
+    except (OSError, RuntimeError) as error:  # Python < 3.13 says RuntimeError for a loop
+        raise MetadataError(f"{label}: {path} cannot be followed ({error})") from None
 
 
 def copy_manifest(
@@ -481,13 +528,12 @@ def read_listed(root: Path, manifest: list[FileEntry], relpath: str, label: str)
 
 def check_manifest(root: Path, manifest: Any, label: str) -> list[str]:
     """Compare the files below ``root`` with their recorded sha256; describe each problem
-    (a path that leaves ``root``, a missing file, a mismatch) and go on to the next."""
-    if not isinstance(manifest, list):
-        return [f"{label}: 'files' is {manifest!r}, expected a list of files"]
-    problems = []
-    for entry in manifest:
+    (an entry refused or listed twice, a path that leaves ``root``, a missing file, a
+    mismatch) and go on to the next."""
+    entries, problems = entry_problems(manifest, label)
+    for entry in entries:
         try:
-            path = inside(root, check_entry(entry, label)["path"], label)
+            path = inside(root, entry["path"], label)
         except MetadataError as error:
             problems.append(str(error))
             continue

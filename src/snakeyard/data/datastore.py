@@ -40,6 +40,7 @@ from ..files import (
     cache_folder,
     check_entries,
     check_manifest,
+    entry_problems,
     fsync_file,
     fsync_folder,
     fsync_tree,
@@ -442,8 +443,8 @@ class S3Datastore:
         return digest.hexdigest()
 
     def problems(self, meta: DatasetVersion, label: str) -> list[str]:
-        found = []
-        for entry in check_entries(meta["files"], label):
+        entries, found = entry_problems(meta["files"], label)
+        for entry in entries:
             stored = self._stored(entry["sha256"])
             if stored is None:
                 found.append(

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ..environments.specs import METHOD_RECORDED
 from ..errors import (
     IntegrityError,
     InvalidNameError,
@@ -29,6 +30,7 @@ from ..files import (
     check_manifest,
     content_hash,
     copy_manifest,
+    entry_problems,
     fsync_folder,
     fsync_tree,
     inside,
@@ -37,8 +39,10 @@ from ..files import (
     manifest_of,
     read_json,
     read_listed,
+    resolved,
     temporary_name,
     unlisted_files,
+    walk_files,
     write_json_atomic,
 )
 from ..records import (
@@ -76,13 +80,19 @@ class Registry:
         # a folder (default <registry>/datastore) or {"s3": {...}}; see datastore.py
         self._datastore_spec = datastore
         self._datastore: Any = None
-        self.models = VersionStore(self.root / "models", "model", "model.json")
+        self.models = VersionStore(self.root / "models", "model", "model.json", ("artifacts",))
         self.datasets = VersionStore(self.root / "datasets", "dataset", "dataset.json")
         self.environments = VersionStore(
             self.root / "environments", "environment", "environment.json"
         )
         self.runs_root = self.root / "runs"
         self.staging = self.models.staging  # the registry's folder of temporaries
+
+    def contained(self, path: Path, label: str) -> Path:
+        """``path`` (a folder or file of the registry's layout: a run folder, ``.tmp/``)
+        resolved; MetadataError when a symbolic link on the way leads out of the registry.
+        """
+        return self.models.contained(path, label)
 
     @property
     def datastore(self) -> Any:
@@ -117,8 +127,7 @@ class Registry:
         """
         check_name(name, "model name")
         source = Path(path)
-        if not source.exists():
-            raise NotFoundError(f"cannot register model {name!r}: {source} does not exist")
+        self._check_model_source(name, source)
         manifest = manifest_of(source)
         if not manifest:
             raise SnakeyardError(f"cannot register model {name!r}: folder {source} is empty")
@@ -152,6 +161,32 @@ class Registry:
             copy_manifest(source, target, manifest, f"model {name}", contain_source=False)
 
         return {**self.models.publish(name, meta, fill), "new": True}
+
+    def _check_model_source(self, name: str, source: Path) -> None:
+        """Refuse what cannot be registered as a model: a path that does not exist, is
+        not a regular file or folder (a pipe, say) or holds one, lies in the registry
+        outside its runs (a version's own files), or holds the registry itself."""
+        refused = f"cannot register model {name!r}: {source}"
+        if not source.exists():
+            raise NotFoundError(f"{refused} does not exist")
+        if not (source.is_file() or source.is_dir()):
+            raise SnakeyardError(f"{refused} is not a regular file or folder")
+        if source.is_dir():
+            odd = [rel for rel in walk_files(source) if not (source / rel).is_file()]
+            if odd:
+                raise SnakeyardError(
+                    f"{refused}/{odd[0].as_posix()} is not a regular file (a pipe, a socket "
+                    "or a symbolic link to nothing); register a folder of regular files"
+                )
+        real, root = resolved(source, refused), self.models.registry_folder()
+        if root.is_relative_to(real):
+            raise SnakeyardError(f"{refused} holds the registry {root}; register the model itself")
+        # a run's outputs are in the registry: the workflow registers models from there
+        if real.is_relative_to(root) and not real.is_relative_to(root / "runs"):
+            raise SnakeyardError(
+                f"{refused} is inside the registry {root}; register a file or folder from "
+                "outside it, or a run's outputs"
+            )
 
     def _same_model(self, name: str, digest: str, run_id: str | None) -> ModelVersion | None:
         try:
@@ -191,6 +226,7 @@ class Registry:
         meta = self.get_model(name, version)
         label = f"model {name}:{meta['version']}"
         check_entries(meta.get("files"), label)
+        _listed_artifact(meta, label)
         problems = check_manifest(Path(meta["path"]) / "artifacts", meta["files"], label)
         if problems:
             raise IntegrityError("; ".join(problems))
@@ -217,26 +253,26 @@ class Registry:
             ) from error
 
     def download_model(self, name: str, version: int | str, dest: str | os.PathLike) -> Path:
-        """Copy a model version's checked files into the new folder ``dest``."""
+        """Copy a model version's checked files into the new folder ``dest``.
+
+        ``dest`` must not exist, or be an empty folder (or a link to one, which then
+        receives the files); its parent folder must exist.
+        """
         meta = self.verified_model(name, version)
         dest = Path(dest)
-        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-            raise SnakeyardError(
-                f"cannot download into {dest}: it exists and is not an empty folder"
-            )
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.parent / f".{temporary_name(dest.name)}.tmp"
+        target = _download_target(dest)
+        tmp = target.parent / f".{temporary_name(target.name)}.tmp"
         label = f"model {name}:{meta['version']}"
         try:
             copy_manifest(Path(meta["path"]) / "artifacts", tmp, meta["files"], label)
             fsync_tree(tmp)
-            if dest.exists():
-                dest.rmdir()
-            os.rename(tmp, dest)
+            if target.exists():
+                target.rmdir()
+            os.rename(tmp, target)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        fsync_folder(dest.parent)
+        fsync_folder(target.parent)
         return dest
 
     # ---------------------------------------------------------------- datasets
@@ -343,7 +379,7 @@ class Registry:
             return meta  # files are fetched by their sha256; their paths are checked then
         folder = None
         if isinstance(location, str) and ".." not in Path(location).parts:
-            folder = (self.root / location).resolve()  # an absolute location stays as it is
+            folder = resolved(self.root / location, label)  # an absolute one stays as it is
         if folder is None or folder.parts[-2:] != (meta["name"], digest):
             raise MetadataError(
                 f"{label}: location {location!r} is refused: expected the datastore folder "
@@ -422,8 +458,11 @@ class Registry:
         return {**self.environments.publish(name, meta, fill), "new": True}
 
     def get_environment(self, name: str, version: int | str = "latest") -> EnvironmentVersion:
-        """Metadata of one environment version, its package list included."""
-        return self.environments.read(name, version)
+        """Metadata of one environment version, its package list included; MetadataError
+        when its ``lock_file`` is not one of its listed files."""
+        meta = self.environments.read(name, version)
+        _lock_file(meta)
+        return meta
 
     def list_environments(self) -> list[EnvironmentVersion]:
         """The latest version of every environment, with ``versions`` set to their count."""
@@ -434,14 +473,19 @@ class Registry:
 
     # -------------------------------------------------------------------- runs
     def run_folder(self, experiment: str, run_id: str) -> Path:
-        """Where the run ``run_id`` of ``experiment`` keeps its record and files."""
-        return self.runs_root / check_name(experiment, "experiment name") / run_id
+        """Where the run ``run_id`` of ``experiment`` keeps its record and files; refused
+        (MetadataError) when it, or the registry's ``.tmp/`` its record is written
+        through, would lie outside the registry through a link."""
+        folder = self.runs_root / check_name(experiment, "experiment name") / run_id
+        for path in (folder, self.staging):
+            self.contained(path, f"run {run_id}")
+        return folder
 
     def get_run(self, run_id: str) -> RunRecord:
         """The record of one run, found by its id; a Running run whose process is gone
         reads as ``Lost``."""
         path = self._run_record(run_id)
-        return _as_read(read_run(path), path.parent)
+        return _as_read(self._read_run(path), path.parent)
 
     def _run_record(self, run_id: str) -> Path:
         if not RUN_ID_PATTERN.fullmatch(run_id):
@@ -466,7 +510,7 @@ class Registry:
         records = []
         for path in self.runs_root.glob(pattern):
             try:
-                records.append(_as_read(read_run(path), path.parent))
+                records.append(_as_read(self._read_run(path), path.parent))
             except (OSError, ValueError, SnakeyardError):
                 continue  # unreadable, refused, or being replaced at this instant
         return sorted(records, key=lambda r: (r.get("start") or "", r.get("id", "")))
@@ -481,7 +525,7 @@ class Registry:
         from ..training.runner import now, record_results
 
         path = self._run_record(run_id)
-        record = read_run(path)
+        record = self._read_run(path)
         if record["status"] != "Running":
             ended = f" at {record['end']}" if record.get("end") else ""
             raise SnakeyardError(
@@ -505,17 +549,25 @@ class Registry:
         )
         if read_json(path)["status"] != "Running":
             raise SnakeyardError(f"run {run_id} ended while it was being settled; left as it is")
+        self.contained(self.staging, f"run {run_id}")
         make_folders(self.staging)
         write_json_atomic(path, record, staging=self.staging)
         return record
+
+    def _read_run(self, path: Path) -> RunRecord:
+        """The run record ``path`` (see :func:`read_run`), refused when a link leads it, or
+        its run folder, out of the registry."""
+        self.contained(path, f"run {path.parent.name}")
+        return read_run(path)
 
     # ------------------------------------------------------------------ verify
     def verify(self) -> Iterator[tuple[str, list[str]]]:
         """Check every version and run record; yield ``(label, problems)`` for each.
 
         Problems are files whose sha256 differs or that are missing, files present but
-        not listed, paths in metadata that leave their folder, and metadata files that
-        cannot be read; each is described and the check goes on to the end.
+        not listed, paths in metadata that leave their folder, folders of the registry
+        that lead out of it, metadata files that cannot be read, and run folders without
+        a record; each is described and the check goes on to the end.
         """
         checks = (
             (self.models, self._model_problems),
@@ -525,26 +577,48 @@ class Registry:
         for store, check in checks:
             for label, folder in store.each_version():
                 yield label, _problems_of(label, _check_version, store, folder, check)
-        for path in sorted(self.runs_root.glob("*/*/run.json")):
-            label = f"run {path.parent.name}"
-            yield label, _problems_of(label, _check_run, path)
+        for folder in sorted(self.runs_root.glob("*/*")):
+            if folder.is_dir():
+                label = f"run {folder.name}"
+                yield label, _problems_of(label, self._run_problems, folder, label)
+
+    def _run_problems(self, folder: Path, label: str) -> list[str]:
+        record = folder / "run.json"
+        self.contained(record, label)
+        if not record.exists():
+            # a run whose setting up failed (a full disk) and whose folder could not be
+            # removed; or one being set up at this very instant
+            return [
+                f"{label}: {folder} has no run.json (a run that could not be set up; "
+                "delete the folder unless a run is starting in it now)"
+            ]
+        return _record_and_problems(record)[1]
 
     def _model_problems(self, meta: ModelVersion) -> list[str]:
         label = f"model {meta['name']}:{meta['version']}"
-        _artifact_name(meta)
         artifacts = Path(meta["path"]) / "artifacts"
-        return check_manifest(artifacts, meta["files"], label) + unlisted_files(
-            artifacts, meta["files"], label
+        return (
+            _raised(_listed_artifact, meta, label)
+            + check_manifest(artifacts, meta["files"], label)
+            + unlisted_files(artifacts, meta["files"], label)
         )
 
     def _dataset_version_problems(self, meta: DatasetVersion) -> list[str]:
-        return self._dataset_problems(self._with_location(meta))
+        try:
+            located = self._with_location(meta)
+        except MetadataError as error:
+            # no folder to hash; the entries can still be checked
+            label = f"dataset {meta['name']}:{meta['version']}"
+            return [str(error), *entry_problems(meta.get("files"), label)[1]]
+        return self._dataset_problems(located)
 
     def _environment_problems(self, meta: EnvironmentVersion) -> list[str]:
         label = f"environment {meta['name']}:{meta['version']}"
         folder = Path(meta["path"])
-        return check_manifest(folder, meta["files"], label) + unlisted_files(
-            folder, meta["files"], label, expected=[self.environments.meta_file]
+        return (
+            _raised(_lock_file, meta)
+            + check_manifest(folder, meta["files"], label)
+            + unlisted_files(folder, meta["files"], label, expected=[self.environments.meta_file])
         )
 
 
@@ -566,8 +640,13 @@ def _check_version(
     return check(store.read_folder(folder))
 
 
-def _check_run(path: Path) -> list[str]:
-    read_run(path)
+def _raised(check: Callable[..., Any], *args: Any) -> list[str]:
+    """The MetadataError ``check(*args)`` raises, as a list of one line (else empty): for
+    a check that stops at its one fault, among others that report and go on."""
+    try:
+        check(*args)
+    except MetadataError as error:
+        return [str(error)]
     return []
 
 
@@ -584,21 +663,31 @@ def _artifact_name(meta: ModelVersion) -> str:
     return artifact
 
 
+def _listed_artifact(meta: ModelVersion, label: str) -> list[str]:
+    """The listed files of a model version's artifact: the artifact itself, or those
+    below an artifact folder; MetadataError when it has none (nothing checks its bytes)."""
+    artifact = _artifact_name(meta)
+    listed = _listed_paths(meta)
+    if artifact in listed:
+        return [artifact]
+    below = [path for path in listed if isinstance(path, str) and path.startswith(f"{artifact}/")]
+    if not below:
+        raise MetadataError(f"{label}: artifact {artifact!r} is not among the listed files")
+    return below
+
+
 def _loadable_file(meta: ModelVersion, label: str) -> str:
     """The listed file that :meth:`Registry.load_model` unpickles: the artifact itself,
     or the one ``.joblib``/``.pkl`` file listed under an artifact folder."""
-    artifact, listed = meta["artifact"], [entry["path"] for entry in meta["files"]]
+    artifact, below = meta["artifact"], _listed_artifact(meta, label)
     suffixes = "/".join(LOADABLE_SUFFIXES)
-    if artifact in listed:
+    if below == [artifact]:
         if PurePosixPath(artifact).suffix not in LOADABLE_SUFFIXES:
             raise SnakeyardError(
                 f"{label} artifact {artifact} is not a {suffixes} file; "
                 "use get_model() and read it yourself"
             )
         return artifact
-    below = [path for path in listed if path.startswith(f"{artifact}/")]
-    if not below:
-        raise MetadataError(f"{label}: artifact {artifact!r} is not among the listed files")
     candidates = [path for path in below if PurePosixPath(path).suffix in LOADABLE_SUFFIXES]
     if len(candidates) != 1:
         raise SnakeyardError(
@@ -613,8 +702,18 @@ def read_run(path: Path) -> RunRecord:
 
     ``folder`` is set to where the record is (a registry may have moved since the run),
     and the images and uploads it names must stay inside the run folder, the outputs
-    be plain relative paths; otherwise MetadataError names the record and the path.
+    be plain relative paths; otherwise MetadataError names the record and every such
+    path.
     """
+    record, problems = _record_and_problems(path)
+    if problems:
+        raise MetadataError("; ".join(problems))
+    return record
+
+
+def _record_and_problems(path: Path) -> tuple[RunRecord, list[str]]:
+    """The run record ``path`` and what is wrong with the paths it names, one line each;
+    MetadataError when it is not the record of its folder at all."""
     record = read_json(path)
     folder = path.parent
     found = (record.get("experiment"), record.get("id")) if isinstance(record, dict) else record
@@ -624,18 +723,20 @@ def read_run(path: Path) -> RunRecord:
             f"{folder.parent.name} (it holds experiment and id {found!r})"
         )
     label = f"run {folder.name}"
+    problems = []
     for kind in ("images", "uploads"):
         logged = record.get(kind) or {}
         if not isinstance(logged, dict):
-            raise MetadataError(f"{label}: {kind} is {logged!r}, expected name to {{path, sha256}}")
+            problems.append(f"{label}: {kind} is {logged!r}, expected name to {{path, sha256}}")
+            continue
         for name, entry in logged.items():
             relpath = entry.get("path") if isinstance(entry, dict) else entry
-            inside(folder, relpath, f"{label}: {kind[:-1]} {name!r}")
+            problems += _raised(inside, folder, relpath, f"{label}: {kind[:-1]} {name!r}")
     # outputs are listed as the script left them (links included) and opened by nobody
     # through the record: their paths need only be plain relative ones
-    check_entries(record.get("outputs") or [], f"{label}: outputs")
-    record["folder"] = str(folder.resolve())
-    return record
+    problems += entry_problems(record.get("outputs") or [], f"{label}: outputs")[1]
+    record["folder"] = str(resolved(folder, label))
+    return record, problems
 
 
 def _as_read(record: RunRecord, folder: Path) -> RunRecord:
@@ -646,6 +747,49 @@ def _as_read(record: RunRecord, folder: Path) -> RunRecord:
         record["status"] = "Lost"
         record["lost"] = seen.reason
     return record
+
+
+def _download_target(dest: Path) -> Path:
+    """The folder ``models download`` makes: ``dest``, or the empty folder it links to.
+
+    Refused: a ``dest`` that exists and is not an empty folder, a link to nothing, and a
+    parent folder that does not exist (a typo should not create a tree of folders).
+    """
+    refused = f"cannot download into {dest}"
+    target = resolved(dest, refused) if dest.is_symlink() else dest
+    if dest.is_symlink() and not target.exists():
+        raise SnakeyardError(f"{refused}: it is a symbolic link to {target}, which does not exist")
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise SnakeyardError(f"{refused}: it exists and is not an empty folder")
+    if not target.parent.is_dir():
+        raise SnakeyardError(
+            f"{refused}: its parent folder {target.parent} does not exist; create it first"
+        )
+    return target
+
+
+def _lock_file(meta: EnvironmentVersion) -> str | None:
+    """An environment version's ``lock_file``, checked: one of its listed files, or
+    null for a recorded interpreter (which has no lock)."""
+    recorded = meta.get("method") == METHOD_RECORDED
+    # versions written before lock_file existed kept their lock as conda-lock.yml
+    lock = meta.get("lock_file", None if recorded else "conda-lock.yml")
+    if lock is None and recorded:
+        return None
+    listed = _listed_paths(meta)
+    if not isinstance(lock, str) or lock not in listed:
+        accepted = ", ".join(map(str, listed)) or "none"
+        raise MetadataError(
+            f"environment {meta['name']}:{meta['version']}: lock_file {lock!r} is refused: "
+            f"expected one of its listed files ({accepted})" + (", or null" if recorded else "")
+        )
+    return lock
+
+
+def _listed_paths(meta: ModelVersion | EnvironmentVersion) -> list[Any]:
+    """The ``path`` of every entry of a version's ``files``, whatever their shape."""
+    files = meta.get("files")
+    return [e.get("path") for e in files if isinstance(e, dict)] if isinstance(files, list) else []
 
 
 def _user() -> str:

@@ -17,6 +17,12 @@ publication of any name removes once its writer is dead (:func:`files.sweep_temp
 Before the rename every file and folder of the version is flushed to stable storage,
 and after it the folder holding the new name, so a published version survives a
 power loss whole.
+
+Every folder of this layout (the kind, each name, each version and its ``folders``
+such as ``artifacts/``, and ``.tmp/``) must lie inside the registry once symbolic
+links are followed: :meth:`VersionStore.contained` checks it before a version is read
+and before anything is written, so that a link put in place of one of them cannot
+make snakeyard read, unpickle, publish or sweep files elsewhere.
 """
 
 from __future__ import annotations
@@ -33,10 +39,12 @@ from typing import Any
 
 from ..errors import InvalidNameError, MetadataError, NotFoundError, SnakeyardError
 from ..files import (
+    contained,
     fsync_folder,
     fsync_tree,
     make_folders,
     read_json,
+    resolved,
     sweep_temporaries,
     temporary_name,
     write_json_atomic,
@@ -71,14 +79,32 @@ def parse_ref(ref: str, what: str = "name") -> tuple[str, int | str]:
 
 
 class VersionStore:
-    """Integer-versioned, immutable entries of one kind under one folder."""
+    """Integer-versioned, immutable entries of one kind under one folder.
 
-    def __init__(self, root: Path, kind: str, meta_file: str):
+    ``root`` is ``<registry>/<kind>``; ``folders`` are the folders every version holds
+    (``artifacts`` for models), checked like the version folder itself.
+    """
+
+    def __init__(self, root: Path, kind: str, meta_file: str, folders: tuple[str, ...] = ()):
         self.root = Path(root)
         self.kind = kind
         self.meta_file = meta_file
+        self.folders = folders
         # in the registry, not in each name: a sweep lists one folder, however many names
         self.staging = self.root.parent / STAGING
+        self._registry: Path | None = None
+
+    def registry_folder(self) -> Path:
+        """The registry's folder, resolved once: it may itself be a link (to a shared
+        filesystem, say), and everything below must stay in what it leads to."""
+        if self._registry is None:
+            self._registry = resolved(self.root.parent, "registry")
+        return self._registry
+
+    def contained(self, path: Path, label: str) -> Path:
+        """``path`` (a folder or file of the registry's layout) resolved; MetadataError
+        when a symbolic link on the way leads out of the registry."""
+        return contained(self.registry_folder(), path, label)
 
     # ----------------------------------------------------------------- reading
     def names(self) -> list[str]:
@@ -147,6 +173,9 @@ class VersionStore:
         its folder: readers build paths from them (a cache folder, a label), and a file
         written by hand could name another entry or a path.
         """
+        label = f"{self.kind} {folder.parent.name}:{folder.name}"
+        for path in (folder, *(folder / sub for sub in self.folders)):
+            self.contained(path, label)
         meta = read_json(folder / self.meta_file)
         name = check_name(folder.parent.name, self.kind)
         found = (meta.get("name"), meta.get("version")) if isinstance(meta, dict) else meta
@@ -196,10 +225,13 @@ class VersionStore:
         ``fill(folder)`` writes the version's files into a private temporary folder
         first; the metadata (with ``name``, ``version`` and ``created`` added) is
         written last, everything is flushed to stable storage, and the folder becomes
-        visible in one rename. Publishing first sweeps what dead writers left.
+        visible in one rename. Publishing first sweeps what dead writers left. Nothing
+        is written when a folder on the way leads out of the registry (MetadataError).
         """
         check_name(name, self.kind)
         base = self.root / name
+        for folder in (self.staging, base):
+            self.contained(folder, f"cannot publish {self.kind} {name}")
         make_folders(self.staging)
         make_folders(base)
         self.sweep(name)
@@ -239,9 +271,13 @@ class VersionStore:
         they were for; and those of ``name`` in the per-name ``.tmp/`` folders that
         snakeyard 0.1 wrote, by age.
         """
-        sweep_temporaries(self.staging)
+        for folder in (self.staging, self.root / name / STAGING):
+            try:
+                self.contained(folder, f"{self.kind} {name}")
+            except MetadataError:
+                continue  # a link out of the registry: what it leads to is not ours to sweep
+            sweep_temporaries(folder)
         sweep_temporaries(self.root.parent / DEFAULT_DATASTORE / STAGING)
-        sweep_temporaries(self.root / name / STAGING)
 
     def _claim(self, tmp: Path, target: Path, uid: str) -> bool:
         """Rename ``tmp`` to ``target``; False if that version number is taken."""
@@ -278,9 +314,10 @@ class VersionStore:
             write_json_atomic(base / ".latest", number, staging=self.staging, durable=False)
             if content:
                 index = base / ".by-content" / content
+                self.contained(index, f"{self.kind} {base.name}")
                 index.mkdir(parents=True, exist_ok=True)
                 (index / str(number)).touch()
-        except OSError:
+        except (OSError, MetadataError):
             pass
 
     def _latest_or_zero(self, name: str) -> int:

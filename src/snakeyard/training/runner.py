@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -94,12 +95,17 @@ def arguments_list(arguments: dict[str, Any]) -> list[str]:
     """
     words = []
     for name, value in arguments.items():
-        flag = name if name.startswith("-") else f"--{name}"
         if value is True:
-            words.append(flag)  # a switch such as --verbose
+            words.append(flag(name))  # a switch such as --verbose
         elif value is not False:
-            words += [flag, str(value)]
+            words += [flag(name), str(value)]
     return words
+
+
+def flag(name: str) -> str:
+    """The option an argument's name gives the script: ``kernel`` and ``--kernel`` are
+    ``--kernel``, ``-v`` stays ``-v``."""
+    return name if name.startswith("-") else f"--{name}"
 
 
 def execute(
@@ -132,14 +138,18 @@ def execute(
         )
     run_id = new_run_id(experiment)
     folder = registry.run_folder(experiment, run_id)
-    make_folders(folder)  # its name lasts as long as the record written into it
-    make_folders(registry.staging)
     work = folder / "work"
-    files = snapshot_files(source_directory)
-    copy_files(source_directory, work, files)
-    snapshot = manifest_of(work, files)
-    (work / "outputs").mkdir(exist_ok=True)
-    (work / "logs").mkdir(exist_ok=True)
+    try:
+        make_folders(folder)  # its name lasts as long as the record written into it
+        make_folders(registry.staging)
+        files = snapshot_files(source_directory)
+        copy_files(source_directory, work, files)
+        snapshot = manifest_of(work, files)
+        (work / "outputs").mkdir(exist_ok=True)
+        (work / "logs").mkdir(exist_ok=True)
+        (folder / HEARTBEAT_FILE).touch()
+    except OSError as error:  # a full disk, say
+        raise not_started(folder, error) from None
 
     command = [python, script, *arguments_list(arguments)]
     if data_argument:
@@ -185,7 +195,10 @@ def execute(
     # SIGHUP) must not cut the record short; the heartbeat tells readers on other hosts
     # that this process still lives
     with _Stops() as stops, Heartbeat(folder / HEARTBEAT_FILE):
-        write_json_atomic(folder / "run.json", record, staging=registry.staging)
+        try:
+            write_json_atomic(folder / "run.json", record, staging=registry.staging)
+        except OSError as error:
+            raise not_started(folder, error) from None
         log(f"run {run_id}: {' '.join(command)} (in {work})")
         started = time.monotonic()
         try:
@@ -213,6 +226,17 @@ def execute(
         )
     log(f"run {run_id}: Completed in {record['duration_seconds']} s; output in {std_log}")
     return record
+
+
+def not_started(folder: Path, error: OSError) -> SnakeyardError:
+    """The error of a run that could not be set up: its folder (snapshot, no record yet)
+    is removed, where the filesystem lets it, so no run is left without a record."""
+    shutil.rmtree(folder, ignore_errors=True)
+    left = f"; {folder} is left without a record" if folder.exists() else ""
+    return SnakeyardError(
+        f"run {folder.name} could not be set up, so the training script did not start: "
+        f"{error}{left}"
+    )
 
 
 def child_environment(folder: Path, run_id: str, experiment: str, python: str) -> dict[str, str]:
