@@ -628,15 +628,15 @@ def test_a_train_job_outliving_a_killed_snakemake_never_replaces_a_newer_result(
     old_stage = wait_for(lambda: int(started.read_text()) if started.exists() else None,
                          first, "the first train job")  # fmt: skip
     first.process.kill()  # snakemake alone; its job's processes go on
-    assert first.wait()[0] != 0
-
-    set_arguments(project, "late", x=2, release=None)
-    project.snakemake("--unlock")
-    project.snakemake()
-    assert assert_current(project, "late")["arguments"] == {"x": 2}
-    newer = read_json(project.path / "results/late/run.json")["id"]
-
-    release.touch()  # the old job ends now, after the newer one
+    try:
+        assert first.wait()[0] != 0
+        set_arguments(project, "late", x=2, release=None)
+        project.snakemake("--unlock")
+        project.snakemake()
+        assert assert_current(project, "late")["arguments"] == {"x": 2}
+        newer = read_json(project.path / "results/late/run.json")["id"]
+    finally:
+        release.touch()  # the old job ends now, after the newer one
     deadline = time.monotonic() + 120  # a bound against hanging, not a speed check
     while Path(f"/proc/{old_stage}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -48,7 +48,12 @@ def start_train(
     (source / ".snakeyardignore").write_text("*.env\n")
     receipts = tmp_path / "receipts"
     receipts.mkdir()
-    dataset = {"name": "d", "version": 1, "content_hash": "0" * 64, "location": str(tmp_path)}
+    # the train stage finds the data set in the registry, as upload left it there
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "rows.csv").write_text("a\n1\n")
+    dataset = Registry(registry).upload_dataset("d", data)
+    dataset = {k: dataset[k] for k in ("name", "version", "content_hash", "location")}
     environment = {"name": "e", "version": 1, "method": "recorded-interpreter"}
     (receipts / "d.json").write_text(json.dumps(dataset))
     (receipts / "e.json").write_text(json.dumps(environment))
@@ -257,7 +262,7 @@ def test_a_disk_too_full_for_the_snapshot_fails_the_stage_in_one_line(
     assert "could not be set up, so the training script did not start: [Errno 28]" in line
     # no run folder without a record is left behind
     assert list((root / "runs" / "slow").iterdir()) == []
-    assert list(Registry(root).verify()) == []
+    assert [problems for _, problems in Registry(root).verify() if problems] == []
 
 
 def test_a_disk_too_full_for_the_first_record_leaves_no_run_folder(

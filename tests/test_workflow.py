@@ -245,7 +245,7 @@ def test_missing_model_path_is_named(project: Project):
         ),
         (
             lambda c: c["experiments"]["sklearn-iris"].update(script="../sklearn-mnist/train.py"),
-            "snakeyard: experiments.sklearn-iris.script: '../sklearn-mnist/train.py' must be",
+            "snakeyard: experiments.sklearn-iris.script: '../sklearn-mnist/train.py' must name a file",
         ),
     ],
 )
