@@ -548,7 +548,7 @@ def test_a_killed_stage_is_redone_by_the_next_run(
     snakemake = Snakemake(project)
     if rule in ("train", "trial"):  # killed while its script runs
         stage = wait_for(holding_runner(hold), snakemake, f"a holding {rule}")
-        assert stage == stage_process(project, rule)
+        assert stage_processes(project).get(stage) == rule  # two trials may run at once
     else:  # killed as soon as it starts: these stages are quick
         stage = wait_for(lambda: stage_process(project, rule), snakemake, f"a {rule} stage")
     kill(stage)
