@@ -455,11 +455,19 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def write_report(report: dict[str, Any], out: Path) -> None:
-    """Write ``core.json`` and ``core.md`` into ``out`` (created if missing)."""
+def write_report(
+    report: dict[str, Any], out: Path, name: str = "core", render: Any = None
+) -> None:
+    """Write ``<name>.json`` and ``<name>.md`` (``render(report)``, this module's
+    ``markdown`` by default) into ``out`` (created if missing), print the Markdown and
+    say where both went."""
+    text = (render or markdown)(report)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "core.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    (out / "core.md").write_text(markdown(report), encoding="utf-8")
+    (out / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (out / f"{name}.md").write_text(text, encoding="utf-8")
+    print()
+    print(text)
+    print(f"wrote {out / f'{name}.json'} and {out / f'{name}.md'}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -497,9 +505,6 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(scratch, ignore_errors=True)
     report["total_s"] = time.perf_counter() - started
     write_report(report, args.out)
-    print()
-    print(markdown(report))
-    print(f"wrote {args.out / 'core.json'} and {args.out / 'core.md'}")
     return 0
 
 

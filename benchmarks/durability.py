@@ -15,7 +15,6 @@ Nothing here asserts on time. See ``benchmarks/README.md`` for what each figure 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -26,7 +25,17 @@ from pathlib import Path
 from typing import Any
 
 import snakeyard.files as files
-from core import RESULTS, environment_info, load, ms, sec, summary, table_row, write_artifact
+from core import (
+    RESULTS,
+    environment_info,
+    load,
+    ms,
+    sec,
+    summary,
+    table_row,
+    write_artifact,
+    write_report,
+)
 from snakeyard.files import fsync_tree, temporary_name
 from snakeyard.registry.registry import Registry
 
@@ -262,12 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     report["total_s"] = time.perf_counter() - started
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "durability.json").write_text(json.dumps(report, indent=2) + "\n")
-    (args.out / "durability.md").write_text(markdown(report), encoding="utf-8")
-    print()
-    print(markdown(report))
-    print(f"wrote {args.out / 'durability.json'} and {args.out / 'durability.md'}")
+    write_report(report, args.out, "durability", markdown)
     return 0
 
 

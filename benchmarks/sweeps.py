@@ -35,6 +35,7 @@ from core import (
     sec,
     snakemake_executable,
     summary,
+    write_report,
 )
 from core import table_row as row
 
@@ -349,12 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(scratch, ignore_errors=True)
     report["total_s"] = time.perf_counter() - started
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "sweeps.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    (args.out / "sweeps.md").write_text(markdown(report), encoding="utf-8")
-    print()
-    print(markdown(report))
-    print(f"wrote {args.out / 'sweeps.json'} and {args.out / 'sweeps.md'}")
+    write_report(report, args.out, "sweeps", markdown)
     return 0
 
 
