@@ -204,7 +204,9 @@ def experiment_chains():
             f"results/{name}/model.json",
         ]
         if name in TRIALS:
-            files += [f"results/{name}/trials/{trial}/run.json" for trial in TRIALS[name]]
+            files += [
+                f"results/{name}/trials/{trial}/run.json" for trial in TRIALS[name]
+            ]
             files += [f"results/{name}/sweep.tsv", f"results/{name}/sweep.json"]
     return list(dict.fromkeys(files))
 
