@@ -46,6 +46,12 @@ except SnakeyardError as error:
 # differently. Joined to each shell command at parse time (see stage()), which also works
 # inside a `module`, where a shell command cannot name this file's variables.
 os.environ["SNAKEYARD_PYTHON"] = sys.executable
+
+
+envvars:
+    "SNAKEYARD_PYTHON",
+
+
 STAGE = '"$SNAKEYARD_PYTHON" -m snakeyard.stages'
 REGISTRY = CFG["registry"]
 LOCAL_STAGES = CFG["local_stages"]
