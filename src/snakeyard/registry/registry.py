@@ -770,18 +770,19 @@ def _download_target(dest: Path) -> Path:
 
 def _lock_file(meta: EnvironmentVersion) -> str | None:
     """An environment version's ``lock_file``, checked: one of its listed files, or
-    null for a recorded interpreter (which has no lock)."""
+    null for a version without a lock (a recorded interpreter has none; using a version
+    whose method needs one then fails on the missing lock)."""
     recorded = meta.get("method") == METHOD_RECORDED
     # versions written before lock_file existed kept their lock as conda-lock.yml
     lock = meta.get("lock_file", None if recorded else "conda-lock.yml")
-    if lock is None and recorded:
+    if lock is None:
         return None
     listed = _listed_paths(meta)
     if not isinstance(lock, str) or lock not in listed:
         accepted = ", ".join(map(str, listed)) or "none"
         raise MetadataError(
             f"environment {meta['name']}:{meta['version']}: lock_file {lock!r} is refused: "
-            f"expected one of its listed files ({accepted})" + (", or null" if recorded else "")
+            f"expected one of its listed files ({accepted}), or null"
         )
     return lock
 
