@@ -77,7 +77,8 @@ def _claim(out: Path) -> str:
     replaces a newer job's result.
     """
     mark = f"{platform.node()} {os.getpid()} {uuid.uuid4().hex}\n"
-    write_text_atomic(_claim_file(out), mark)
+    # a hint read back by this job only: a crash loses nothing worth a flush
+    write_text_atomic(_claim_file(out), mark, durable=False)
     return mark
 
 
