@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from typing import Any
 
 from . import __version__
@@ -21,6 +22,7 @@ from .files import human_bytes, resolved
 from .registry.registry import Registry
 from .registry.versions import parse_ref
 from .sweeps.ranking import metric_value, sort_by_metric
+from .training.metric_values import summary
 
 
 def table(headers: list[str], rows: list[list[Any]]) -> str:
@@ -48,13 +50,9 @@ def fields(pairs: list[tuple[str, Any]]) -> str:
 
 
 def short(value: Any) -> str:
-    """A metric or tag value in a few characters: floats to 4 significant digits."""
-    if isinstance(value, float):
-        # 1.0 stays 1.0 (a setting), 0.97777 becomes 0.9778 (a measurement)
-        return repr(value) if value.is_integer() and abs(value) < 1e6 else f"{value:.4g}"
-    if isinstance(value, list):
-        return f"[{len(value)} values] last {short(value[-1])}" if value else "[]"
-    return str(value)
+    """A metric or tag value in one bounded line: floats to 4 significant digits, lists,
+    tables and long text summarised (see snakeyard.training.metric_values)."""
+    return summary(value)
 
 
 def plural(count: int, noun: str) -> str:
@@ -78,11 +76,18 @@ def file_lines(files: list[dict[str, Any]]) -> dict[str, str]:
     return {f["path"]: f"{human_bytes(f['bytes']):>10}  sha256 {f['sha256']}" for f in files}
 
 
-def metric_summary(metrics: dict[str, Any], limit: int = 3) -> str:
-    """The first ``limit`` metrics (in name order, as stored) as ``name=value``, without
-    those whose value is a mapping (a confusion matrix); `...` when there are more."""
-    shown = [f"{k}={short(v)}" for k, v in list(metrics.items())[:limit] if not isinstance(v, dict)]
-    return " ".join(shown) + (" ..." if len(metrics) > limit else "")
+def metric_summary(metrics: dict[str, Any], width: int = 100) -> str:
+    """The metrics as ``name=value``, each value summarised in a bounded line; those that
+    fit in about ``width`` characters, then how many more there are."""
+    shown: list[str] = []
+    length = 0
+    for k, (name, value) in enumerate(metrics.items()):
+        part = f"{name}={short(value)}"
+        if shown and length + len(part) + 2 > width:
+            return ", ".join(shown) + f" (+{len(metrics) - k} more)"
+        shown.append(part)
+        length += len(part) + 2
+    return ", ".join(shown)
 
 
 # ---------------------------------------------------------------------- models
@@ -380,6 +385,7 @@ def runs_show(registry: Registry, args: argparse.Namespace) -> Any:
         ("start", r["start"]),
         ("end", r["end"]),
         ("duration", f"{r['duration_seconds']} s" if r["duration_seconds"] is not None else None),
+        *([("elapsed", f"{r['elapsed_seconds']} s so far")] if "elapsed_seconds" in r else []),
         ("host", r["host"] + (f" (pid {r['pid']})" if r.get("pid") else "")),
         ("cluster job", cluster_job(r)),
         ("git commit", r.get("git_commit")),
@@ -398,6 +404,88 @@ def runs_show(registry: Registry, args: argparse.Namespace) -> Any:
         ("outputs", file_lines(r["outputs"])),
         ("folder", r["folder"]),
     ])  # fmt: skip
+
+
+class Finished(int):
+    """The exit code of a command that printed its own output (``runs logs --follow``),
+    with the line it says last on stderr."""
+
+    message = ""
+
+
+def exit_with(code: int, message: str) -> Finished:
+    done = Finished(code)
+    done.message = message
+    return done
+
+
+def runs_logs(registry: Registry, args: argparse.Namespace) -> Any:
+    from .training.follow import EXIT_CODES, follow_log
+
+    out = sys.stdout.buffer
+    sys.stdout.flush()
+    try:
+        r = follow_log(registry, args.run_id, out, follow=args.follow)
+    except KeyboardInterrupt:
+        return exit_with(130, "")
+    if not args.follow:
+        return exit_with(0, "")
+    return exit_with(EXIT_CODES.get(r["status"], 1), f"run {r['id']}: {run_status(r)}")
+
+
+def runs_watch(registry: Registry, args: argparse.Namespace) -> Any:
+    from .training.follow import clear_screen, sweep_lines, watch, watch_rows
+
+    if args.interval <= 0 or (args.timeout is not None and args.timeout < 0):
+        raise SnakeyardError(
+            f"invalid --interval {args.interval} / --timeout {args.timeout}: "
+            "use seconds above 0 (and a timeout of 0 or more)"
+        )
+    clear = clear_screen(sys.stdout)
+
+    def draw(runs: list[dict[str, Any]]) -> None:
+        if args.json:
+            print(json.dumps(runs, sort_keys=True), flush=True)
+            return
+        shown = table(
+            ["RUN", "STATUS", "SECONDS", "HOST", "TRIAL", "LATEST"],
+            watch_rows(runs, args.metric),
+        ) if runs else "no running or recently ended runs" + (
+            f" of experiment {args.experiment!r}" if args.experiment else "")  # fmt: skip
+        lines = sweep_lines(runs, args.metric, args.goal)
+        stamp = time.strftime("%H:%M:%S")
+        running = sum(r["status"] == "Running" for r in runs)
+        text = "\n".join([f"{stamp}  {plural(running, 'run')} running", shown, *lines])
+        print(("\x1b[H\x1b[2J" if clear else "") + text + ("" if clear else "\n"), flush=True)
+
+    try:
+        watch(registry, draw, experiment=args.experiment, interval=args.interval,
+              timeout=args.timeout)  # fmt: skip
+    except KeyboardInterrupt:
+        return exit_with(130, "")
+    return exit_with(0, "")
+
+
+def runs_compare(registry: Registry, args: argparse.Namespace) -> Any:
+    from .training.compare import compare_runs
+
+    if len(set(args.run_ids)) < 2:
+        raise SnakeyardError(
+            f"runs compare needs two different runs or more, got {' '.join(args.run_ids)}"
+        )
+    compared = compare_runs([registry.get_run(run_id) for run_id in args.run_ids])
+    if args.json:
+        return compared
+    rows = [
+        ["*" if row["differs"] else "", row["field"],
+         *["-" if v is None else short(v) for v in row["values"]]]
+        for row in compared["rows"]
+    ]  # fmt: skip
+    differ = sum(row["differs"] for row in compared["rows"])
+    return (
+        table(["", "FIELD", *compared["runs"]], rows)
+        + f"\n* marks the {plural(differ, 'field')} whose values differ"
+    )
 
 
 def runs_settle(registry: Registry, args: argparse.Namespace) -> Any:
@@ -514,6 +602,28 @@ def parser() -> argparse.ArgumentParser:
     verb(runs, "show", runs_show, "one run's record").add_argument(
         "run_id", metavar="RUN_ID", help="run id, e.g. sklearn-iris_1795524285_9d28c5b6"
     )
+    logs = verb(runs, "logs", runs_logs, "the script's output (stdout and stderr)")
+    logs.add_argument("run_id", metavar="RUN_ID", help="run id")
+    logs.add_argument(
+        "--follow", "-f", action="store_true",
+        help="keep printing until the run ends, then exit with its status "
+        "(0 Completed, 1 Failed, 3 Lost)",
+    )  # fmt: skip
+    watching = verb(runs, "watch", runs_watch, "running and recently ended runs, redrawn")
+    watching.add_argument("--experiment", default=None)
+    watching.add_argument(
+        "--metric", default=None, help="metric to show (default: each run's first number)"
+    )
+    watching.add_argument(
+        "--goal", choices=["maximize", "minimize"], default="maximize",
+        help="which way is better, for a sweep's best so far",
+    )  # fmt: skip
+    watching.add_argument("--interval", type=float, default=3.0, help="seconds between redraws")
+    watching.add_argument(
+        "--timeout", type=float, default=None, help="stop after this many seconds"
+    )
+    comparing = verb(runs, "compare", runs_compare, "runs side by side, differences marked")
+    comparing.add_argument("run_ids", nargs="+", metavar="RUN_ID", help="two run ids or more")
     settle = verb(runs, "settle", runs_settle, "record a Lost run as Failed")
     settle.add_argument(
         "run_id", metavar="RUN_ID", help="run id, e.g. sklearn-iris_1795524285_9d28c5b6"
@@ -546,6 +656,10 @@ def main(argv: list[str] | None = None) -> int:
     except (SnakeyardError, OSError) as error:
         print(f"snakeyard: error: {error}", file=sys.stderr)
         return 1
+    if isinstance(result, Finished):  # it printed its own output
+        if result.message:
+            print(f"snakeyard: {result.message}", file=sys.stderr)
+        return int(result)
     try:
         if args.json:
             json.dump(result, sys.stdout, indent=2, sort_keys=True)

@@ -158,6 +158,8 @@ class RunRecord(TypedDict):
     trial: NotRequired[TrialRef]
     # added when read, never stored: why a Running run's process looks gone
     lost: NotRequired[str]
+    # added when read, never stored: seconds since a Running (or Lost) run started
+    elapsed_seconds: NotRequired[float]
 
 
 class Receipt(TypedDict):

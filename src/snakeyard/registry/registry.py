@@ -13,6 +13,7 @@ import os
 import platform
 import re
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -485,7 +486,7 @@ class Registry:
         """The record of one run, found by its id; a Running run whose process is gone
         reads as ``Lost``."""
         path = self._run_record(run_id)
-        return _as_read(self._read_run(path), path.parent)
+        return with_logged_so_far(_as_read(self._read_run(path), path.parent), path.parent)
 
     def _run_record(self, run_id: str) -> Path:
         if not RUN_ID_PATTERN.fullmatch(run_id):
@@ -746,6 +747,26 @@ def _as_read(record: RunRecord, folder: Path) -> RunRecord:
     if seen is not None and seen.lost:
         record["status"] = "Lost"
         record["lost"] = seen.reason
+    return record
+
+
+def with_logged_so_far(record: RunRecord, folder: Path) -> RunRecord:
+    """A run that has not ended (Running or Lost) with what its script has logged so far:
+    metrics, tags, images and uploads folded from its ``events.jsonl`` the way its final
+    record will be, and ``elapsed_seconds`` since it started. An ended run is returned
+    as it is."""
+    if record["status"] not in ("Running", "Lost"):
+        return record
+    from ..training.run_api import read_events, read_files
+
+    record["metrics"], record["tags"] = read_events(folder)
+    for kind, files in read_files(folder).items():
+        # the script writes events.jsonl: a path leading out of the run folder is left out
+        record[kind] = {  # type: ignore[literal-required]
+            name: {"path": path} for name, path in files.items() if not _raised(
+                inside, folder, path, f"run {record['id']}: {kind[:-1]} {name!r}")
+        }  # fmt: skip
+    record["elapsed_seconds"] = round(max(0.0, time.time() - float(record["start_unix"])), 1)
     return record
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from typing import Any
 
@@ -92,6 +93,27 @@ class Run:
         for key, value in tags.items():
             self.tag(key, value)
 
+    def log_image(
+        self,
+        name: str,
+        path: str | os.PathLike | None = None,
+        plot: Any = None,
+        description: str = "",
+    ) -> None:
+        """Keep an image file (``path``) or a matplotlib figure or pyplot (``plot``) with
+        the run, as ``images/<name>.png``; the report shows every one."""
+        if (path is None) == (plot is None):
+            raise ValueError("log_image needs exactly one of path= or plot=")
+        if self._dir is None:
+            print(f"Attempted to log image metric {name}: {path or plot}", flush=True)
+            return
+        target = self._artifact("images", f"{_safe(name)}.png")
+        if path is not None:
+            shutil.copyfile(path, target)
+        else:
+            plot.savefig(target)
+        self._emit("image", name, os.path.relpath(target, self._dir), "")
+
     def get_metrics(self, name: str | None = None) -> dict[str, Any]:
         """Metrics logged by this process so far, as ``{name: value or [values]}``."""
         if name is not None:
@@ -106,6 +128,15 @@ class Run:
         previous = self._metrics.get(name, [])
         self._metrics[name] = (previous if isinstance(previous, list) else [previous]) + [value]
 
+    def _artifact(self, kind: str, name: str) -> str:
+        """Where a file kept under ``name`` goes in the run folder (``<kind>/<name>``)."""
+        relative = os.path.normpath(name.replace("\\", "/"))
+        if relative.startswith("..") or os.path.isabs(relative):
+            raise ValueError(f"artifact name {name!r} must stay inside the run")
+        target = os.path.join(self._dir or ".", kind, relative)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        return target
+
     def _emit(self, kind: str, name: str, value: Any, offline_message: str) -> None:
         if self._dir is None:
             print(offline_message, file=sys.stdout, flush=True)
@@ -113,6 +144,11 @@ class Run:
         line = json.dumps({"kind": kind, "name": name, "value": value})
         with open(os.path.join(self._dir, EVENTS_FILE), "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
+
+
+def _safe(name: str) -> str:
+    """``name`` as a file name: letters, digits and ``._-``, the rest as ``_``."""
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "image"
 
 
 def _events(run_dir: str | os.PathLike) -> list[dict[str, Any]]:

@@ -48,26 +48,6 @@ class Run(_run.Run):
         """Log a table given as ``{column: [values, ...]}``."""
         self._record("table", name, value, f"Attempted to log table metric {name}: {value}")
 
-    def log_image(
-        self,
-        name: str,
-        path: str | os.PathLike | None = None,
-        plot: Any = None,
-        description: str = "",
-    ) -> None:
-        """Keep an image file (``path``) or a matplotlib figure or pyplot (``plot``)."""
-        if (path is None) == (plot is None):
-            raise ValueError("log_image needs exactly one of path= or plot=")
-        if self._dir is None:
-            print(f"Attempted to log image metric {name}: {path or plot}", flush=True)
-            return
-        target = self._artifact("images", f"{_safe(name)}.png")
-        if path is not None:
-            shutil.copyfile(path, target)
-        else:
-            plot.savefig(target)
-        self._emit("image", name, os.path.relpath(target, self._dir), "")
-
     def upload_file(self, name: str, path_or_stream: Any, **_: Any) -> None:
         """Keep a file with the run, under ``name`` (for example ``outputs/report.txt``)."""
         if self._dir is None:
@@ -99,15 +79,3 @@ class Run(_run.Run):
         value = _run._plain(value)
         self._metrics[name] = value
         self._emit(kind, name, value, offline_message)
-
-    def _artifact(self, kind: str, name: str) -> str:
-        relative = os.path.normpath(name.replace("\\", "/"))
-        if relative.startswith("..") or os.path.isabs(relative):
-            raise ValueError(f"artifact name {name!r} must stay inside the run")
-        target = os.path.join(self._dir, kind, relative)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        return target
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "image"

@@ -1,0 +1,169 @@
+"""Seeing runs from a terminal: what a running run has logged so far, its output as it
+grows, runs side by side, and listings that stay readable whatever a script logs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from snakeyard.cli import metric_summary
+from snakeyard.registry.registry import Registry
+from snakeyard.training.metric_values import summary
+from snakeyard.training.runner import execute
+from test_runner import DATASET, ENVIRONMENT, start_train, wait_for
+
+# logs a metric every half second until the test creates the file `stop` beside it
+TICKING_SCRIPT = """
+import os, time
+from pathlib import Path
+from snakeyard import Run
+run = Run.get_context()
+run.tag("phase", "warm-up")
+Path("dot.png").write_bytes(b"not really a png")
+run.log_image("dot", path="dot.png")
+stop = Path(os.environ["TICK_STOP"])
+step = 0
+while not stop.exists():
+    run.log("loss", 1.0 / (step + 1))
+    print("step", step, flush=True)
+    step += 1
+    time.sleep(0.5)
+print("done after", step, "steps", flush=True)
+"""
+
+
+def cli(root: Path, *args: str) -> subprocess.CompletedProcess:
+    """``python -m snakeyard --registry ROOT ARGS...``, as a user runs it."""
+    command = [sys.executable, "-m", "snakeyard", "--registry", str(root), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+def logged_losses(registry: Registry) -> int:
+    runs = registry.list_runs()
+    if not runs:
+        return 0
+    events = Path(runs[0]["folder"]) / "events.jsonl"
+    return events.read_text().count('"loss"') if events.exists() else 0
+
+
+def test_a_running_run_shows_what_it_logged_so_far_and_its_log_follows_to_the_end(
+    tmp_path: Path, monkeypatch
+):
+    stop = tmp_path / "stop"
+    monkeypatch.setenv("TICK_STOP", str(stop))
+    stage, root = start_train(tmp_path, TICKING_SCRIPT)
+    registry = Registry(root)
+    wait_for(lambda: logged_losses(registry) >= 3, seconds=60)
+    [run] = registry.list_runs()
+
+    shown = cli(root, "runs", "show", run["id"])
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert any(line.startswith("status ") and line.split()[1] == "Running" for line in lines)
+    assert any(line.startswith("elapsed ") and line.endswith(" s so far") for line in lines)
+    assert any(line.startswith("host ") for line in lines)
+    [loss] = [line for line in lines if line.strip().startswith("loss ")]
+    assert " values, last " in loss and "(min " in loss  # several values already
+    assert any(line.split() == ["phase", "warm-up"] for line in lines)
+    assert any(line.split() == ["dot", "images/dot.png"] for line in lines)
+    as_json = json.loads(cli(root, "--json", "runs", "show", run["id"]).stdout)
+    assert as_json["metrics"]["loss"][:3] == [1.0, 0.5, 1 / 3]
+    assert as_json["status"] == "Running" and as_json["elapsed_seconds"] >= 0
+
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "snakeyard", "--registry", str(root), "runs", "logs",
+         "--follow", run["id"]],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    stop.touch()
+    out, err = follower.communicate(timeout=120)
+    assert stage.wait(timeout=60) == 0
+    # everything the script printed, up to its last line, then the run's status
+    assert out.startswith("step 0\n") and "done after" in out.splitlines()[-1]
+    assert follower.returncode == 0
+    assert err.strip() == f"snakeyard: run {run['id']}: Completed"
+
+
+def test_following_the_log_of_a_failed_run_exits_with_its_status(tmp_path: Path):
+    stage, root = start_train(tmp_path, "print('going down', flush=True)\nraise SystemExit(4)\n")
+    stage.communicate(timeout=60)
+    [run] = Registry(root).list_runs()
+    followed = cli(root, "runs", "logs", "--follow", run["id"])
+    assert followed.stdout == "going down\n"
+    assert followed.returncode == 1
+    assert followed.stderr.startswith(f"snakeyard: run {run['id']}: Failed (training script ")
+    # without --follow the log is printed, whatever the status
+    assert cli(root, "runs", "logs", run["id"]).returncode == 0
+
+
+def test_following_a_lost_run_ends_with_lost(tmp_path: Path):
+    stage, root = start_train(tmp_path, "import time\nprint('up', flush=True)\ntime.sleep(60)\n")
+    registry = Registry(root)
+    wait_for(lambda: bool(registry.list_runs()), seconds=60)
+    stage.kill()  # no final record will ever be written
+    stage.wait()
+    [run] = registry.list_runs()
+    followed = cli(root, "runs", "logs", "-f", run["id"])
+    assert followed.returncode == 3
+    assert followed.stderr.startswith(f"snakeyard: run {run['id']}: Lost (its process ")
+
+
+def test_compare_marks_the_argument_two_runs_differ_in_and_their_metrics(tmp_path: Path):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "train.py").write_text(
+        "import sys\nfrom snakeyard import Run\n"
+        "c = float(sys.argv[sys.argv.index('--penalty') + 1])\n"
+        "Run.get_context().log('Accuracy', 0.5 + c / 10)\n"
+        "Run.get_context().log('Kernel', 'linear')\n"
+    )
+    registry = Registry(tmp_path / "registry")
+    runs = [
+        execute(registry, experiment="cmp", source_directory=source, script="train.py",
+                arguments={"kernel": "linear", "penalty": penalty}, dataset=DATASET,
+                environment=ENVIRONMENT, data_argument=None, log=lambda line: None)
+        for penalty in (1.0, 2.0)
+    ]  # fmt: skip
+    compared = cli(registry.root, "runs", "compare", runs[0]["id"], runs[1]["id"])
+    assert compared.returncode == 0, compared.stderr
+    rows = {line.split()[1] if line.startswith("*") else line.split()[0]: line
+            for line in compared.stdout.splitlines()[1:]}  # fmt: skip
+    assert rows["argument:penalty"].split() == ["*", "argument:penalty", "1.0", "2.0"]
+    assert rows["metric:Accuracy"].split() == ["*", "metric:Accuracy", "0.6", "0.7"]
+    assert rows["argument:kernel"].split() == ["argument:kernel", "linear", "linear"]
+    assert rows["metric:Kernel"].split() == ["metric:Kernel", "linear", "linear"]
+    assert rows["snapshot_hash"].split()[0] == "snapshot_hash"  # same sources
+    assert rows["dataset"].split()[0] == "dataset"
+    as_json = json.loads(
+        cli(registry.root, "--json", "runs", "compare", runs[0]["id"], runs[1]["id"]).stdout
+    )
+    differing = {row["field"] for row in as_json["rows"] if row["differs"]}
+    assert {"argument:penalty", "metric:Accuracy"} <= differing
+    assert not differing & {"argument:kernel", "metric:Kernel", "dataset", "environment"}
+    one = cli(registry.root, "runs", "compare", runs[0]["id"])
+    assert one.returncode == 1 and one.stderr.count("\n") == 1
+    assert "needs two different runs or more" in one.stderr
+
+
+def test_the_metrics_column_is_readable_and_bounded_whatever_was_logged():
+    metrics = {
+        "Accuracy": 0.9777777,
+        "Kernel type": "linear",
+        "loss": [1.0, 0.5, 0.25],
+        "Confusion matrix": {"class_labels": ["a", "b"], "matrix": [[1, 0], [0, 1]]},
+        "per class": [{"class": "a", "f1": 1.0}, {"class": "b", "f1": 0.5}],
+    }
+    shown = metric_summary(metrics, width=400)
+    assert shown == (
+        "Accuracy=0.9778, Kernel type=linear, loss=3 values, last 0.25 (min 0.25, max 1.0), "
+        "Confusion matrix=2x2 confusion matrix, per class=table of 2 rows, 2 columns"
+    )
+    assert "{" not in shown and "..." not in shown
+    # a 10 MB text, a 100,000-value list: a few characters each
+    huge = summary("x" * 10_000_000)
+    assert huge.startswith("xxx") and huge.endswith("… (10,000,000 characters)") and len(huge) < 80
+    assert summary(list(range(100_000))) == "100,000 values, last 99999 (min 0, max 99999)"
+    assert len(metric_summary({f"m{k}": k for k in range(1000)})) < 120
+    assert metric_summary({f"m{k}": k for k in range(1000)}).endswith(" more)")
