@@ -14,12 +14,17 @@ if not configfiles_given(workflow):
 include: "workflow/rules/common.smk"
 
 
+# the first page of `snakemake --report`: what this workflow did
+report: "workflow/report/workflow.rst"
+
+
 # first rule, hence the default target; no `default_target:` so that a workflow
 # importing snakeyard as a module keeps its own default
 rule all:
     input:
         experiment_chains(),
         sweep_reports(),
+        experiment_reports(),
 
 
 include: "workflow/rules/data.smk"
@@ -27,3 +32,4 @@ include: "workflow/rules/environments.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/registry.smk"
 include: "workflow/rules/sweeps.smk"
+include: "workflow/rules/reports.smk"

@@ -5,7 +5,8 @@ named, typed parameters in the subpackage of its rule file (``fetch`` and ``uplo
 :mod:`snakeyard.data.stage`, ``lock`` in :mod:`snakeyard.environments.stage`, ``train``
 and ``collect`` in :mod:`snakeyard.training.stage`, ``register`` in
 :mod:`snakeyard.registry.stage`, ``sweep`` and ``sweep-report`` in
-:mod:`snakeyard.sweeps.stage`). Each reads the files named on its command line, does
+:mod:`snakeyard.sweeps.stage`, ``experiment-report`` in :mod:`snakeyard.reports.stage`).
+Each reads the files named on its command line, does
 its one job, writes its output files, and appends what it did to ``--log``. A user
 mistake or a failed training script ends the stage with one line on stderr (also in
 the log) and exit code 1.
@@ -109,8 +110,12 @@ STAGES: dict[str, Stage] = {
     ),
     "sweep-report": Stage(
         "snakeyard.sweeps.stage", "sweep_report",
-        {"summary": Path, "run": Path, "model": Path, "table": Path, "plot": Path,
-         "confusion": Path, "metrics": Path},
+        {"summary": Path, "model": Path, "table": Path, "plot": Path},
+    ),
+    "experiment-report": Stage(
+        "snakeyard.reports.stage", "experiment_report",
+        {"run": Path, "model": Path, "metrics": Path, "curves": Path, "confusion": Path,
+         "images": Path},
     ),
 }  # fmt: skip
 

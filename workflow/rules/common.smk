@@ -266,12 +266,16 @@ def sweep_reports():
     return expand(
         "results/{experiment}/report/{name}",
         experiment=SWEPT,
-        name=(
-            "sweep.html",
-            "primary-metric.svg",
-            "confusion-matrix.svg",
-            "model-metrics.html",
-        ),
+        name=("sweep.html", "primary-metric.svg"),
+    )
+
+
+def experiment_reports():
+    """The report files of every experiment, sweep or not: they need its model registered."""
+    return expand(
+        "results/{experiment}/report/{name}",
+        experiment=sorted(CFG["experiments"]),
+        name=("model-metrics.html", "curves.svg", "confusion-matrix.svg", "images.html"),
     )
 
 

@@ -48,45 +48,35 @@ rule sweep:
         )
 
 
+# the sweep's own part of the report; the registered model's part is every
+# experiment's (rule experiment_report, reports.smk)
 rule sweep_report:
     input:
         summary="results/{experiment}/sweep.json",
-        run="results/{experiment}/run.json",
         model="results/{experiment}/model.json",
     output:
         table=report(
             "results/{experiment}/report/sweep.html",
             caption="../report/sweep.rst",
-            category="Sweep",
+            category="{experiment}",
+            subcategory="Sweep",
             labels={"experiment": "{experiment}", "figure": "trials"},
         ),
         plot=report(
             "results/{experiment}/report/primary-metric.svg",
             caption="../report/primary-metric.rst",
-            category="Sweep",
+            category="{experiment}",
+            subcategory="Sweep",
             labels={
                 "experiment": "{experiment}",
                 "figure": "primary metric by parameter",
             },
-        ),
-        confusion=report(
-            "results/{experiment}/report/confusion-matrix.svg",
-            caption="../report/confusion-matrix.rst",
-            category="Registered model",
-            labels={"experiment": "{experiment}", "figure": "confusion matrix"},
-        ),
-        metrics=report(
-            "results/{experiment}/report/model-metrics.html",
-            caption="../report/model-metrics.rst",
-            category="Registered model",
-            labels={"experiment": "{experiment}", "figure": "metrics"},
         ),
     log:
         "logs/sweep_report/{experiment}.log",
     localrule: LOCAL_STAGES
     shell:
         stage(
-            "sweep-report --summary {input.summary} --run {input.run} --model {input.model}"
-            " --table {output.table} --plot {output.plot} --confusion {output.confusion}"
-            " --metrics {output.metrics} --log {log}"
+            "sweep-report --summary {input.summary} --model {input.model}"
+            " --table {output.table} --plot {output.plot} --log {log}"
         )

@@ -5,6 +5,7 @@ Called by :mod:`snakeyard.stages` for ``workflow/rules/registry.smk``.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -65,6 +66,9 @@ def register(
         environment={"name": receipt["name"], "version": receipt["version"]},
         metrics=record["metrics"],
     )
-    log(f"model {model['name']!r} from run {record['id']} {outcome(meta)}")
+    trial = f" (trial {record['trial']['id']} of its sweep)" if record.get("trial") else ""
+    said = f"model {model['name']!r} from run {record['id']}{trial} {outcome(meta)}"
+    log(said)
+    print(f"snakeyard register: {said}", file=sys.stderr)  # Snakemake's console shows it
     keys = ("name", "version", "content_hash", "run_id", "new")
     return write_receipt(out, meta, keys, store.root)

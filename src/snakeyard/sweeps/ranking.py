@@ -193,8 +193,11 @@ def choose_best(
         "rows": rows,
     }
     left = f"; {len(ranking.left_out)} left out" if ranking.left_out else ""
-    log(
+    parameters = ", ".join(f"{k}={v}" for k, v in summary["best"]["parameters"].items())
+    line = (
         f"best of {len(records)} trials by {metric} ({goal}): trial {summary['best']['trial']} "
-        f"(run {best['id']}) with {value:g}{left}"
+        f"({parameters or 'no parameters'}; run {best['id']}) with {metric}={value:g}{left}"
     )
+    log(line)
+    print(f"snakeyard sweep: {experiment}: {line}", file=sys.stderr)  # on Snakemake's console
     return summary, rows, best

@@ -6,6 +6,7 @@ Called by :mod:`snakeyard.stages` for ``workflow/rules/sweeps.smk``.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,19 +41,20 @@ def sweep(
 def sweep_report(
     *,
     summary: Path,
-    run: Path,
     model: Path,
     table: Path,
     plot: Path,
-    confusion: Path,
-    metrics: Path,
     log: Callable[[str], None],
 ) -> None:
-    """Draw the report of a sweep: the trial table, the primary metric by parameter, the
-    registered model's confusion matrix and metrics (file formats in docs/sweeps.md)."""
-    from .report import draw_report
+    """Say which trial won and which model version was registered from it; draw the
+    sweep's part of the report: the trial table and the primary metric by parameter
+    (file formats in docs/sweeps.md). The rest of the report (the registered model's
+    metrics, pictures and lineage) is every experiment's, drawn by the experiment_report
+    stage."""
+    from .report import draw_report, winner_line
 
-    draw_report(
-        read_json(summary), read_json(run), read_json(model),
-        table=table, plot=plot, confusion=confusion, metrics=metrics, log=log,
-    )  # fmt: skip
+    swept = read_json(summary)
+    said = winner_line(swept, read_json(model))
+    log(said)
+    print(f"snakeyard sweep-report: {said}", file=sys.stderr)  # Snakemake's console shows it
+    draw_report(swept, table=table, plot=plot, log=log)

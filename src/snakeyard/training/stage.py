@@ -60,7 +60,22 @@ def train(
     _still_claimed(out, claim, record)
     write_json_atomic(out, record)
     _claim_file(out).unlink(missing_ok=True)
+    said = outcome_line(record)
+    log(said)
+    print(f"snakeyard train: {said}", file=sys.stderr)  # Snakemake's console shows it
     return record
+
+
+def outcome_line(record: RunRecord) -> str:
+    """One line for the console: the run, its status, its duration and main metrics."""
+    from .metric_values import metrics_line
+
+    trial = f" (trial {record['trial']['id']})" if record.get("trial") else ""
+    metrics = metrics_line(record.get("metrics") or {}) or "no metrics logged"
+    return (
+        f"run {record['id']}{trial} of {record['experiment']}: {record['status']} in "
+        f"{record.get('duration_seconds')} s; {metrics}"
+    )
 
 
 def _claim_file(out: Path) -> Path:

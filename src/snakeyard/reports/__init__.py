@@ -1,0 +1,1 @@
+"""The Snakemake report of every experiment: its run, its pictures, its registered model."""
