@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from snakeyard.errors import SnakeyardError
+from snakeyard.reports import drawing
 from snakeyard.sweeps import report as sweep_report
 
 pytest.importorskip("matplotlib")
@@ -137,8 +138,8 @@ def test_text_is_escaped_and_comes_back_unchanged():
     assert texts(root, "x-label") == ['loss <&> "fn" $x$']  # no mathtext either
     assert texts(root, "x-tick") == ["&b", "<a>"]
     assert texts(root, "title")[0].startswith("t <&> t: Accuracy")  # no control characters
-    matrix = parse(sweep_report.svg_document(
-        sweep_report.confusion_matrix_figure("a\x01b", ["<x>", "y&z"], [[1, 0], [0, 1]])
+    matrix = parse(drawing.svg_document(
+        drawing.confusion_matrix_figure("a\x01b", ["<x>", "y&z"], [[1, 0], [0, 1]])
     ))  # fmt: skip
     assert texts(matrix, "title") == ["ab"]
     assert texts(matrix, "y-tick") == ["<x>", "y&z"] == texts(matrix, "x-tick")
@@ -154,8 +155,8 @@ def test_no_swept_parameter_gives_a_message():
 def test_the_confusion_matrix_writes_each_count_in_its_cell_light_on_dark_cells():
     labels = ["setosa", "versicolor", "virginica"]
     matrix = [[16, 0, 0], [0, 17, 1], [0, 0, 11]]
-    figure = sweep_report.confusion_matrix_figure("Confusion matrix\nrun r1", labels, matrix)
-    root = parse(sweep_report.svg_document(figure))
+    figure = drawing.confusion_matrix_figure("Confusion matrix\nrun r1", labels, matrix)
+    root = parse(drawing.svg_document(figure))
     assert texts(root, "count") == ["16", "0", "0", "0", "17", "1", "0", "0", "11"]
     fills = ["fill: #ffffff" in (t.get("style") or "") or "fill: #f7fbff" in (t.get("style") or "")
              for g in groups(root, "count") for t in g.iterfind(".//svg:text", SVG)]  # fmt: skip
@@ -166,16 +167,16 @@ def test_the_confusion_matrix_writes_each_count_in_its_cell_light_on_dark_cells(
     assert texts(root, "title") == ["Confusion matrix", "run r1"]
     assert groups(root, "colour-bar")
     # counts that are not whole numbers keep three significant digits
-    shares = sweep_report.confusion_matrix_figure("t", ["a", "b"], [[0.5, 0.25], [0.125, 1 / 3]])
-    assert texts(parse(sweep_report.svg_document(shares)), "count") == ["0.5", "0.25", "0.125", "0.333"]
+    shares = drawing.confusion_matrix_figure("t", ["a", "b"], [[0.5, 0.25], [0.125, 1 / 3]])
+    assert texts(parse(drawing.svg_document(shares)), "count") == ["0.5", "0.25", "0.125", "0.333"]
 
 
 def test_many_or_long_class_labels_are_drawn_at_an_angle():
     names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
     square = [[1] * 10 for _ in names]
-    angled = sweep_report.confusion_matrix_figure("t", names, square)
+    angled = drawing.confusion_matrix_figure("t", names, square)
     assert {label.get_rotation() for label in angled.axes[0].get_xticklabels()} == {45}
-    upright = sweep_report.confusion_matrix_figure("t", ["a", "b"], [[1, 2], [3, 4]])
+    upright = drawing.confusion_matrix_figure("t", ["a", "b"], [[1, 2], [3, 4]])
     assert {label.get_rotation() for label in upright.axes[0].get_xticklabels()} == {0}
 
 
@@ -190,47 +191,47 @@ def test_confusion_matrix_is_the_first_metric_that_holds_one():
         "broken": {"class_labels": ["a"], "matrix": [[1, 2]]},
         "Confusion matrix": [{"class_labels": ["a", 2], "matrix": [[1, 0], [0, 3]]}],
     }
-    assert sweep_report.find_confusion_matrix(metrics) == ("Confusion matrix", ["a", "2"], [[1, 0], [0, 3]])
+    assert drawing.find_confusion_matrix(metrics) == ("Confusion matrix", ["a", "2"], [[1, 0], [0, 3]])
     with pytest.raises(LookupError):
-        sweep_report.find_confusion_matrix({"Accuracy": 0.9})
+        drawing.find_confusion_matrix({"Accuracy": 0.9})
 
 
-RUN = {
-    "id": "run1",
-    "experiment": "an-experiment",
-    "trial": {"id": "000000000000", "parameters": {"kernel": "rbf"}},
-    "metrics": {"Accuracy": 0.9},
-}
-MODEL = {"name": "an-experiment", "version": 1}
+MODEL = {"name": "an-experiment", "version": 3, "new": True}
 
 
 def report_files(tmp_path: Path) -> dict[str, Path]:
     folder = tmp_path / "report"
-    return {
-        "table": folder / "sweep.html",
-        "plot": folder / "primary-metric.svg",
-        "confusion": folder / "confusion-matrix.svg",
-        "metrics": folder / "model-metrics.html",
-    }
+    return {"table": folder / "sweep.html", "plot": folder / "primary-metric.svg"}
 
 
-def test_a_run_without_a_confusion_matrix_gets_a_picture_saying_so(tmp_path: Path):
-    files = report_files(tmp_path)
-    lines: list[str] = []
+def test_the_sweep_stage_says_which_trial_won_and_which_version_was_registered(tmp_path: Path):
     sweep = summary({"kernel": ["rbf", "linear"]}, [0.9, 0.5])
-    sweep_report.draw_report(sweep, RUN, MODEL, **files, log=lines.append)
-    assert all(path.is_file() for path in files.values())
-    message = texts(parse(files["confusion"].read_text()), "message")
-    assert message == [
-        "Run run1 of model an-experiment:1 logged no confusion matrix",
-        '(a metric {"class_labels": [...], "matrix": [[...], ...]})',
-    ]
-    assert "run run1 logged no confusion matrix" in "\n".join(lines)
-    assert len(groups(parse(files["plot"].read_text()), "panel-")) == 1
+    sweep["best"].update(parameters={"kernel": "rbf"}, value=0.9)
+    arguments = []
+    for name, content in {"summary": sweep, "model": MODEL}.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(content))
+        arguments += [f"--{name}", str(tmp_path / f"{name}.json")]
+    for name, path in report_files(tmp_path).items():
+        arguments += [f"--{name}", str(path)]
+    done = subprocess.run(
+        [sys.executable, "-m", "snakeyard.stages", "sweep-report", *arguments,
+         "--log", str(tmp_path / "sweep_report.log")],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(SRC)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    said = (
+        "sweep of an-experiment: trial 000000000000 won (kernel=rbf) with Accuracy=0.9 of 2 "
+        "trials (run run0); registered as model an-experiment:3"
+    )
+    assert done.stderr.splitlines() == [f"snakeyard sweep-report: {said}"]  # on the console
+    assert said in (tmp_path / "sweep_report.log").read_text()
+    assert all(path.is_file() for path in report_files(tmp_path).values())
 
 
 def test_without_matplotlib_the_report_stage_fails_with_one_line(tmp_path: Path, monkeypatch):
-    inputs = {"summary": summary({"kernel": ["rbf", "linear"]}, [0.9, 0.5]), "run": RUN, "model": MODEL}
+    sweep = summary({"kernel": ["rbf", "linear"]}, [0.9, 0.5])
+    sweep["best"].update(parameters={"kernel": "rbf"}, value=0.9)
+    inputs = {"summary": sweep, "model": MODEL}
     arguments = []
     for name, content in inputs.items():
         (tmp_path / f"{name}.json").write_text(json.dumps(content))
@@ -246,14 +247,16 @@ def test_without_matplotlib_the_report_stage_fails_with_one_line(tmp_path: Path,
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(SRC)})  # fmt: skip
     assert done.returncode == 1
-    assert done.stderr.splitlines() == [
-        "snakeyard sweep-report: error: the sweep report needs matplotlib: "
+    # which trial won is said first: it needs no matplotlib
+    assert done.stderr.splitlines()[0].startswith("snakeyard sweep-report: sweep of an-experiment")
+    assert done.stderr.splitlines()[1:] == [
+        "snakeyard sweep-report: error: the report needs matplotlib: "
         "pip install 'snakeyard[report]' (or pip install matplotlib)"
     ]
     assert not (tmp_path / "report").exists()  # nothing half written
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
     with pytest.raises(SnakeyardError, match=r"pip install 'snakeyard\[report\]'"):
-        sweep_report.message_figure("no matplotlib")
+        drawing.message_figure("no matplotlib")
 
 
 def test_importing_the_stages_and_the_report_module_imports_no_matplotlib():
