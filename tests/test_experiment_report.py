@@ -109,7 +109,7 @@ def test_the_default_experiment_says_what_it_did_and_reports_its_run(project: Pr
 
         overview = read("report/report.html")
         metrics, curves, images = read("model-metrics.html"), read("curves.svg"), read("images.html")
-    assert "snakeyard trained and registered 1 experiment(s)" in overview
+    assert "snakeyard trained and registered 1 experiment." in overview
     # the metrics table, with the model's lineage
     assert "<td>model</td><td>sklearn-iris:1</td>" in metrics
     assert f"<td>run</td><td>{trained}</td>" in metrics

@@ -167,3 +167,49 @@ def test_the_metrics_column_is_readable_and_bounded_whatever_was_logged():
     assert summary(list(range(100_000))) == "100,000 values, last 99999 (min 0, max 99999)"
     assert len(metric_summary({f"m{k}": k for k in range(1000)})) < 120
     assert metric_summary({f"m{k}": k for k in range(1000)}).endswith(" more)")
+
+
+def test_watch_redraws_the_running_runs_until_they_end(tmp_path: Path, monkeypatch):
+    stop = tmp_path / "stop"
+    monkeypatch.setenv("TICK_STOP", str(stop))
+    stage, root = start_train(tmp_path, TICKING_SCRIPT)
+    registry = Registry(root)
+    wait_for(lambda: logged_losses(registry) >= 2, seconds=60)
+    [run] = registry.list_runs()
+    # bounded by --timeout while the run goes on
+    bounded = cli(root, "runs", "watch", "--interval", "0.2", "--timeout", "1", "--metric", "loss")
+    assert bounded.returncode == 0, bounded.stderr
+    [row] = [line for line in bounded.stdout.splitlines() if line.startswith(run["id"])][-1:]
+    assert row.split()[1] == "Running" and row.split()[-1].startswith("loss=")
+
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "snakeyard", "--registry", str(root), "runs", "watch",
+         "--experiment", "slow", "--interval", "0.2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    stop.touch()
+    out, err = watcher.communicate(timeout=120)
+    assert watcher.returncode == 0, err
+    assert stage.wait(timeout=60) == 0
+    # it ends by itself once no run is Running; its last drawing shows how the run ended
+    last = out.strip().split("\n\n")[-1].splitlines()
+    assert last[0].endswith("0 runs running")
+    [row] = [line for line in last if line.startswith(run["id"])]
+    assert row.split()[1] == "Completed" and "loss=" in row
+
+
+def test_watch_says_how_far_a_sweep_has_come():
+    from snakeyard.training.follow import sweep_lines
+
+    def trial(k: int, status: str, accuracy: float | None) -> dict:
+        metrics = {"Accuracy": accuracy} if accuracy is not None else {}
+        return {"id": f"sw_1796000000_0000000{k}", "experiment": "sw", "status": status,
+                "trial": {"id": f"{k:012x}", "parameters": {}}, "metrics": metrics}  # fmt: skip
+
+    runs = [trial(1, "Completed", 0.7), trial(2, "Completed", 0.9), trial(3, "Running", 0.95),
+            trial(4, "Failed", None), trial(5, "Lost", None)]  # fmt: skip
+    assert sweep_lines(runs, "Accuracy", "maximize") == [
+        "sweep sw: 2 trials done, 1 running, 2 failed; best so far trial 000000000002 "
+        "(run sw_1796000000_00000002) Accuracy=0.9"
+    ]
+    assert sweep_lines(runs, "Accuracy", "minimize")[0].endswith("Accuracy=0.7")

@@ -22,7 +22,7 @@ from .files import human_bytes, resolved
 from .registry.registry import Registry
 from .registry.versions import parse_ref
 from .sweeps.ranking import metric_value, sort_by_metric
-from .training.metric_values import summary
+from .training.metric_values import metrics_line, summary
 
 
 def table(headers: list[str], rows: list[list[Any]]) -> str:
@@ -79,15 +79,7 @@ def file_lines(files: list[dict[str, Any]]) -> dict[str, str]:
 def metric_summary(metrics: dict[str, Any], width: int = 100) -> str:
     """The metrics as ``name=value``, each value summarised in a bounded line; those that
     fit in about ``width`` characters, then how many more there are."""
-    shown: list[str] = []
-    length = 0
-    for k, (name, value) in enumerate(metrics.items()):
-        part = f"{name}={short(value)}"
-        if shown and length + len(part) + 2 > width:
-            return ", ".join(shown) + f" (+{len(metrics) - k} more)"
-        shown.append(part)
-        length += len(part) + 2
-    return ", ".join(shown)
+    return metrics_line(metrics, width)
 
 
 # ---------------------------------------------------------------------- models

@@ -54,15 +54,16 @@ def lineage_rows(run: dict[str, Any], model: dict[str, Any]) -> list[dict[str, A
     rows = [
         {"field": "model", "value": f"{model['name']}:{model['version']}"},
         {"field": "run", "value": run["id"]},
-        {"field": "trial", "value": trial.get("id", "")},
     ]
+    if trial:
+        rows.append({"field": "trial", "value": trial.get("id", "")})
     rows += [
         {"field": f"param:{name}", "value": value}
         for name, value in trial.get("parameters", {}).items()
     ]
     rows += [
         {"field": "status", "value": run.get("status")},
-        {"field": "duration (s)", "value": run.get("duration_seconds")},
+        {"field": "duration", "value": f"{run.get('duration_seconds')} s"},
         {"field": "dataset", "value": _version(dataset, "content_hash")},
         {"field": "environment", "value": _version(environment, "method")},
         {"field": "code snapshot",
@@ -118,7 +119,7 @@ def images_page(run: dict[str, Any]) -> str:
         path = folder / entry["path"]
         mime = MIME.get(path.suffix.lower(), "application/octet-stream")
         data = base64.b64encode(path.read_bytes()).decode("ascii")
-        caption = html.escape(f"{name} ({entry['path']})")
+        caption = f"<b>{html.escape(name)}</b> ({html.escape(entry['path'])})"
         parts.append(
             f'<figure><img alt="{html.escape(name)}" src="data:{mime};base64,{data}" '
             f'style="max-width: 100%"><figcaption>{caption}</figcaption></figure>'

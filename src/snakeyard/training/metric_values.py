@@ -125,6 +125,20 @@ def _count(count: int, noun: str) -> str:
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
+def metrics_line(metrics: dict[str, Any], width: int = 100) -> str:
+    """The metrics as ``name=value, ...``, each value summarised; those that fit in about
+    ``width`` characters, then how many more there are."""
+    shown: list[str] = []
+    length = 0
+    for k, (name, value) in enumerate(metrics.items()):
+        part = f"{name}={summary(value)}"
+        if shown and length + len(part) + 2 > width:
+            return ", ".join(shown) + f" (+{len(metrics) - k} more)"
+        shown.append(part)
+        length += len(part) + 2
+    return ", ".join(shown)
+
+
 def latest_number(value: Any) -> float | None:
     """The number a metric stands at: a scalar, or a list's last number; else None."""
     if isinstance(value, list) and value:

@@ -71,7 +71,7 @@ def outcome_line(record: RunRecord) -> str:
     from .metric_values import metrics_line
 
     trial = f" (trial {record['trial']['id']})" if record.get("trial") else ""
-    metrics = metrics_line(record.get("metrics") or {}) or "no metrics logged"
+    metrics = metrics_line(record.get("metrics") or {}, width=160) or "no metrics logged"
     return (
         f"run {record['id']}{trial} of {record['experiment']}: {record['status']} in "
         f"{record.get('duration_seconds')} s; {metrics}"
