@@ -468,9 +468,15 @@ def runs_compare(registry: Registry, args: argparse.Namespace) -> Any:
     compared = compare_runs([registry.get_run(run_id) for run_id in args.run_ids])
     if args.json:
         return compared
+    def shown(field: str, value: Any) -> str:
+        if value is None:
+            return "-"
+        # a hash, like git's short commit ids: enough to tell two apart
+        return value[:12] if field in ("snapshot_hash", "git_commit") else short(value)
+
     rows = [
         ["*" if row["differs"] else "", row["field"],
-         *["-" if v is None else short(v) for v in row["values"]]]
+         *[shown(row["field"], v) for v in row["values"]]]
         for row in compared["rows"]
     ]  # fmt: skip
     differ = sum(row["differs"] for row in compared["rows"])

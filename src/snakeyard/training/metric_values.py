@@ -94,10 +94,6 @@ def _list_summary(value: list[Any]) -> str:
         return f"table of {_count(len(value), 'row')}, {_count(len(columns), 'column')}"
     if len(value) == 1:
         return summary(value[0])
-    if all(is_number(v) for v in value):
-        low, high = min(value), max(value)
-        last, low, high = number(value[-1]), number(low), number(high)
-        return f"{len(value):,} values, last {last} (min {low}, max {high})"
     return f"{len(value):,} values, last {_inner(value[-1])}"
 
 
