@@ -275,7 +275,12 @@ def experiment_reports():
     return expand(
         "results/{experiment}/report/{name}",
         experiment=sorted(CFG["experiments"]),
-        name=("model-metrics.html", "curves.svg", "confusion-matrix.svg", "images.html"),
+        name=(
+            "model-metrics.html",
+            "curves.svg",
+            "confusion-matrix.svg",
+            "images.html",
+        ),
     )
 
 

@@ -14,7 +14,10 @@ rule experiment_report:
             caption="../report/model-metrics.rst",
             category="{experiment}",
             subcategory="Registered model",
-            labels={"experiment": "{experiment}", "figure": "model, lineage and metrics"},
+            labels={
+                "experiment": "{experiment}",
+                "figure": "model, lineage and metrics",
+            },
         ),
         curves=report(
             "results/{experiment}/report/curves.svg",
