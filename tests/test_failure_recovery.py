@@ -38,7 +38,7 @@ pytestmark = pytest.mark.integration
 
 NOTHING = "Nothing to be done"
 RULES = ("fetch", "upload", "lock", "train", "trial", "sweep", "sweep_report", "collect",
-         "register")  # fmt: skip
+         "register", "experiment_report")  # fmt: skip
 
 # A quick training script. --x is its score; --hold FILE makes the first attempt that
 # takes FILE wait until its runner (the train stage's process) is gone, after writing

@@ -14,7 +14,7 @@ import json
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import __version__
 from .errors import SnakeyardError
@@ -398,17 +398,12 @@ def runs_show(registry: Registry, args: argparse.Namespace) -> Any:
     ])  # fmt: skip
 
 
-class Finished(int):
-    """The exit code of a command that printed its own output (``runs logs --follow``),
-    with the line it says last on stderr."""
+class Finished(NamedTuple):
+    """What a command that printed its own output (``runs logs``, ``runs watch``) ends
+    with: its exit code, and a last line for stderr (none when empty)."""
 
-    message = ""
-
-
-def exit_with(code: int, message: str) -> Finished:
-    done = Finished(code)
-    done.message = message
-    return done
+    code: int
+    message: str = ""
 
 
 def runs_logs(registry: Registry, args: argparse.Namespace) -> Any:
@@ -419,10 +414,10 @@ def runs_logs(registry: Registry, args: argparse.Namespace) -> Any:
     try:
         r = follow_log(registry, args.run_id, out, follow=args.follow)
     except KeyboardInterrupt:
-        return exit_with(130, "")
+        return Finished(130)
     if not args.follow:
-        return exit_with(0, "")
-    return exit_with(EXIT_CODES.get(r["status"], 1), f"run {r['id']}: {run_status(r)}")
+        return Finished(0)
+    return Finished(EXIT_CODES.get(r["status"], 1), f"run {r['id']}: {run_status(r)}")
 
 
 def runs_watch(registry: Registry, args: argparse.Namespace) -> Any:
@@ -454,8 +449,8 @@ def runs_watch(registry: Registry, args: argparse.Namespace) -> Any:
         watch(registry, draw, experiment=args.experiment, interval=args.interval,
               timeout=args.timeout)  # fmt: skip
     except KeyboardInterrupt:
-        return exit_with(130, "")
-    return exit_with(0, "")
+        return Finished(130)
+    return Finished(0)
 
 
 def runs_compare(registry: Registry, args: argparse.Namespace) -> Any:
@@ -657,7 +652,7 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(result, Finished):  # it printed its own output
         if result.message:
             print(f"snakeyard: {result.message}", file=sys.stderr)
-        return int(result)
+        return result.code
     try:
         if args.json:
             json.dump(result, sys.stdout, indent=2, sort_keys=True)
