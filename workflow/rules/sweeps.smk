@@ -60,17 +60,14 @@ rule sweep_report:
             caption="../report/sweep.rst",
             category="{experiment}",
             subcategory="Sweep",
-            labels={"experiment": "{experiment}", "figure": "trials"},
+            labels={"figure": "trials"},
         ),
         plot=report(
             "results/{experiment}/report/primary-metric.svg",
             caption="../report/primary-metric.rst",
             category="{experiment}",
             subcategory="Sweep",
-            labels={
-                "experiment": "{experiment}",
-                "figure": "primary metric by parameter",
-            },
+            labels={"figure": "primary metric by parameter"},
         ),
     log:
         "logs/sweep_report/{experiment}.log",
