@@ -482,11 +482,14 @@ class Registry:
             self.contained(path, f"run {run_id}")
         return folder
 
-    def get_run(self, run_id: str) -> RunRecord:
+    def get_run(self, run_id: str, so_far: bool = True) -> RunRecord:
         """The record of one run, found by its id; a Running run whose process is gone
-        reads as ``Lost``."""
+        reads as ``Lost``. A run that has not ended has what it logged so far (see
+        :func:`with_logged_so_far`) unless ``so_far`` is False (its status alone is
+        wanted)."""
         path = self._run_record(run_id)
-        return with_logged_so_far(_as_read(self._read_run(path), path.parent), path.parent)
+        record = _as_read(self._read_run(path), path.parent)
+        return with_logged_so_far(record, path.parent) if so_far else record
 
     def _run_record(self, run_id: str) -> Path:
         if not RUN_ID_PATTERN.fullmatch(run_id):

@@ -42,7 +42,7 @@ def follow_log(
     """Copy run ``run_id``'s output to ``out``; with ``follow``, keep copying what the
     script adds until the run is no longer Running (it ended, or its process is gone),
     then return its record as it reads at the end."""
-    record = registry.get_run(run_id)
+    record = registry.get_run(run_id, so_far=False)
     path = std_log(record)
     offset = 0
     while True:
@@ -50,7 +50,7 @@ def follow_log(
         if not follow or record["status"] != "Running":
             break
         sleep(poll)
-        record = registry.get_run(run_id)
+        record = registry.get_run(run_id, so_far=False)  # its status, not its metrics
     # what the script wrote between the last copy and its end
     _copy_from(path, offset, out)
     return record
