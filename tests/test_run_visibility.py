@@ -213,3 +213,11 @@ def test_watch_says_how_far_a_sweep_has_come():
         "(run sw_1796000000_00000002) Accuracy=0.9"
     ]
     assert sweep_lines(runs, "Accuracy", "minimize")[0].endswith("Accuracy=0.7")
+
+
+def test_watch_refuses_a_bad_interval_or_timeout_in_one_line(tmp_path: Path):
+    (tmp_path / "registry").mkdir()
+    for args, said in [(["--interval", "0"], "invalid --interval 0: use seconds above 0"),
+                       (["--timeout", "-1"], "invalid --timeout -1: use seconds, 0 or more")]:
+        done = cli(tmp_path / "registry", "runs", "watch", *args)
+        assert done.returncode == 1 and done.stderr == f"snakeyard: error: {said}\n"

@@ -423,11 +423,10 @@ def runs_logs(registry: Registry, args: argparse.Namespace) -> Any:
 def runs_watch(registry: Registry, args: argparse.Namespace) -> Any:
     from .training.follow import clear_screen, sweep_lines, watch, watch_rows
 
-    if args.interval <= 0 or (args.timeout is not None and args.timeout < 0):
-        raise SnakeyardError(
-            f"invalid --interval {args.interval} / --timeout {args.timeout}: "
-            "use seconds above 0 (and a timeout of 0 or more)"
-        )
+    if not args.interval > 0:
+        raise SnakeyardError(f"invalid --interval {args.interval:g}: use seconds above 0")
+    if args.timeout is not None and not args.timeout >= 0:
+        raise SnakeyardError(f"invalid --timeout {args.timeout:g}: use seconds, 0 or more")
     clear = clear_screen(sys.stdout)
 
     def draw(runs: list[dict[str, Any]]) -> None:
