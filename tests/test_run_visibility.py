@@ -184,7 +184,7 @@ def test_watch_redraws_the_running_runs_until_they_end(tmp_path: Path, monkeypat
 
     watcher = subprocess.Popen(
         [sys.executable, "-m", "snakeyard", "--registry", str(root), "runs", "watch",
-         "--experiment", "slow", "--interval", "0.2"],
+         "--experiment", "slow", "--interval", "0.2", "--grace", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     stop.touch()

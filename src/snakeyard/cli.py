@@ -22,6 +22,7 @@ from .files import human_bytes, resolved
 from .registry.registry import Registry
 from .registry.versions import parse_ref
 from .sweeps.ranking import metric_value, sort_by_metric
+from .training.follow import GRACE_SECONDS
 from .training.metric_values import metrics_line, summary
 
 
@@ -425,6 +426,8 @@ def runs_watch(registry: Registry, args: argparse.Namespace) -> Any:
 
     if not args.interval > 0:
         raise SnakeyardError(f"invalid --interval {args.interval:g}: use seconds above 0")
+    if not args.grace >= 0:
+        raise SnakeyardError(f"invalid --grace {args.grace:g}: use seconds, 0 or more")
     if args.timeout is not None and not args.timeout >= 0:
         raise SnakeyardError(f"invalid --timeout {args.timeout:g}: use seconds, 0 or more")
     clear = clear_screen(sys.stdout)
@@ -446,7 +449,7 @@ def runs_watch(registry: Registry, args: argparse.Namespace) -> Any:
 
     try:
         watch(registry, draw, experiment=args.experiment, interval=args.interval,
-              timeout=args.timeout)  # fmt: skip
+              timeout=args.timeout, grace=args.grace)  # fmt: skip
     except KeyboardInterrupt:
         return Finished(130)
     return Finished(0)
@@ -614,6 +617,10 @@ def parser() -> argparse.ArgumentParser:
     watching.add_argument(
         "--timeout", type=float, default=None, help="stop after this many seconds"
     )
+    watching.add_argument(
+        "--grace", type=float, default=GRACE_SECONDS, metavar="SECONDS",
+        help="once no run is running, wait this long for the next one before ending",
+    )  # fmt: skip
     comparing = verb(runs, "compare", runs_compare, "runs side by side, differences marked")
     comparing.add_argument("run_ids", nargs="+", metavar="RUN_ID", help="two run ids or more")
     settle = verb(runs, "settle", runs_settle, "record a Lost run as Failed")

@@ -22,6 +22,9 @@ STDOUT_LOG = "logs/std_log.txt"  # under the run's work/ folder; runner.py write
 # the exit code of `runs logs --follow` for each way a run ends
 EXIT_CODES = {"Completed": 0, "Failed": 1, "Lost": 3}
 ENDED_RECENTLY_SECONDS = 300
+# how long `runs watch` waits, once no run is Running, for the next one to start (a
+# sweep's next trial, the next experiment) before it ends
+GRACE_SECONDS = 10.0
 CHUNK = 1 << 16
 
 
@@ -105,9 +108,10 @@ def sweep_lines(runs: list[RunRecord], metric: str | None, goal: str) -> list[st
     for experiment in experiments:
         trials = [r for r in runs if r["experiment"] == experiment and r.get("trial")]
         count = {s: sum(r["status"] == s for r in trials) for s in EXIT_CODES | {"Running": 0}}
+        done = count["Completed"]
         line = (
-            f"sweep {experiment}: {count['Completed']} trials done, {count['Running']} "
-            f"running, {count['Failed'] + count['Lost']} failed"
+            f"sweep {experiment}: {done} trial{'' if done == 1 else 's'} done, "
+            f"{count['Running']} running, {count['Failed'] + count['Lost']} failed"
         )
         scored = [(primary(r, metric), r) for r in trials if r["status"] == "Completed"]
         scored = [(value, r) for value, r in scored if value is not None]
@@ -142,17 +146,26 @@ def watch(
     experiment: str | None,
     interval: float,
     timeout: float | None,
+    grace: float = GRACE_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[RunRecord]:
-    """Draw the watched runs every ``interval`` seconds until none is Running (at least
-    once), or ``timeout`` seconds have passed; return the runs of the last drawing."""
+    """Draw the watched runs every ``interval`` seconds until none has been Running for
+    ``grace`` seconds, or ``timeout`` seconds have passed; return the runs of the last
+    drawing."""
     started = time.time()
     since = started - ENDED_RECENTLY_SECONDS
+    idle_since: float | None = None
     while True:
         runs = watched_runs(registry, experiment, since)
         draw(runs)
-        running = any(r["status"] == "Running" for r in runs)
-        if not running or (timeout is not None and time.time() - started + interval > timeout):
+        now = time.time()
+        if any(r["status"] == "Running" for r in runs):
+            idle_since = None
+        elif idle_since is None:
+            idle_since = now
+        if idle_since is not None and now - idle_since >= grace:
+            return runs
+        if timeout is not None and now - started + interval > timeout:
             return runs
         sleep(interval)
 
