@@ -63,7 +63,7 @@ def test_the_report_holds_the_lineage_every_metric_each_curve_and_every_image(tm
                          ("environment", "sklearn:1 (conda-lock)"),
                          ("code snapshot", f"{'cd' * 32} (3 files)"), ("git commit", "0123abc")]:
         assert f"<td>{field}</td><td>{value}</td>" in page, field  # fmt: skip
-    assert '<td>param:penalty</td><td class="number">1</td>' in page
+    assert "<td>param:penalty</td><td>1.0</td>" in page
     assert '<td>Accuracy</td><td class="number">0.97</td>' in page
     assert "<td>loss</td><td>3 values, last 0.25</td>" in page
     assert "<td>matrix</td><td>2x2 confusion matrix</td>" in page

@@ -57,8 +57,9 @@ def lineage_rows(run: dict[str, Any], model: dict[str, Any]) -> list[dict[str, A
     ]
     if trial:
         rows.append({"field": "trial", "value": trial.get("id", "")})
+    # as text, like every value of this table: a parameter is a setting, not a measure
     rows += [
-        {"field": f"param:{name}", "value": value}
+        {"field": f"param:{name}", "value": summary(value)}
         for name, value in trial.get("parameters", {}).items()
     ]
     rows += [
