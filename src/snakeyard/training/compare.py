@@ -18,6 +18,13 @@ def _reference(ref: dict[str, Any] | None) -> str | None:
     return f"{ref['name']}:{ref['version']}{content}"
 
 
+def _duration(record: RunRecord) -> float | None:
+    """How long the run took, or for one still running, how long it has run so far."""
+    if record.get("duration_seconds") is not None:
+        return record["duration_seconds"]
+    return record.get("elapsed_seconds")
+
+
 def _same(values: list[Any]) -> bool:
     first = json.dumps(values[0], sort_keys=True, default=str)
     return all(json.dumps(v, sort_keys=True, default=str) == first for v in values[1:])
@@ -31,7 +38,7 @@ def compare_runs(records: list[RunRecord]) -> dict[str, Any]:
         ("experiment", lambda r: r["experiment"]),
         ("status", lambda r: r["status"]),
         ("start", lambda r: r.get("start")),
-        ("duration_seconds", lambda r: r.get("duration_seconds", r.get("elapsed_seconds"))),
+        ("duration_seconds", _duration),
         ("host", lambda r: r.get("host")),
         ("trial", lambda r: (r.get("trial") or {}).get("id")),
         ("dataset", lambda r: _reference(r.get("dataset"))),
