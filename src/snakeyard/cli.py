@@ -579,6 +579,37 @@ def verify(registry: Registry, args: argparse.Namespace) -> Any:
     return f"checked {checked} in {registry.root}: every sha256 matches, nothing unlisted"
 
 
+def gc(registry: Registry, args: argparse.Namespace) -> Any:
+    from .registry.gc import collect_garbage
+
+    found = collect_garbage(
+        registry,
+        dry_run=args.dry_run,
+        runs_older_than=args.runs_older_than,
+        keep_failed=args.keep_failed,
+    )
+    if args.json:
+        return found
+    removed = [g for g in found if "kept" not in g]
+    freed = human_bytes(sum(g["bytes"] for g in removed))
+    verb = "would remove" if args.dry_run else "removed"
+    lines = [f"{verb} {g['kind']:<12} {human_bytes(g['bytes']):>10}  {g['path']}" for g in removed]
+    lines += [f"kept {g['kind']:<12} {g['path']}: {g['kept']}" for g in found if "kept" in g]
+    lines.append(f"{verb} {plural(len(removed), 'item')}, {freed} freed")
+    return "\n".join(lines)
+
+
+def days(text: str) -> float:
+    """A ``DAYS`` option: a number from 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"invalid number of days {text!r}: use a number from 0")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     """The ``snakeyard`` command line."""
     common = argparse.ArgumentParser(add_help=False)
@@ -702,6 +733,20 @@ def parser() -> argparse.ArgumentParser:
         "verify", parents=[common], help="check every sha256, path and file in the registry"
     )
     check.set_defaults(function=verify)
+
+    collect = nouns.add_parser(
+        "gc", parents=[common], help="remove what no live version, alias or running run needs"
+    )
+    collect.set_defaults(function=gc)
+    collect.add_argument("--dry-run", action="store_true", help="list it, remove nothing")
+    collect.add_argument(
+        "--runs-older-than", type=days, default=30, metavar="DAYS",
+        help="remove work folders of runs ended more than DAYS ago (default 30)",
+    )  # fmt: skip
+    collect.add_argument(
+        "--keep-failed", type=days, default=None, metavar="DAYS",
+        help="keep failed and lost runs' work folders this long (default: --runs-older-than)",
+    )  # fmt: skip
     return top
 
 

@@ -238,6 +238,15 @@ class ModelSpec(TypedDict):
     alias: NotRequired[str | None]  # set on the registered version by the register stage
 
 
+class Garbage(TypedDict):
+    """One thing ``snakeyard gc`` removes (or, with ``--dry-run``, would remove)."""
+
+    kind: str  # "run work", "model files", "data folder", "blob" or "temporary"
+    path: str
+    bytes: int  # what removing it frees: files that no other hard link keeps
+    kept: NotRequired[str]  # why it was left after all (needed since it was listed)
+
+
 class FetchSpec(TypedDict, total=False):
     """How the ``fetch`` stage checks a data set (``--spec``, JSON)."""
 

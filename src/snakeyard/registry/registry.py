@@ -158,10 +158,16 @@ class Registry:
             "content_hash": digest,
         }
 
+        # a finished run's outputs are the registry's own: the version shares their bytes
+        # (hard links, read-only); a user's file is copied, since they may change it later
+        from_run = resolved(source, name).is_relative_to(self.models.registry_folder() / "runs")
+
         def fill(folder: Path) -> None:
             # the user's own folder, listed a moment ago: links out of it are followed
             target = folder / "artifacts" / under
-            copy_manifest(source, target, manifest, f"model {name}", contain_source=False)
+            copy_manifest(
+                source, target, manifest, f"model {name}", contain_source=False, link=from_run
+            )
 
         return {**self.models.publish(name, meta, fill), "new": True}
 
