@@ -25,6 +25,7 @@ def register(
 ) -> ModelReceipt:
     """Register ``model['path']`` of the run recorded in ``run`` as model ``model['name']``
     (a new version, or the one this run already registered); write the receipt to ``out``.
+    With ``model['alias']``, that version gets the alias (set, or moved to it).
 
     The framework version, when the configuration leaves it empty, comes from the
     package list of the environment in the receipt ``environment``. Raises
@@ -66,5 +67,11 @@ def register(
         metrics=record["metrics"],
     )
     log(f"model {model['name']!r} from run {record['id']} {outcome(meta)}")
+    alias = model.get("alias")
+    if alias:
+        # declared in the experiment: the version registered (or found again) gets it
+        event = store.set_alias(model["name"], meta["version"], alias)
+        moved = f" (moved from {event['from']})" if event and event["from"] else ""
+        log(f"alias {model['name']}@{alias} -> version {meta['version']}{moved}")
     keys = ("name", "version", "content_hash", "run_id", "new")
     return write_receipt(out, meta, keys, store.root)
