@@ -18,7 +18,7 @@ from ..errors import InvalidNameError, SnakeyardError
 from ..files import temporary_name
 from ..records import LifecycleEvent
 from .lifecycle import aliases_of, version_state
-from .versions import VersionStore, check_alias, check_name
+from .versions import VersionStore, check_alias, check_name, split_ref
 
 
 def _live(store: VersionStore, name: str, version: int, state: dict[str, Any], doing: str) -> None:
@@ -37,7 +37,7 @@ def set_alias(
     """Point ``alias`` of ``name`` at ``version`` (set it, or move it); None when it points
     there already."""
     check_alias(alias)
-    number = store.resolve(name, version)
+    name, number = _target(store, name, version)
 
     def make(state: dict[str, Any]) -> dict[str, Any] | None:
         _live(store, name, number, state, f"set alias {alias!r} on")
@@ -76,7 +76,7 @@ def edit_tags(
     for key in [*set_tags, *remove]:
         if not isinstance(key, str) or not key or "=" in key:
             raise InvalidNameError(f"invalid tag key {key!r}: a non-empty text without '='")
-    number = store.resolve(name, version)
+    name, number = _target(store, name, version)
 
     def make(state: dict[str, Any]) -> dict[str, Any]:
         _live(store, name, number, state, "tag")
@@ -87,7 +87,7 @@ def edit_tags(
 
 def describe(store: VersionStore, name: str, version: int | str, text: str) -> LifecycleEvent:
     """Replace the description of one version."""
-    number = store.resolve(name, version)
+    name, number = _target(store, name, version)
 
     def make(state: dict[str, Any]) -> dict[str, Any]:
         _live(store, name, number, state, "describe")
@@ -101,7 +101,7 @@ def describe(store: VersionStore, name: str, version: int | str, text: str) -> L
 
 def archive(store: VersionStore, name: str, version: int) -> LifecycleEvent:
     """Hide one version from ``latest`` and from lists; it stays loadable by number."""
-    number = store.resolve(name, _number(version, "archive"))
+    name, number = _target(store, name, version, "archive")
 
     def make(state: dict[str, Any]) -> dict[str, Any]:
         _live(store, name, number, state, "archive")
@@ -118,7 +118,7 @@ def archive(store: VersionStore, name: str, version: int) -> LifecycleEvent:
 
 def restore(store: VersionStore, name: str, version: int) -> LifecycleEvent:
     """Bring an archived version back into ``latest`` and lists."""
-    number = store.resolve(name, _number(version, "restore"))
+    name, number = _target(store, name, version, "restore")
 
     def make(state: dict[str, Any]) -> dict[str, Any]:
         _live(store, name, number, state, "restore")
@@ -145,7 +145,7 @@ def delete(
     a live model came from). ``remove_files(folder)`` removes the bytes after the
     tombstone is recorded, so that no reader uses a version while it is taken apart.
     """
-    number = store.resolve(name, _number(version, "delete"))
+    name, number = _target(store, name, version, "delete")
     if check is not None:
         check(number)
 
@@ -186,10 +186,14 @@ def remove_artifacts(store: VersionStore, folder: Path) -> bool:
     return True
 
 
-def _number(version: int | str, verb: str) -> int:
-    """Archive, restore and delete name a version by its number, never by what may move."""
-    if isinstance(version, int) and not isinstance(version, bool) and version >= 1:
-        return version
+def _target(
+    store: VersionStore, name: str, version: int | str, verb: str | None = None
+) -> tuple[str, int]:
+    """The name and version number a change is made to; ``name`` may be a whole
+    reference. Archive, restore and delete (``verb``) need a number: never what may move."""
+    name, version = split_ref(name, version, f"{store.kind} name")
+    if verb is None or (isinstance(version, int) and not isinstance(version, bool)):
+        return name, store.resolve(name, version)
     raise InvalidNameError(
         f"{verb} needs a version number (NAME:N), not {version!r}: 'latest' and aliases "
         "move, and the version they name now may not be the one meant"
