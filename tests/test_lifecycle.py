@@ -367,3 +367,35 @@ def test_across_filesystems_a_read_only_copy_is_made(tmp_path):
         assert (target / "model.joblib").stat().st_mode & 0o222 == 0
     finally:
         subprocess.run(["rm", "-rf", str(target)], check=True)
+
+
+# --------------------------------------------------------------- the workflow
+def test_the_workflow_sets_the_declared_alias_and_stores_the_model_once(project):
+    config = project.config()
+    config["experiments"]["sklearn-iris"]["model"]["alias"] = "candidate"
+    project.write_config(config)
+    project.snakemake()
+    registry = project.registry
+    meta = registry.get_model("sklearn-iris@candidate")
+    assert meta["version"] == 1 and meta["aliases"] == ["candidate"]
+    run = registry.get_run(meta["run_id"])
+    in_run = Path(run["folder"]) / "work" / "outputs" / "model.joblib"
+    in_results = project.path / "results" / "sklearn-iris" / "outputs" / "model.joblib"
+    stored = Path(meta["artifact_path"])
+    assert os.path.samestat(in_run.stat(), stored.stat())
+    assert os.path.samestat(in_results.stat(), stored.stat())
+    assert stored.stat().st_nlink == 3 and stored.stat().st_mode & 0o222 == 0
+    assert list(load_model("sklearn-iris@candidate", registry=registry).predict([[5.1, 3.5, 1.4, 0.2]])) == [0]
+    moves = project.cli("models", "show", "sklearn-iris@candidate", "--history")
+    assert moves.returncode == 0 and moves.stdout.splitlines()[1].split()[-2:] == ["-", "1"]
+
+
+def test_a_model_alias_follows_the_alias_rules(project):
+    from conftest import ROOT
+    from snakeyard.config import resolve, validate
+
+    config = project.config()
+    config["experiments"]["sklearn-iris"]["model"]["alias"] = "latest"
+    schema = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+    with pytest.raises(SnakeyardError, match=r"experiments.sklearn-iris.model.alias: invalid alias 'latest'"):
+        resolve(validate(config, schema), ROOT, ROOT)
