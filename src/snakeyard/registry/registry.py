@@ -746,15 +746,17 @@ class Registry:
             (self.environments, self._environment_problems),
         )
         for store, check in checks:
-            for name in store.names():
-                label = f"history of {store.kind} {name}"
-                yield label, _problems_of(label, _history_problems, store, name)
             for label, folder in store.each_version():
                 yield label, _problems_of(label, _check_version, store, folder, check)
         for folder in sorted(self.runs_root.glob("*/*")):
             if folder.is_dir():
                 label = f"run {folder.name}"
                 yield label, _problems_of(label, self._run_problems, folder, label)
+        for store in (self.models, self.datasets):
+            for name in store.names():
+                if store.lifecycle.history_folder(name).is_dir():
+                    label = f"history of {store.kind} {name}"
+                    yield label, _problems_of(label, _history_problems, store, name)
 
     def _run_problems(self, folder: Path, label: str) -> list[str]:
         record = folder / "run.json"
