@@ -19,7 +19,7 @@ from . import __version__
 from .errors import SnakeyardError
 from .files import human_bytes, resolved
 from .registry.registry import Registry
-from .registry.versions import parse_ref
+from .registry.versions import parse_ref, parse_version
 from .sweeps.ranking import metric_value, sort_by_metric
 
 REF_HELP = "model NAME, NAME:VERSION or NAME@ALIAS; without a version, the latest"
@@ -239,7 +239,7 @@ def models_alias(registry: Registry, args: argparse.Namespace) -> Any:
         return f"alias {args.name}@{event['alias']} removed (was on version {event['from']})"
     if args.alias is None:
         raise SnakeyardError("models alias needs NAME VERSION ALIAS (or NAME ALIAS --delete)")
-    version = parse_ref(f"{args.name}:{args.version}", "model name")[1]
+    version = parse_version(args.version, f"{args.name}:{args.version}")
     event = registry.set_alias(args.name, version, args.alias)
     number = registry.get_model(args.name, f"@{args.alias}")["version"]
     if args.json:
