@@ -399,3 +399,17 @@ def test_a_model_alias_follows_the_alias_rules(project):
     schema = ROOT / "workflow" / "schemas" / "config.schema.yaml"
     with pytest.raises(SnakeyardError, match=r"experiments.sklearn-iris.model.alias: invalid alias 'latest'"):
         resolve(validate(config, schema), ROOT, ROOT)
+
+
+def test_a_history_folder_leading_out_of_the_registry_is_refused(registry, tmp_path):
+    three_versions(registry, tmp_path)
+    registry.set_alias("m", 1, "production")
+    history = registry.root / "models" / "m" / ".history"
+    elsewhere = tmp_path / "elsewhere"
+    history.rename(elsewhere)
+    history.symlink_to(elsewhere)
+    (registry.root / "models" / "m" / ".state").unlink()
+    with pytest.raises(SnakeyardError, match="leads out of the registry"):
+        registry.get_model("m@production")
+    with pytest.raises(SnakeyardError, match="leads out of the registry"):
+        registry.set_alias("m", 2, "production")

@@ -52,9 +52,10 @@ def set_alias(
 def delete_alias(store: VersionStore, name: str, alias: str) -> LifecycleEvent:
     """Remove ``alias`` of ``name``; NotFoundError when it does not exist."""
     check_alias(alias)
+    store.resolve_alias(name, alias)  # an unknown name or alias: nothing is written
 
     def make(state: dict[str, Any]) -> dict[str, Any]:
-        previous = store.resolve_alias(name, alias)  # raises for an unknown alias
+        previous = store.resolve_alias(name, alias)  # removed meanwhile: refused now
         return {"action": "alias", "alias": alias, "from": previous, "to": None}
 
     return store.lifecycle.change(check_name(name, store.kind), make)

@@ -119,15 +119,23 @@ class Lifecycle:
         base = self.root / name
         state = self._hint(base)
         history = base / HISTORY
+        checked = False
         while True:
             event = self._event(history, state["seq"] + 1)
             if event is None:
                 return state
+            if not checked:
+                # a name with a history: its folder must not lead out of the registry
+                # (checked once there is one, so a name without costs nothing more)
+                self.contain(history, f"history of {self.kind} {name}")
+                checked = True
             apply(state, event)
 
     def _hint(self, base: Path) -> dict[str, Any]:
         try:
             state = read_json(base / STATE)
+            for path in (base / STATE, base / HISTORY):
+                self.contain(path, f"history of {self.kind} {base.name}")
             seq = state["seq"]
             # a hint naming an event that is not there was written by hand: not trusted
             if isinstance(seq, int) and seq >= 1 and (base / HISTORY / f"{seq}.json").is_file():
