@@ -290,9 +290,18 @@ def test_gc_keeps_failed_runs_and_young_runs_as_asked(registry):
     young = _finished_run(registry, "e", "young", "Completed")
     record = registry.run_folder("e", young) / "run.json"
     record.write_text(json.dumps({**json.loads(record.read_text()), "end_unix": time.time()}))
+    running = _finished_run(registry, "e", "running", "Running")
+    folder = registry.run_folder("e", running)
+    record = {**json.loads((folder / "run.json").read_text()), "pid": 1, "host": "node99"}
+    (folder / "run.json").write_text(json.dumps(record))
+    (folder / "heartbeat").touch()  # its train stage on node99 beats: it runs
     found = {g["path"] for g in find_garbage(registry, runs_older_than=1, keep_failed=1e9)}
     assert found == {str(registry.run_folder("e", done) / "work")}
     assert str(registry.run_folder("e", failed) / "work") not in found
+    found = {g["path"] for g in find_garbage(registry, runs_older_than=0)}
+    assert str(folder / "work") not in found  # never what a running run needs
+    os.utime(folder / "heartbeat", (0, 0))  # no beat for ages: Lost, so it goes
+    assert str(folder / "work") in {g["path"] for g in find_garbage(registry, runs_older_than=0)}
 
 
 WRITER = """
