@@ -105,6 +105,7 @@ class ModelVersion(Version):
     environment: EnvironmentRef | None
     metrics: dict[str, Any]
     artifact_path: NotRequired[str]  # added when read: artifacts/<artifact>, absolute
+    all_aliases: NotRequired[dict[str, int]]  # added by list_models: every alias of the name
 
 
 class DatasetVersion(Version):
