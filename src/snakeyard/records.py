@@ -62,6 +62,7 @@ class LifecycleEvent(Change):
     publication (see :mod:`snakeyard.registry.lifecycle`)."""
 
     seq: int
+    uid: str  # random: lets a writer recognise its own event after a resent link on NFS
     action: str  # "alias", "tag", "describe", "archive", "restore" or "delete"
     version: NotRequired[int]  # the version changed (not for an alias's removal)
     alias: NotRequired[str]  # "alias": the alias moved, and "from"/"to" version (None: absent)

@@ -29,6 +29,7 @@ import getpass
 import os
 import platform
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -188,7 +189,9 @@ class Lifecycle:
             made = make(state)
             if made is None:
                 return None
-            event: LifecycleEvent = {**made, **change_stamp(), "seq": state["seq"] + 1}
+            event: LifecycleEvent = {
+                **made, **change_stamp(), "seq": state["seq"] + 1, "uid": uuid.uuid4().hex
+            }
             if self._append(history, event):
                 self._write_hint(base, apply(state, event))
                 return event
@@ -206,22 +209,31 @@ class Lifecycle:
                 _fsync(handle.fileno())
             try:
                 os.link(tmp, target)
-            except FileExistsError:
-                # NFS may resend a link whose reply was lost: the resend fails although
-                # the first one succeeded; then the target is our very file
-                if not os.path.samestat(os.stat(tmp), os.stat(target)):
-                    return False
             except OSError as error:
                 if error.errno == errno.EXDEV:
                     raise SnakeyardError(
                         f"cannot record a change in {history}: it is on another filesystem "
                         f"than {self.staging}; a registry must be one filesystem"
                     ) from None
-                raise
+                # Refused because the number is taken: EEXIST locally, and network
+                # filesystems may say EPERM or EIO. NFS may also resend a link whose
+                # reply was lost, which then fails although the first one succeeded:
+                # our own uid at the target tells. Any other failure is an error.
+                if not target.exists():
+                    raise
+                if self._uid_at(target) != event["uid"]:
+                    return False
         finally:
             tmp.unlink(missing_ok=True)
         fsync_folder(history)
         return True
+
+    def _uid_at(self, target: Path) -> str | None:
+        try:
+            found = read_json(target)
+        except (OSError, MetadataError):
+            return None
+        return found.get("uid") if isinstance(found, dict) else None
 
     def _write_hint(self, base: Path, state: dict[str, Any]) -> None:
         # a hint: a reader applies the events after it, so an older one written last by a
