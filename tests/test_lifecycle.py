@@ -426,3 +426,24 @@ def test_a_history_folder_leading_out_of_the_registry_is_refused(registry, tmp_p
         registry.get_model("m@production")
     with pytest.raises(SnakeyardError, match="leads out of the registry"):
         registry.set_alias("m", 2, "production")
+
+
+def test_gc_keeps_the_files_of_a_deleted_data_set_a_running_run_trains_on(registry, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.csv").write_text("1\n")
+    dataset = registry.upload_dataset("d", data)
+    running = _finished_run(registry, "e", "running", "Running")
+    folder = registry.run_folder("e", running)
+    record = {
+        **json.loads((folder / "run.json").read_text()), "pid": 1, "host": "node99",
+        "dataset": {"name": "d", "version": 1, "content_hash": dataset["content_hash"]},
+    }  # fmt: skip
+    (folder / "run.json").write_text(json.dumps(record))
+    (folder / "heartbeat").touch()
+    registry.delete_dataset("d", 1)
+    kinds = {g["kind"] for g in find_garbage(registry, runs_older_than=0, grace=0)}
+    assert not kinds & {"data folder", "blob"}
+    os.utime(folder / "heartbeat", (0, 0))  # the run is lost: nothing trains on it now
+    kinds = {g["kind"] for g in find_garbage(registry, runs_older_than=0, grace=0)}
+    assert {"data folder", "blob"} <= kinds

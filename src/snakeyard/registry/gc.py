@@ -7,8 +7,9 @@ What goes, each kind checked against what is live at the moment it is listed:
   no model version that is not deleted came from it, and it is not running. The run's
   record, events, images and uploads stay: ``runs show`` still answers.
 - the files left in ``artifacts/`` of a deleted model version (a delete cut short).
-- in a folder datastore, data folders and blobs that no data set version that is not
-  deleted lists, once unchanged for :data:`GRACE_SECONDS`: an upload links its blobs
+- in a folder datastore, data folders and blobs that no data set version lists that is
+  not deleted (or that a running run trains on), once unchanged for
+  :data:`GRACE_SECONDS`: an upload links its blobs
   and renames its folder (or touches the folder it reuses) before it publishes the
   version that lists them, so a young one may be on its way to being listed.
 - the temporaries of writers that are no longer running (``files.abandoned_temporaries``).
@@ -120,6 +121,24 @@ def _modified(path: Path) -> float:
         return time.time()
 
 
+def _running_datasets(registry: Registry) -> set[tuple[str, int]]:
+    """The data set versions that runs still running train on: their files stay, even
+    for a version deleted since the run started."""
+    found = set()
+    for record_path in registry.runs_root.glob("*/*/run.json"):
+        try:
+            record = read_json(record_path)
+            if record.get("status") != "Running":
+                continue
+            seen = judge(record, record_path.parent)
+            dataset = record.get("dataset") or {}
+            if seen is None or not seen.lost:
+                found.add((dataset.get("name"), dataset.get("version")))
+        except (OSError, SnakeyardError, AttributeError):
+            continue
+    return found
+
+
 def _freed(path: Path) -> int:
     """The bytes removing ``path`` frees: files with no other hard link (a run's outputs
     that the registry or results/ link to free nothing)."""
@@ -166,10 +185,11 @@ def _datastore(registry: Registry, young: float) -> list[Garbage]:
     folders: set[Path] = set()
     blobs: set[str] = set()
     store = registry.datasets
+    in_use = _running_datasets(registry)
     for name in store.names():
         state = store.lifecycle.state(name)
         for number in store.versions(name):
-            if "deleted" in version_state(state, number):
+            if "deleted" in version_state(state, number) and (name, number) not in in_use:
                 continue
             try:
                 meta = registry.get_dataset(name, number)
