@@ -265,15 +265,13 @@ def models_describe(registry: Registry, args: argparse.Namespace) -> Any:
 
 
 def lifecycle_verb(kind: str, verb: str) -> Any:
-    """The command of ``<kind>s archive|restore|delete NAME:N``."""
+    """The command of ``models|datasets archive|restore|delete NAME:N``: ``kind`` is
+    ``model`` or ``dataset``, and the Registry method ``<verb>_<kind>`` does the work."""
 
     def command(registry: Registry, args: argparse.Namespace) -> Any:
-        what = "model name" if kind == "model" else "data set name"
-        name, number = version_number(args.ref, what)
-        options = {"force": args.force} if getattr(args, "force", False) else {}
-        event = getattr(registry, f"{verb}_{kind.replace('data set', 'dataset')}")(
-            name, number, **options
-        )
+        name, number = version_number(args.ref, f"{kind} name")
+        options = {"force": True} if getattr(args, "force", False) else {}
+        event = getattr(registry, f"{verb}_{kind}")(name, number, **options)
         if args.json:
             return event
         return f"{kind} {name}:{number} {describe_event(event)}"
@@ -683,14 +681,14 @@ def parser() -> argparse.ArgumentParser:
     compare.add_argument("name", metavar="NAME", help="data set name")
     compare.add_argument("old", metavar="V1", help="version to compare from (a number, or latest)")
     compare.add_argument("new", metavar="V2", help="version to compare to (a number, or latest)")
-    for noun_parsers, kind in ((models, "model"), (datasets, "data set")):
+    for noun_parsers, kind in ((models, "model"), (datasets, "dataset")):
         for name, text in (
             ("archive", "hide a version from latest and lists (it stays loadable)"),
             ("restore", "bring an archived version back"),
             ("delete", "remove a version's files, keep its record (its number is never reused)"),
         ):
             command = verb(noun_parsers, name, lifecycle_verb(kind, name), text)
-            command.add_argument("ref", metavar="NAME:N", help=f"{kind} name and version number")
+            command.add_argument("ref", metavar="NAME:N", help="name and version number")
             if kind == "model" and name == "delete":
                 command.add_argument(
                     "--force", action="store_true", help="also remove the aliases pointing at it"
