@@ -123,6 +123,15 @@ def write_text_atomic(
         fsync_folder(path.parent)
 
 
+def write_new_file(path: str | os.PathLike, text: str) -> None:
+    """Create ``path`` (which must not exist) with ``text``, flushed to stable storage:
+    a file that is then published under another name with ``link(2)``."""
+    with open(path, "x", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        _fsync(handle.fileno())
+
+
 # ---------------------------------------------------------------------- durability
 def _fsync(fd: int) -> None:
     if _DURABLE:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import errno
 import getpass
+import json
 import os
 import platform
 import time
@@ -36,12 +37,12 @@ from typing import Any
 
 from ..errors import MetadataError, SnakeyardError
 from ..files import (
-    _fsync,
     fsync_folder,
     make_folders,
     read_json,
     temporary_name,
     write_json_atomic,
+    write_new_file,
 )
 from ..records import Change, LifecycleEvent
 
@@ -198,15 +199,10 @@ class Lifecycle:
 
     def _append(self, history: Path, event: LifecycleEvent) -> bool:
         """Give ``event`` its number with ``link(2)``; False when that number is taken."""
-        import json
-
         tmp = self.staging / temporary_name(f"event.{history.parent.name}")
         target = history / f"{event['seq']}.json"
         try:
-            with open(tmp, "x", encoding="utf-8") as handle:
-                handle.write(json.dumps(event, indent=2, sort_keys=True) + "\n")
-                handle.flush()
-                _fsync(handle.fileno())
+            write_new_file(tmp, json.dumps(event, indent=2, sort_keys=True) + "\n")
             try:
                 os.link(tmp, target)
             except OSError as error:
