@@ -59,7 +59,7 @@ def user() -> str:
     """Who makes a change: the login name, else the uid (a container without passwd)."""
     try:
         return getpass.getuser()
-    except (OSError, KeyError):
+    except (OSError, KeyError):  # no login name and no passwd entry (a container, say)
         return f"uid {os.getuid()}"
 
 

@@ -6,7 +6,6 @@ See ``docs/registry.md`` for the layout on disk. Every function returns plain di
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import io
 import os
@@ -57,7 +56,7 @@ from ..records import (
 )
 from ..training.liveness import judge
 from . import edits
-from .lifecycle import annotate, hidden, version_state
+from .lifecycle import annotate, hidden, user, version_state
 from .versions import VersionStore, check_name, split_ref
 
 REGISTRY_VARIABLE = "SNAKEYARD_REGISTRY"
@@ -716,7 +715,7 @@ class Registry:
         problems = record_results(record, path.parent)
         record["status"] = "Failed"
         record["error"] = "; ".join(
-            [f"settled by {_user()}@{platform.node()} at {now()}: {why}", *problems]
+            [f"settled by {user()}@{platform.node()} at {now()}: {why}", *problems]
         )
         if read_json(path)["status"] != "Running":
             raise SnakeyardError(f"run {run_id} ended while it was being settled; left as it is")
@@ -984,13 +983,6 @@ def _listed_paths(meta: ModelVersion | EnvironmentVersion) -> list[Any]:
     """The ``path`` of every entry of a version's ``files``, whatever their shape."""
     files = meta.get("files")
     return [e.get("path") for e in files if isinstance(e, dict)] if isinstance(files, list) else []
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no login name and no passwd entry (a container, say)
-        return f"uid {os.getuid()}"
 
 
 def _registry(registry: Registry | str | os.PathLike | None) -> Registry:
