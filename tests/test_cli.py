@@ -40,7 +40,9 @@ def test_register_list_show_download(tmp_path: Path, model_file: Path, capsys):
 
     assert main(["models", "list", "--registry", registry]) == 0
     listing = capsys.readouterr().out.splitlines()
-    assert listing[0].split() == ["NAME", "LATEST", "VERSIONS", "FRAMEWORK", "CREATED", "METRICS"]
+    assert listing[0].split() == [
+        "NAME", "LATEST", "VERSIONS", "FRAMEWORK", "CREATED", "ALIASES", "METRICS"
+    ]  # fmt: skip
     assert listing[1].split()[:4] == ["by-hand", "1", "1", "scikit-learn"]
 
     assert main(["--registry", registry, "models", "show", "by-hand:1"]) == 0

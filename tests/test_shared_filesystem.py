@@ -112,3 +112,34 @@ def test_writers_on_two_machines_get_distinct_versions(two_clients, tmp_path: Pa
         assert sorted(m["run_id"] for m in metas) == sorted(f"run-{i}" for i in range(16))
         assert all(not problems for _label, problems in registry.verify())
     assert not any((share / "registry" / ".tmp").iterdir())
+
+
+def _move_alias_from(root: str, index: int, barrier) -> None:
+    registry = Registry(root)
+    barrier.wait()
+    registry.set_alias("moved", index + 1, "production")
+    registry.tag_model("moved", 1, {f"writer{index}": root})
+
+
+def test_alias_moves_and_tag_edits_on_two_machines_are_all_kept(two_clients, tmp_path: Path):
+    share, mounts = two_clients
+    registry = Registry(share / "registry")
+    for index in range(16):
+        source = tmp_path / f"moved-{index}.pkl"
+        source.write_text(f"version {index + 1}")
+        registry.register_model("moved", source)
+    roots = [str(mounts[i % 2] / "registry") for i in range(16)]
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Manager().Barrier(16)
+    with context.Pool(16) as pool:
+        pool.starmap(_move_alias_from, [(roots[i], i, barrier) for i in range(16)])
+    for root in (share / "registry", mounts[1] / "registry"):
+        registry = Registry(root)
+        events = registry.history("model", "moved")
+        moves = [e for e in events if e["action"] == "alias"]
+        assert sorted(e["to"] for e in moves) == list(range(1, 17))
+        assert [e["from"] for e in moves] == [None] + [e["to"] for e in moves[:-1]]
+        assert registry.get_model("moved@production")["version"] == moves[-1]["to"]
+        tags = registry.get_model("moved", 1)["tags"]
+        assert tags == {f"writer{i}": roots[i] for i in range(16)}  # no edit lost
+        assert all(not problems for _label, problems in registry.verify())

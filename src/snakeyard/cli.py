@@ -20,10 +20,12 @@ from . import __version__
 from .errors import SnakeyardError
 from .files import human_bytes, resolved
 from .registry.registry import Registry
-from .registry.versions import parse_ref
+from .registry.versions import parse_ref, parse_version
 from .sweeps.ranking import metric_value, sort_by_metric
 from .training.follow import GRACE_SECONDS
 from .training.metric_values import metrics_line, summary
+
+REF_HELP = "model NAME, NAME:VERSION or NAME@ALIAS; without a version, the latest"
 
 
 def table(headers: list[str], rows: list[list[Any]]) -> str:
@@ -85,7 +87,7 @@ def metric_summary(metrics: dict[str, Any], width: int = 100) -> str:
 
 # ---------------------------------------------------------------------- models
 def models_list(registry: Registry, args: argparse.Namespace) -> Any:
-    models = registry.list_models()
+    models = registry.list_models(include_hidden=args.all)
     if args.json:
         return models
     if not models:
@@ -97,11 +99,14 @@ def models_list(registry: Registry, args: argparse.Namespace) -> Any:
             m["versions"],
             framework(m),
             m["created"],
+            " ".join(f"{a}={v}" for a, v in m["all_aliases"].items()) or "-",
             metric_summary(m["metrics"]),
         ]
         for m in models
     ]
-    return table(["NAME", "LATEST", "VERSIONS", "FRAMEWORK", "CREATED", "METRICS"], rows)
+    return table(
+        ["NAME", "LATEST", "VERSIONS", "FRAMEWORK", "CREATED", "ALIASES", "METRICS"], rows
+    )
 
 
 def framework(meta: dict[str, Any]) -> str:
@@ -110,6 +115,8 @@ def framework(meta: dict[str, Any]) -> str:
 
 def models_show(registry: Registry, args: argparse.Namespace) -> Any:
     name, version = parse_ref(args.ref, "model name")
+    if args.history:
+        return history(registry, "model", name, version, args.json)
     m = registry.get_model(name, version)
     if args.json:
         return m
@@ -117,6 +124,7 @@ def models_show(registry: Registry, args: argparse.Namespace) -> Any:
     return fields([
         ("model", f"{m['name']}:{m['version']}"),
         ("created", m["created"]),
+        *state_fields(m),
         ("framework", framework(m)),
         ("description", m.get("description")),
         ("tags", m.get("tags") or {}),
@@ -131,14 +139,142 @@ def models_show(registry: Registry, args: argparse.Namespace) -> Any:
 
 
 def models_versions(registry: Registry, args: argparse.Namespace) -> Any:
-    versions = registry.model_versions(args.name)
+    versions = registry.model_versions(args.name, include_hidden=args.all)
     if args.json:
         return versions
     rows = [
-        [m["version"], m["created"], m.get("run_id"), metric_summary(m["metrics"])]
+        [m["version"], state_word(m), " ".join(m["aliases"]) or "-", m["created"],
+         m.get("run_id"), metric_summary(m["metrics"])]
         for m in versions
-    ]
-    return table(["VERSION", "CREATED", "RUN", "METRICS"], rows)
+    ]  # fmt: skip
+    return table(["VERSION", "STATE", "ALIASES", "CREATED", "RUN", "METRICS"], rows)
+
+
+def state_word(meta: dict[str, Any]) -> str:
+    return "deleted" if "deleted" in meta else "archived" if "archived" in meta else "live"
+
+
+def stamp(change: dict[str, Any] | None) -> str | None:
+    """``at <time> by <user>@<host>`` of a change, or None."""
+    return f"at {change['time']} by {change['user']}@{change['host']}" if change else None
+
+
+def state_fields(meta: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The aliases of a version, and when and by whom it was archived or deleted."""
+    found = [("aliases", " ".join(meta.get("aliases") or []) or None)]
+    for key in ("archived", "deleted"):
+        if key in meta:
+            found.append((key, stamp(meta[key])))
+    return found
+
+
+def history(registry: Registry, kind: str, name: str, version: Any, as_json: bool) -> Any:
+    """The moves of an alias (``NAME@ALIAS``), or every change to one version."""
+    from .registry.lifecycle import alias_history
+
+    events = registry.history(kind, name)
+    if isinstance(version, str) and version.startswith("@"):
+        moves = alias_history(events, version[1:])
+        if not moves:
+            # an alias that never existed: the resolver's message names the known ones
+            getattr(registry, f"get_{kind}")(name, version)
+        if as_json:
+            return moves
+        return table(
+            ["TIME", "USER", "HOST", "FROM", "TO"],
+            [[m["time"], m["user"], m["host"], m["from"] or "-",
+              "-" if m["to"] is None else m["to"]] for m in moves],
+        )  # fmt: skip
+    number = getattr(registry, f"get_{kind}")(name, version)["version"]
+    mine = [
+        e for e in events
+        if e.get("version") == number or (e["action"] == "alias" and number in (e["from"], e["to"]))
+    ]  # fmt: skip
+    if as_json:
+        return mine
+    return table(
+        ["TIME", "USER", "HOST", "CHANGE"],
+        [[e["time"], e["user"], e["host"], describe_event(e)] for e in mine],
+    )
+
+
+def describe_event(e: dict[str, Any]) -> str:
+    """One change in words."""
+    action = e["action"]
+    if action == "alias":
+        return f"alias {e['alias']}: {e['from'] or '-'} -> {'-' if e['to'] is None else e['to']}"
+    if action == "tag":
+        changes = [f"{k}={v}" for k, v in (e.get("set") or {}).items()]
+        return "tags " + " ".join(changes + [f"-{k}" for k in e.get("remove") or []])
+    if action == "describe":
+        return f"description: {e['to']!r}"
+    if action == "delete" and e.get("aliases"):
+        return f"deleted (aliases removed: {', '.join(e['aliases'])})"
+    return {"archive": "archived", "restore": "restored", "delete": "deleted"}[action]
+
+
+def version_number(ref: str, what: str) -> tuple[str, int]:
+    """``NAME:N`` for a verb that must name a version by its number."""
+    name, version = parse_ref(ref, what)
+    if not isinstance(version, int):
+        raise SnakeyardError(
+            f"invalid reference {ref!r}: name the version by its number, NAME:N ('latest' "
+            "and aliases move, so the version they name now may not be the one meant)"
+        )
+    return name, version
+
+
+def models_alias(registry: Registry, args: argparse.Namespace) -> Any:
+    if args.delete:
+        if args.alias is not None:
+            raise SnakeyardError(
+                f"models alias --delete takes NAME ALIAS, not a version too (got {args.version!r} "
+                f"and {args.alias!r})"
+            )
+        event = registry.delete_alias(args.name, args.version)
+        if args.json:
+            return event
+        return f"alias {args.name}@{event['alias']} removed (was on version {event['from']})"
+    if args.alias is None:
+        raise SnakeyardError("models alias needs NAME VERSION ALIAS (or NAME ALIAS --delete)")
+    version = parse_version(args.version, f"{args.name}:{args.version}")
+    event = registry.set_alias(args.name, version, args.alias)
+    number = registry.get_model(args.name, f"@{args.alias}")["version"]
+    if args.json:
+        return event or {"alias": args.alias, "to": number, "unchanged": True}
+    if event is None:
+        return f"alias {args.name}@{args.alias} already points at version {number}"
+    moved = f"moved from version {event['from']} to" if event["from"] else "set on version"
+    return f"alias {args.name}@{args.alias} {moved} {event['to']}"
+
+
+def models_tag(registry: Registry, args: argparse.Namespace) -> Any:
+    name, version = parse_ref(args.ref, "model name")
+    event = registry.tag_model(name, version, key_values(args.tags, "tag"), args.remove)
+    if args.json:
+        return event
+    return f"model {name}:{event['version']}: {describe_event(event)}"
+
+
+def models_describe(registry: Registry, args: argparse.Namespace) -> Any:
+    name, version = parse_ref(args.ref, "model name")
+    event = registry.describe_model(name, version, args.text)
+    return event if args.json else f"model {name}:{event['version']}: {describe_event(event)}"
+
+
+def lifecycle_verb(kind: str, verb: str) -> Any:
+    """The command of ``models|datasets archive|restore|delete NAME:N``: ``kind`` is
+    ``model`` or ``dataset``, and the Registry method ``<verb>_<kind>`` does the work."""
+
+    def command(registry: Registry, args: argparse.Namespace) -> Any:
+        name, number = version_number(args.ref, f"{kind} name")
+        options = {"force": True} if getattr(args, "force", False) else {}
+        event = getattr(registry, f"{verb}_{kind}")(name, number, **options)
+        if args.json:
+            return event
+        return f"{kind} {name}:{number} {describe_event(event)}"
+
+    return command
 
 
 def models_download(registry: Registry, args: argparse.Namespace) -> Any:
@@ -151,13 +287,19 @@ def models_download(registry: Registry, args: argparse.Namespace) -> Any:
     return f"model {name}:{meta['version']} ({files}, sha256 checked) -> {dest}"
 
 
-def models_register(registry: Registry, args: argparse.Namespace) -> Any:
+def key_values(items: list[str], option: str) -> dict[str, str]:
+    """``KEY=VALUE`` arguments as a dict."""
     tags = {}
-    for item in args.tag:
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise SnakeyardError(f"invalid --tag {item!r}: use KEY=VALUE")
+            raise SnakeyardError(f"invalid {option} {item!r}: use KEY=VALUE")
         tags[key] = value
+    return tags
+
+
+def models_register(registry: Registry, args: argparse.Namespace) -> Any:
+    tags = key_values(args.tag, "--tag")
     meta = registry.register_model(
         args.name,
         args.path,
@@ -174,7 +316,7 @@ def models_register(registry: Registry, args: argparse.Namespace) -> Any:
 
 # -------------------------------------------------------------------- datasets
 def datasets_list(registry: Registry, args: argparse.Namespace) -> Any:
-    rows = registry.list_datasets()
+    rows = registry.list_datasets(include_hidden=args.all)
     if args.json:
         return rows
     if not rows:
@@ -191,12 +333,15 @@ def datasets_list(registry: Registry, args: argparse.Namespace) -> Any:
 
 def datasets_show(registry: Registry, args: argparse.Namespace) -> Any:
     name, version = parse_ref(args.ref, "data set name")
+    if args.history:
+        return history(registry, "dataset", name, version, args.json)
     d = registry.get_dataset(name, version)
     if args.json:
         return d
     return fields([
         ("dataset", f"{d['name']}:{d['version']}"),
         ("created", d["created"]),
+        *state_fields(d)[1:],
         ("description", d.get("description")),
         ("origin", d.get("origin")),
         ("format", d.get("format", "files")),
@@ -504,7 +649,7 @@ def verify(registry: Registry, args: argparse.Namespace) -> Any:
     for label, found in registry.verify():
         if label.startswith("run "):
             runs += 1
-        else:
+        elif not label.startswith("history of "):
             versions += 1
         problems += found
     checked = f"{plural(versions, 'version')} and {plural(runs, 'run record')}"
@@ -513,6 +658,37 @@ def verify(registry: Registry, args: argparse.Namespace) -> Any:
     if problems:
         raise SnakeyardError(f"{len(problems)} problem(s) in {checked}:\n" + "\n".join(problems))
     return f"checked {checked} in {registry.root}: every sha256 matches, nothing unlisted"
+
+
+def gc(registry: Registry, args: argparse.Namespace) -> Any:
+    from .registry.gc import collect_garbage
+
+    found = collect_garbage(
+        registry,
+        dry_run=args.dry_run,
+        runs_older_than=args.runs_older_than,
+        keep_failed=args.keep_failed,
+    )
+    if args.json:
+        return found
+    removed = [g for g in found if "kept" not in g]
+    freed = human_bytes(sum(g["bytes"] for g in removed))
+    verb = "would remove" if args.dry_run else "removed"
+    lines = [f"{verb} {g['kind']:<12} {human_bytes(g['bytes']):>10}  {g['path']}" for g in removed]
+    lines += [f"kept {g['kind']:<12} {g['path']}: {g['kept']}" for g in found if "kept" in g]
+    lines.append(f"{verb} {plural(len(removed), 'item')}, {freed} freed")
+    return "\n".join(lines)
+
+
+def days(text: str) -> float:
+    """A ``DAYS`` option: a number from 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"invalid number of days {text!r}: use a number from 0")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -536,21 +712,20 @@ def parser() -> argparse.ArgumentParser:
     models = nouns.add_parser("models", help="registered models").add_subparsers(
         dest="verb", required=True, metavar="VERB"
     )
-    verb(models, "list", models_list, "latest version of every model")
-    verb(models, "show", models_show, "one version: metrics, lineage, files").add_argument(
-        "ref",
-        metavar="NAME[:VERSION]",
-        help="model NAME or NAME:VERSION; without a version, the latest",
+    every = {"action": "store_true", "help": "archived and deleted versions too"}
+    verb(models, "list", models_list, "latest version of every model").add_argument(
+        "--all", **every
     )
-    verb(models, "versions", models_versions, "every version of one model").add_argument(
-        "name", metavar="NAME", help="model name"
+    show = verb(models, "show", models_show, "one version: metrics, lineage, files")
+    show.add_argument("ref", metavar="NAME[:VERSION|@ALIAS]", help=REF_HELP)
+    show.add_argument(
+        "--history", action="store_true", help="the moves of NAME@ALIAS, or a version's changes"
     )
+    versions = verb(models, "versions", models_versions, "every version of one model")
+    versions.add_argument("name", metavar="NAME", help="model name")
+    versions.add_argument("--all", **every)
     download = verb(models, "download", models_download, "copy a version's files to DEST")
-    download.add_argument(
-        "ref",
-        metavar="NAME[:VERSION]",
-        help="model NAME or NAME:VERSION; without a version, the latest",
-    )
+    download.add_argument("ref", metavar="NAME[:VERSION|@ALIAS]", help=REF_HELP)
     download.add_argument("dest", metavar="DEST", help="new folder to copy the files into")
     register = verb(models, "register", models_register, "register a file or folder")
     register.add_argument("name", metavar="NAME", help="model name")
@@ -559,20 +734,48 @@ def parser() -> argparse.ArgumentParser:
     register.add_argument("--framework-version", default=None)
     register.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
     register.add_argument("--description", default="")
+    alias = verb(models, "alias", models_alias, "set, move or remove (--delete) an alias")
+    alias.add_argument("name", metavar="NAME", help="model name")
+    alias.add_argument("version", metavar="VERSION", help="version number (or latest, @ALIAS)")
+    alias.add_argument("alias", metavar="ALIAS", nargs="?", help="alias name, e.g. production")
+    alias.add_argument("--delete", action="store_true", help="remove it: NAME ALIAS --delete")
+    tag = verb(models, "tag", models_tag, "set or remove tags of a version")
+    tag.add_argument("ref", metavar="NAME[:VERSION|@ALIAS]", help=REF_HELP)
+    tag.add_argument("tags", metavar="KEY=VALUE", nargs="*", help="tags to set")
+    tag.add_argument("--remove", action="append", default=[], metavar="KEY")
+    describe = verb(models, "describe", models_describe, "replace a version's description")
+    describe.add_argument("ref", metavar="NAME[:VERSION|@ALIAS]", help=REF_HELP)
+    describe.add_argument("text", metavar="TEXT", help="the new description")
 
     datasets = nouns.add_parser("datasets", help="data set versions").add_subparsers(
         dest="verb", required=True, metavar="VERB"
     )
-    verb(datasets, "list", datasets_list, "latest version of every data set")
-    verb(datasets, "show", datasets_show, "one version: files, sizes, hashes").add_argument(
+    verb(datasets, "list", datasets_list, "latest version of every data set").add_argument(
+        "--all", **every
+    )
+    shown = verb(datasets, "show", datasets_show, "one version: files, sizes, hashes")
+    shown.add_argument(
         "ref",
         metavar="NAME[:VERSION]",
         help="data set NAME or NAME:VERSION; without a version, the latest",
     )
+    shown.add_argument("--history", action="store_true", help="the version's changes")
     compare = verb(datasets, "diff", datasets_diff, "what changed between two versions")
     compare.add_argument("name", metavar="NAME", help="data set name")
     compare.add_argument("old", metavar="V1", help="version to compare from (a number, or latest)")
     compare.add_argument("new", metavar="V2", help="version to compare to (a number, or latest)")
+    for noun_parsers, kind in ((models, "model"), (datasets, "dataset")):
+        for name, text in (
+            ("archive", "hide a version from latest and lists (it stays loadable)"),
+            ("restore", "bring an archived version back"),
+            ("delete", "remove a version's files, keep its record (its number is never reused)"),
+        ):
+            command = verb(noun_parsers, name, lifecycle_verb(kind, name), text)
+            command.add_argument("ref", metavar="NAME:N", help="name and version number")
+            if kind == "model" and name == "delete":
+                command.add_argument(
+                    "--force", action="store_true", help="also remove the aliases pointing at it"
+                )
 
     environments = nouns.add_parser("environments", help="environment versions").add_subparsers(
         dest="verb", required=True, metavar="VERB"
@@ -637,6 +840,20 @@ def parser() -> argparse.ArgumentParser:
         "verify", parents=[common], help="check every sha256, path and file in the registry"
     )
     check.set_defaults(function=verify)
+
+    collect = nouns.add_parser(
+        "gc", parents=[common], help="remove what no live version, alias or running run needs"
+    )
+    collect.set_defaults(function=gc)
+    collect.add_argument("--dry-run", action="store_true", help="list it, remove nothing")
+    collect.add_argument(
+        "--runs-older-than", type=days, default=30, metavar="DAYS",
+        help="remove work folders of runs ended more than DAYS ago (default 30)",
+    )  # fmt: skip
+    collect.add_argument(
+        "--keep-failed", type=days, default=None, metavar="DAYS",
+        help="keep failed and lost runs' work folders this long (default: --runs-older-than)",
+    )  # fmt: skip
     return top
 
 

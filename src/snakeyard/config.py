@@ -17,10 +17,10 @@ from jsonschema.exceptions import best_match
 
 from .data.sources import parse_source
 from .environments.specs import CURRENT, read_spec
-from .errors import ConfigError
+from .errors import ConfigError, InvalidNameError
 from .files import load_yaml
 from .registry.registry import default_root
-from .registry.versions import NAME_PATTERN, NAME_RULE, check_name
+from .registry.versions import NAME_PATTERN, NAME_RULE, check_alias, check_name
 from .training.runner import flag
 
 # the folder of a run's working directory whose files are kept and registered
@@ -136,6 +136,8 @@ def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]
         model = experiment["model"]
         model["name"] = check_name(model.get("name") or name, f"{key}.model.name")
         model["path"] = _check_model_path(key, model["path"])
+        if model.get("alias"):
+            model["alias"] = _check_alias(f"{key}.model.alias", model["alias"])
     return resolved
 
 
@@ -194,6 +196,14 @@ def _check_script(key: str, source: Path, script: str) -> None:
         raise ConfigError(f"{key}.script: {script!r} leads outside the source directory {source}")
     if not found.is_file():
         raise ConfigError(f"{key}.script: training script {script!r} not found in {source}")
+
+
+def _check_alias(key: str, alias: str) -> str:
+    """``model.alias`` follows the alias rules (names, not ``latest`` or a number)."""
+    try:
+        return check_alias(alias)
+    except InvalidNameError as error:
+        raise ConfigError(f"{key}: {error}") from None
 
 
 def _check_model_path(key: str, value: str) -> str:

@@ -33,6 +33,8 @@ _DURABLE = True
 NO_FOLDER_FSYNC = {errno.EINVAL, errno.EBADF, errno.ENOTSUP, errno.EOPNOTSUPP}
 FSYNC_WORKERS = 8  # concurrent fsyncs share the filesystem's journal commits
 STALE_SECONDS = 24 * 3600  # age at which a temporary we cannot check is abandoned
+# link(2) errors that mean "this filesystem cannot hard-link here": copy instead
+NO_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -119,6 +121,15 @@ def write_text_atomic(
         raise
     if durable:
         fsync_folder(path.parent)
+
+
+def write_new_file(path: str | os.PathLike, text: str) -> None:
+    """Create ``path`` (which must not exist) with ``text``, flushed to stable storage:
+    a file that is then published under another name with ``link(2)``."""
+    with open(path, "x", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        _fsync(handle.fileno())
 
 
 # ---------------------------------------------------------------------- durability
@@ -285,6 +296,36 @@ def _abandoned(name: str, modified: float, now: float) -> bool:
     return started is None or started not in ("0", match["start"])
 
 
+def abandoned_temporaries(folder: Path, suffix: str = "") -> list[Path]:
+    """The temporaries in ``folder`` (named ending with ``suffix``) that no live writer
+    owns, sorted: what :func:`sweep_temporaries` removes."""
+    try:
+        with os.scandir(folder) as listing:
+            entries = [entry for entry in listing if entry.name.endswith(suffix)]
+    except OSError:
+        return []
+    now, found = time.time(), []
+    for entry in entries:
+        try:
+            if _abandoned(entry.name, entry.stat(follow_symlinks=False).st_mtime, now):
+                found.append(Path(entry.path))
+        except OSError:
+            continue  # gone already (another sweeper)
+    return sorted(found)
+
+
+def remove_path(path: Path) -> bool:
+    """Remove a file or folder (not following a link); False when it was gone already."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+        return True
+    except FileNotFoundError:
+        return False
+
+
 def sweep_temporaries(folder: Path, suffix: str = "") -> int:
     """Remove the temporaries in ``folder`` that no live writer owns; return how many.
 
@@ -293,20 +334,13 @@ def sweep_temporaries(folder: Path, suffix: str = "") -> int:
     temporary is left alone, and one that another sweeper removes first is skipped.
     Errors never reach the caller: sweeping is housekeeping, not the writer's job.
     """
-    try:
-        with os.scandir(folder) as listing:
-            entries = [entry for entry in listing if entry.name.endswith(suffix)]
-    except OSError:
-        return 0
-    now, removed = time.time(), 0
-    for entry in entries:
+    removed = 0
+    for path in abandoned_temporaries(folder, suffix):
         try:
-            if not _abandoned(entry.name, entry.stat(follow_symlinks=False).st_mtime, now):
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, ignore_errors=True)
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
             else:
-                os.unlink(entry.path)
+                os.unlink(path)
             removed += 1
         except OSError:
             continue  # gone already (another sweeper), or not ours to remove
@@ -468,6 +502,59 @@ def resolved(path: str | os.PathLike, label: str) -> Path:
         raise MetadataError(f"{label}: {path} cannot be followed ({error})") from None
 
 
+def read_only(path: str | os.PathLike) -> None:
+    """Take the write permission off a file (every link to it): a shared copy that one
+    holder changed in place would change for all. Another user's file is left as it is."""
+    try:
+        mode = os.stat(path).st_mode
+        os.chmod(path, mode & ~0o222)
+    except OSError:
+        pass
+
+
+def link_or_copy(source: str | os.PathLike, target: str | os.PathLike) -> bool:
+    """Make ``target`` a hard link to the file ``source``, read-only; True if linked.
+
+    A copy is made instead across filesystems, where links are refused, and for a
+    symbolic link (its target may be anyone's file, which a link would make read-only
+    and share). The copy is read-only too, so every holder of the bytes is alike.
+    """
+    if try_link(source, target):
+        return True
+    shutil.copy2(source, target)
+    read_only(target)
+    return False
+
+
+def try_link(source: str | os.PathLike, target: str | os.PathLike) -> bool:
+    """Make ``target`` a read-only hard link to ``source``; False, with nothing made, for a
+    symbolic link or where the filesystem refuses (:data:`NO_LINK`)."""
+    if os.path.islink(source):
+        return False
+    try:
+        os.link(source, target)
+    except OSError as error:
+        if error.errno in NO_LINK:
+            return False
+        raise
+    read_only(target)
+    return True
+
+
+def link_tree(source: Path, target: Path) -> int:
+    """Build the new folder ``target`` with the files below ``source``, each linked or
+    copied by :func:`link_or_copy`; return how many were copied. Symbolic links to
+    nothing are left out."""
+    copied = 0
+
+    def place(src: str, dst: str) -> None:
+        nonlocal copied
+        copied += not link_or_copy(src, dst)
+
+    shutil.copytree(source, target, copy_function=place, ignore_dangling_symlinks=True)
+    return copied
+
+
 def copy_manifest(
     src_root: Path,
     dest_root: Path,
@@ -475,6 +562,7 @@ def copy_manifest(
     label: str,
     *,
     contain_source: bool = True,
+    link: bool = False,
 ) -> None:
     """Copy the files of ``manifest`` into the new folder ``dest_root`` and check each
     copy's sha256 in the same pass.
@@ -482,7 +570,10 @@ def copy_manifest(
     Every path is checked (:func:`check_entries`, :func:`inside`) before any file is
     opened, and a copy never replaces an existing file. ``contain_source`` False is for
     a user's own folder, whose manifest was just made from it: its links out of it are
-    followed, as they always were when registering.
+    followed, as they always were when registering. ``link`` makes each file a
+    read-only hard link to its source where the filesystem allows (:func:`link_or_copy`),
+    for sources that nothing writes any more (a finished run's outputs); the linked
+    bytes are hashed all the same.
     """
     base = src_root.parent if src_root.is_file() else src_root
     pairs = [
@@ -495,14 +586,20 @@ def copy_manifest(
     ]
     for entry, source, target in pairs:
         target.parent.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        with open(source, "rb") as reader, open(target, "xb") as writer:
-            while chunk := reader.read(CHUNK):
-                digest.update(chunk)
-                writer.write(chunk)
-        if digest.hexdigest() != entry["sha256"]:
+        if link and try_link(source, target):
+            actual = sha256_file(target)  # the bytes behind the link, as they are now
+        else:
+            digest = hashlib.sha256()
+            with open(source, "rb") as reader, open(target, "xb") as writer:
+                while chunk := reader.read(CHUNK):
+                    digest.update(chunk)
+                    writer.write(chunk)
+            actual = digest.hexdigest()
+            if link:
+                read_only(target)
+        if actual != entry["sha256"]:
             raise IntegrityError(
-                f"{label}: file {entry['path']} has sha256 {digest.hexdigest()}, recorded "
+                f"{label}: file {entry['path']} has sha256 {actual}, recorded "
                 f"{entry['sha256']} (changed while it was being copied, or damaged)"
             )
 

@@ -49,6 +49,28 @@ class EnvironmentRef(TypedDict):
     method: NotRequired[str]
 
 
+class Change(TypedDict):
+    """When, by whom and on which host a change was made."""
+
+    time: str  # UTC, YYYY-MM-DDTHH:MM:SSZ
+    user: str
+    host: str
+
+
+class LifecycleEvent(Change):
+    """``<kind>/<name>/.history/<seq>.json``: one change to a name's versions after their
+    publication (see :mod:`snakeyard.registry.lifecycle`)."""
+
+    seq: int
+    uid: str  # random: lets a writer recognise its own event after a resent link on NFS
+    action: str  # "alias", "tag", "describe", "archive", "restore" or "delete"
+    version: NotRequired[int]  # the version changed (not for an alias's removal)
+    alias: NotRequired[str]  # "alias": the alias moved, and "from"/"to" version (None: absent)
+    set: NotRequired[dict[str, str]]  # "tag": tags set
+    remove: NotRequired[list[str]]  # "tag": tags removed
+    aliases: NotRequired[list[str]]  # "delete": aliases removed with the version (--force)
+
+
 class Version(TypedDict):
     """What every published version holds, whatever its kind."""
 
@@ -63,6 +85,10 @@ class Version(TypedDict):
     path: NotRequired[str]
     # added by registration calls, never stored: False when an existing version was returned
     new: NotRequired[bool]
+    # added when read from the name's history, never stored in the version's file
+    aliases: NotRequired[list[str]]
+    archived: NotRequired[Change]
+    deleted: NotRequired[Change]
 
 
 class ModelVersion(Version):
@@ -80,6 +106,7 @@ class ModelVersion(Version):
     environment: EnvironmentRef | None
     metrics: dict[str, Any]
     artifact_path: NotRequired[str]  # added when read: artifacts/<artifact>, absolute
+    all_aliases: NotRequired[dict[str, int]]  # added by list_models: every alias of the name
 
 
 class DatasetVersion(Version):
@@ -212,6 +239,16 @@ class ModelSpec(TypedDict):
     description: str
     tags: dict[str, str]
     resource_configuration: dict[str, Any] | None
+    alias: NotRequired[str | None]  # set on the registered version by the register stage
+
+
+class Garbage(TypedDict):
+    """One thing ``snakeyard gc`` removes (or, with ``--dry-run``, would remove)."""
+
+    kind: str  # "run work", "model files", "data folder", "blob" or "temporary"
+    path: str
+    bytes: int  # what removing it frees: files that no other hard link keeps
+    kept: NotRequired[str]  # why it was left after all (needed since it was listed)
 
 
 class FetchSpec(TypedDict, total=False):

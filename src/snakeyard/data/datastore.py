@@ -20,7 +20,6 @@ Temporaries live in the datastore's ``.tmp/`` and are swept once their writer is
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 import json
@@ -37,6 +36,7 @@ from typing import Any
 from ..errors import ConfigError, IntegrityError, SnakeyardError
 from ..files import (
     CHUNK,
+    NO_LINK,
     cache_folder,
     check_entries,
     check_manifest,
@@ -58,8 +58,6 @@ from ..registry.versions import STAGING
 BLOBS = ".blobs"
 CACHE_VARIABLE = "SNAKEYARD_DATA_CACHE"
 WORKERS = max(2, min(4, os.cpu_count() or 1))
-# link(2) errors that mean "this filesystem cannot hard-link here": copy instead
-NO_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
 S3_SINGLE_PUT_LIMIT = 5 << 30
 
 
@@ -125,6 +123,13 @@ def _source_base(source: Path) -> Path:
     return source.parent if source.is_file() else source
 
 
+def _touch(path: Path) -> None:
+    try:
+        os.utime(path)
+    except OSError:
+        pass  # another user's folder: gc's grace then counts from its last change
+
+
 # ------------------------------------------------------------------------ folder
 class FolderDatastore:
     """A datastore in a folder: content-addressed blobs, version folders of hard links."""
@@ -166,6 +171,9 @@ class FolderDatastore:
             damaged = [e for e in manifest if check_manifest(location, [e], label)]
             if not damaged:
                 report.reused_files = len(manifest)
+                # a fresh change time tells `snakeyard gc` that a version is being made
+                # of this folder now, though no version lists it yet
+                _touch(location)
                 return str(location), report
             report.notes.append(f"{len(damaged)} damaged file(s) of {location} replaced")
         self._make_folders(self.staging, location.parent)

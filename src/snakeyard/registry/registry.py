@@ -6,7 +6,6 @@ See ``docs/registry.md`` for the layout on disk. Every function returns plain di
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import io
 import os
@@ -52,11 +51,14 @@ from ..records import (
     EnvironmentRef,
     EnvironmentVersion,
     FileEntry,
+    LifecycleEvent,
     ModelVersion,
     RunRecord,
 )
 from ..training.liveness import judge
-from .versions import VersionStore, check_name
+from . import edits
+from .lifecycle import annotate, hidden, user, version_state
+from .versions import VersionStore, check_name, split_ref
 
 REGISTRY_VARIABLE = "SNAKEYARD_REGISTRY"
 DEFAULT_ROOT = "registry"
@@ -156,10 +158,16 @@ class Registry:
             "content_hash": digest,
         }
 
+        # a finished run's outputs are the registry's own: the version shares their bytes
+        # (hard links, read-only); a user's file is copied, since they may change it later
+        from_run = resolved(source, name).is_relative_to(self.models.registry_folder() / "runs")
+
         def fill(folder: Path) -> None:
             # the user's own folder, listed a moment ago: links out of it are followed
             target = folder / "artifacts" / under
-            copy_manifest(source, target, manifest, f"model {name}", contain_source=False)
+            copy_manifest(
+                source, target, manifest, f"model {name}", contain_source=False, link=from_run
+            )
 
         return {**self.models.publish(name, meta, fill), "new": True}
 
@@ -190,42 +198,83 @@ class Registry:
             )
 
     def _same_model(self, name: str, digest: str, run_id: str | None) -> ModelVersion | None:
+        """The version that registering ``digest`` again returns: the latest live one,
+        or one that run ``run_id`` registered; never a deleted one (its bytes are gone)."""
         try:
             latest = self.models.read(name)
         except NotFoundError:
-            return None
-        if latest.get("content_hash") == digest:
+            latest = None
+        if latest is not None and latest.get("content_hash") == digest:
             return latest
         if run_id is None:
             return None
-        return next((m for m in self.models.find(name, digest) if m.get("run_id") == run_id), None)
+        state = self.models.lifecycle.state(name)
+        return next(
+            (
+                m
+                for m in self.models.find(name, digest)
+                if m.get("run_id") == run_id and "deleted" not in version_state(state, m["version"])
+            ),
+            None,
+        )
 
     def get_model(self, name: str, version: int | str = "latest") -> ModelVersion:
-        """Metadata of one model version; ``artifact_path`` is where its files are."""
-        meta = self.models.read(name, version)
+        """Metadata of one model version; ``artifact_path`` is where its files are.
+
+        ``name`` may be a whole reference (``NAME:3``, ``NAME@production``). Tags and
+        description are as they are now, ``aliases`` those pointing at it, and
+        ``archived``/``deleted`` say when and by whom, if so.
+        """
+        name, version = split_ref(name, version, "model name")
+        meta = annotate(self.models.read(name, version), self.models.lifecycle.state(name))
         meta["artifact_path"] = str(Path(meta["path"]) / "artifacts" / _artifact_name(meta))
         return meta
 
-    def list_models(self) -> list[ModelVersion]:
-        """The latest version of every model, with ``versions`` set to their count."""
+    def list_models(self, include_hidden: bool = False) -> list[ModelVersion]:
+        """The latest live version of every model, with ``versions`` set to the count of
+        its live versions and ``all_aliases`` to its aliases; with ``include_hidden``,
+        the highest version (archived or deleted too) and every version counted. A model
+        whose every version is archived or deleted is left out unless ``include_hidden``.
+        """
         rows = []
         for name in self.models.names():
-            meta = self.get_model(name)
-            meta["versions"] = len(self.models.versions(name))
+            state = self.models.lifecycle.state(name)
+            numbers = self.models.versions(name)
+            shown = numbers if include_hidden else [n for n in numbers if not hidden(state, n)]
+            if not shown:
+                continue
+            meta = annotate(self.models.read(name, shown[-1]), state)
+            meta["artifact_path"] = str(Path(meta["path"]) / "artifacts" / _artifact_name(meta))
+            meta["versions"] = len(shown)
+            meta["all_aliases"] = dict(sorted(state["aliases"].items()))
             rows.append(meta)
         return rows
 
-    def model_versions(self, name: str) -> list[ModelVersion]:
-        """Every version of model ``name``, oldest first."""
+    def model_versions(self, name: str, include_hidden: bool = False) -> list[ModelVersion]:
+        """Every live version of model ``name``, oldest first; archived and deleted ones
+        too with ``include_hidden``."""
         versions = self.models.read_all(name)
         if not versions:
             raise NotFoundError(f"no model named {name!r} in {self.root}")
-        return versions
+        state = self.models.lifecycle.state(name)
+        return [
+            annotate(m, state)
+            for m in versions
+            if include_hidden or not hidden(state, m["version"])
+        ]
 
     def verified_model(self, name: str, version: int | str = "latest") -> ModelVersion:
-        """Like :meth:`get_model`, after checking every listed file's path and sha256."""
+        """Like :meth:`get_model`, after checking every listed file's path and sha256;
+        a deleted version is refused (its files are gone)."""
         meta = self.get_model(name, version)
+        name = meta["name"]
         label = f"model {name}:{meta['version']}"
+        if "deleted" in meta:
+            deleted = meta["deleted"]
+            raise NotFoundError(
+                f"{label} was deleted at {deleted['time']} by {deleted['user']}@"
+                f"{deleted['host']}: its files are gone; only its record remains"
+            )
         check_entries(meta.get("files"), label)
         _listed_artifact(meta, label)
         problems = check_manifest(Path(meta["path"]) / "artifacts", meta["files"], label)
@@ -241,7 +290,7 @@ class Registry:
         from memory, so nothing can replace the file between the check and the load.
         """
         meta = self.verified_model(name, version)
-        label = f"model {name}:{meta['version']}"
+        label = f"model {meta['name']}:{meta['version']}"
         relpath = _loadable_file(meta, label)
         data = read_listed(Path(meta["path"]) / "artifacts", meta["files"], relpath, label)
         import joblib
@@ -263,7 +312,7 @@ class Registry:
         dest = Path(dest)
         target = _download_target(dest)
         tmp = target.parent / f".{temporary_name(target.name)}.tmp"
-        label = f"model {name}:{meta['version']}"
+        label = f"model {meta['name']}:{meta['version']}"
         try:
             copy_manifest(Path(meta["path"]) / "artifacts", tmp, meta["files"], label)
             fsync_tree(tmp)
@@ -275,6 +324,99 @@ class Registry:
             raise
         fsync_folder(target.parent)
         return dest
+
+    # ------------------------------------------------------ changes after publication
+    def set_alias(self, name: str, version: int | str, alias: str) -> LifecycleEvent | None:
+        """Point model ``name``'s ``alias`` at ``version``; None when it points there."""
+        return edits.set_alias(self.models, name, version, alias)
+
+    def delete_alias(self, name: str, alias: str) -> LifecycleEvent:
+        """Remove model ``name``'s ``alias``."""
+        return edits.delete_alias(self.models, name, alias)
+
+    def tag_model(
+        self,
+        name: str,
+        version: int | str,
+        tags: dict[str, str] | None = None,
+        remove: list[str] | None = None,
+    ) -> LifecycleEvent:
+        """Set and remove tags of one model version; its files and hashes stay."""
+        return edits.edit_tags(self.models, name, version, dict(tags or {}), list(remove or []))
+
+    def describe_model(self, name: str, version: int | str, text: str) -> LifecycleEvent:
+        """Replace the description of one model version."""
+        return edits.describe(self.models, name, version, text)
+
+    def archive_model(self, name: str, version: int) -> LifecycleEvent:
+        """Hide a model version from ``latest`` and lists; it stays loadable by number."""
+        return edits.archive(self.models, name, version)
+
+    def restore_model(self, name: str, version: int) -> LifecycleEvent:
+        """Bring an archived model version back."""
+        return edits.restore(self.models, name, version)
+
+    def delete_model(self, name: str, version: int, force: bool = False) -> LifecycleEvent:
+        """Delete a model version's files, keeping its record as a tombstone: its number is
+        never given again. Refused while an alias points at it, unless ``force``."""
+        return edits.delete(
+            self.models,
+            name,
+            version,
+            force=force,
+            remove_files=lambda folder: edits.remove_artifacts(self.models, folder),
+        )
+
+    def archive_dataset(self, name: str, version: int) -> LifecycleEvent:
+        """Hide a data set version from ``latest`` and lists, unless a live model came
+        from it."""
+        self._refuse_used_dataset(name, version, "archive")
+        return edits.archive(self.datasets, name, version)
+
+    def restore_dataset(self, name: str, version: int) -> LifecycleEvent:
+        """Bring an archived data set version back."""
+        return edits.restore(self.datasets, name, version)
+
+    def delete_dataset(self, name: str, version: int) -> LifecycleEvent:
+        """Delete a data set version (a tombstone; ``gc`` frees its stored files once no
+        live version lists them), unless a live model came from it."""
+        return edits.delete(
+            self.datasets,
+            name,
+            version,
+            check=lambda number: self._refuse_used_dataset(name, number, "delete"),
+        )
+
+    def _refuse_used_dataset(self, name: str, version: int | str, verb: str) -> None:
+        """SnakeyardError naming the live model versions whose lineage names the data set
+        version ``name:version``."""
+        number = self.datasets.resolve(name, version)
+        users = [
+            f"{m['name']}:{m['version']}"
+            for m in self.live_models()
+            if (m.get("dataset") or {}).get("name") == name
+            and (m.get("dataset") or {}).get("version") == number
+        ]
+        if users:
+            more = f" and {len(users) - 10} more" if len(users) > 10 else ""
+            shown = ", ".join(users[:10]) + more
+            raise SnakeyardError(
+                f"cannot {verb} dataset {name}:{number}: the live model version(s) {shown} "
+                f"came from it; delete those first"
+            )
+
+    def live_models(self) -> Iterator[ModelVersion]:
+        """Every model version that is not deleted (archived ones included: they load)."""
+        for name in self.models.names():
+            state = self.models.lifecycle.state(name)
+            for number in self.models.versions(name):
+                if "deleted" not in version_state(state, number):
+                    yield self.models.read(name, number)
+
+    def history(self, kind: str, name: str) -> list[LifecycleEvent]:
+        """Every change to the versions of ``name`` (``kind`` ``model`` or ``dataset``)."""
+        store = self.models if kind == "model" else self.datasets
+        return store.lifecycle.events(check_name(name, f"{kind} name"))
 
     # ---------------------------------------------------------------- datasets
     def upload_dataset(
@@ -305,7 +447,10 @@ class Registry:
         check_entries(manifest, f"data set {name}")
         digest = content_hash(manifest)
         damaged = None
+        state = self.datasets.lifecycle.state(name)
         for found in self.datasets.find(name, digest):
+            if "deleted" in version_state(state, found["version"]):
+                continue  # a tombstone: its files may be gone; this becomes a new version
             if found.get("format", "files") == data_format and found.get("schema") == schema:
                 found = self._with_location(found)
                 if not self._dataset_problems(found):
@@ -337,14 +482,39 @@ class Registry:
         return {**self._with_location(published), "new": True, "report": report}
 
     def get_dataset(self, name: str, version: int | str = "latest") -> DatasetVersion:
-        """Metadata of one data set version; ``location`` is the absolute data folder."""
-        return self._with_location(self.datasets.read(name, version))
+        """Metadata of one data set version; ``location`` is the absolute data folder.
 
-    def list_datasets(self) -> list[DatasetVersion]:
-        """The latest version of every data set, with ``versions`` set to their count."""
+        ``name`` may be a whole reference (``NAME:3``); ``archived``/``deleted`` say when
+        and by whom, if so.
+        """
+        name, version = split_ref(name, version, "data set name")
+        state = self.datasets.lifecycle.state(name)
+        return self._with_location(annotate(self.datasets.read(name, version), state))
+
+    def list_datasets(self, include_hidden: bool = False) -> list[DatasetVersion]:
+        """The latest live version of every data set, with ``versions`` set to the count
+        of live versions (of all versions, and the highest shown, with ``include_hidden``)."""
+        rows = []
+        for name in self.datasets.names():
+            state = self.datasets.lifecycle.state(name)
+            numbers = self.datasets.versions(name)
+            shown = numbers if include_hidden else [n for n in numbers if not hidden(state, n)]
+            if shown:
+                meta = annotate(self.datasets.read(name, shown[-1]), state)
+                rows.append({**self._with_location(meta), "versions": len(shown)})
+        return rows
+
+    def dataset_versions(self, name: str, include_hidden: bool = False) -> list[DatasetVersion]:
+        """Every live version of data set ``name``, oldest first; archived and deleted
+        ones too with ``include_hidden``."""
+        versions = self.datasets.read_all(name)
+        if not versions:
+            raise NotFoundError(f"no data set named {name!r} in {self.root}")
+        state = self.datasets.lifecycle.state(name)
         return [
-            {**self.get_dataset(name), "versions": len(self.datasets.versions(name))}
-            for name in self.datasets.names()
+            annotate(d, state)
+            for d in versions
+            if include_hidden or not hidden(state, d["version"])
         ]
 
     def _portable(self, location: str) -> str:
@@ -549,7 +719,7 @@ class Registry:
         problems = record_results(record, path.parent)
         record["status"] = "Failed"
         record["error"] = "; ".join(
-            [f"settled by {_user()}@{platform.node()} at {now()}: {why}", *problems]
+            [f"settled by {user()}@{platform.node()} at {now()}: {why}", *problems]
         )
         if read_json(path)["status"] != "Running":
             raise SnakeyardError(f"run {run_id} ended while it was being settled; left as it is")
@@ -585,6 +755,11 @@ class Registry:
             if folder.is_dir():
                 label = f"run {folder.name}"
                 yield label, _problems_of(label, self._run_problems, folder, label)
+        for store in (self.models, self.datasets):
+            for name in store.names():
+                if store.lifecycle.history_folder(name).is_dir():
+                    label = f"history of {store.kind} {name}"
+                    yield label, _problems_of(label, _history_problems, store, name)
 
     def _run_problems(self, folder: Path, label: str) -> list[str]:
         record = folder / "run.json"
@@ -641,7 +816,24 @@ def _problems_of(label: str, check: Callable[..., list[str]], *args: Any) -> lis
 def _check_version(
     store: VersionStore, folder: Path, check: Callable[[Any], list[str]]
 ) -> list[str]:
-    return check(store.read_folder(folder))
+    meta = store.read_folder(folder)
+    if "deleted" in version_state(store.lifecycle.state(meta["name"]), meta["version"]):
+        return []  # a tombstone: its record is read, its files are gone (or going)
+    return check(meta)
+
+
+def _history_problems(store: VersionStore, name: str) -> list[str]:
+    """Every event of ``name`` must be readable, and name versions that exist."""
+    problems, numbers = [], set(store.versions(name))
+    for event in store.lifecycle.events(name):
+        named = [event.get("version"), event.get("to") if event["action"] == "alias" else None]
+        for number in filter(None, named):
+            if number not in numbers:
+                problems.append(
+                    f"history of {store.kind} {name}: event {event['seq']} names version "
+                    f"{number}, which does not exist"
+                )
+    return problems
 
 
 def _raised(check: Callable[..., Any], *args: Any) -> list[str]:
@@ -815,13 +1007,6 @@ def _listed_paths(meta: ModelVersion | EnvironmentVersion) -> list[Any]:
     """The ``path`` of every entry of a version's ``files``, whatever their shape."""
     files = meta.get("files")
     return [e.get("path") for e in files if isinstance(e, dict)] if isinstance(files, list) else []
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no login name and no passwd entry (a container, say)
-        return f"uid {os.getuid()}"
 
 
 def _registry(registry: Registry | str | os.PathLike | None) -> Registry:

@@ -26,6 +26,7 @@ def register(
 ) -> ModelReceipt:
     """Register ``model['path']`` of the run recorded in ``run`` as model ``model['name']``
     (a new version, or the one this run already registered); write the receipt to ``out``.
+    With ``model['alias']``, that version gets the alias (set, or moved to it).
 
     The framework version, when the configuration leaves it empty, comes from the
     package list of the environment in the receipt ``environment``. Raises
@@ -70,5 +71,11 @@ def register(
     said = f"model {model['name']!r} from run {record['id']}{trial} {outcome(meta)}"
     log(said)
     print(f"snakeyard register: {said}", file=sys.stderr)  # Snakemake's console shows it
+    alias = model.get("alias")
+    if alias:
+        # declared in the experiment: the version registered (or found again) gets it
+        event = store.set_alias(model["name"], meta["version"], alias)
+        moved = f" (moved from {event['from']})" if event and event["from"] else ""
+        log(f"alias {model['name']}@{alias} -> version {meta['version']}{moved}")
     keys = ("name", "version", "content_hash", "run_id", "new")
     return write_receipt(out, meta, keys, store.root)

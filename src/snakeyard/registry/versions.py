@@ -49,6 +49,7 @@ from ..files import (
     temporary_name,
     write_json_atomic,
 )
+from .lifecycle import Lifecycle, hidden
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 NAME_RULE = (
@@ -65,17 +66,66 @@ def check_name(name: str, what: str = "name") -> str:
     return name
 
 
+def check_alias(alias: str) -> str:
+    """Return ``alias`` if it can name a version, else raise InvalidNameError: the name
+    rules, and neither ``latest`` nor a whole number (which already name versions)."""
+    if isinstance(alias, str) and (alias == "latest" or alias.isdigit()):
+        raise InvalidNameError(
+            f"invalid alias {alias!r}: 'latest' and numbers already name versions; "
+            f"use {NAME_RULE}, e.g. production or candidate"
+        )
+    return check_name(alias, "alias")
+
+
 def parse_ref(ref: str, what: str = "name") -> tuple[str, int | str]:
-    """Split ``NAME[:VERSION]`` into a checked name and a version (int or ``'latest'``)."""
+    """Split a version reference into a checked name and a version.
+
+    ``NAME``, ``NAME:latest`` give ``'latest'``; ``NAME:N`` the number ``N``;
+    ``NAME@ALIAS`` the string ``'@ALIAS'``, which :meth:`VersionStore.resolve` turns
+    into the version the alias points at. The one parser of references: the command
+    line, the Python API and the configuration all go through it.
+    """
+    if not isinstance(ref, str):
+        raise InvalidNameError(f"invalid {what} {ref!r}: use NAME, NAME:VERSION or NAME@ALIAS")
+    name, at, alias = ref.partition("@")
+    if at:
+        check_name(name, what)
+        return name, f"@{check_alias(alias)}"
     name, _, version = ref.partition(":")
     check_name(name, what)
-    if not version or version == "latest":
-        return name, "latest"
-    if not version.isdigit() or int(version) < 1:
+    return name, parse_version(version, ref)
+
+
+def parse_version(version: int | str | None, ref: str) -> int | str:
+    """A version as given (``None``, ``'latest'``, a number, a digit string or
+    ``'@ALIAS'``) in the form :meth:`VersionStore.resolve` takes."""
+    if version in (None, "", "latest"):
+        return "latest"
+    if isinstance(version, str) and version.startswith("@"):
+        return f"@{check_alias(version[1:])}"
+    if isinstance(version, int) and not isinstance(version, bool) and version >= 1:
+        return version
+    if not isinstance(version, str) or not version.isdigit() or int(version) < 1:
         raise InvalidNameError(
-            f"invalid version {version!r} in {ref!r}: use a whole number from 1, or 'latest'"
+            f"invalid version {version!r} in {ref!r}: use a whole number from 1, 'latest' "
+            "or @ALIAS"
         )
-    return name, int(version)
+    return int(version)
+
+
+def split_ref(
+    name: str, version: int | str | None = "latest", what: str = "name"
+) -> tuple[str, int | str]:
+    """``(name, version)`` from the arguments of ``get_model(name, version)`` and the
+    like: ``name`` may be a whole reference (``NAME:3``, ``NAME@production``) when no
+    version is given."""
+    if isinstance(name, str) and (":" in name or "@" in name):
+        if version not in (None, "latest"):
+            raise InvalidNameError(
+                f"{name!r} names a version already; do not give version={version!r} too"
+            )
+        return parse_ref(name, what)
+    return check_name(name, what), parse_version(version, f"{name}:{version}")
 
 
 class VersionStore:
@@ -93,6 +143,7 @@ class VersionStore:
         # in the registry, not in each name: a sweep lists one folder, however many names
         self.staging = self.root.parent / STAGING
         self._registry: Path | None = None
+        self.lifecycle = Lifecycle(self.root, kind, self.staging, self.contained)
 
     def registry_folder(self) -> Path:
         """The registry's folder, resolved once: it may itself be a link (to a shared
@@ -134,15 +185,21 @@ class VersionStore:
         return number
 
     def resolve(self, name: str, version: int | str = "latest") -> int:
-        """Turn ``'latest'`` or a number into an existing version number."""
+        """Turn ``'latest'``, ``'@ALIAS'`` or a number into an existing version number.
+
+        ``latest`` is the highest version that is neither archived nor deleted; a number
+        names any version, archived and deleted ones too (their tombstones).
+        """
         if version in (None, "latest"):
-            return self.latest(name)
+            return self.latest_live(name)
+        if isinstance(version, str) and version.startswith("@"):
+            return self.resolve_alias(name, version[1:])
         try:
             number = int(version)
         except (TypeError, ValueError):
             raise InvalidNameError(
                 f"invalid version {version!r} of {self.kind} {name!r}: "
-                "use a whole number from 1, or 'latest'"
+                "use a whole number from 1, 'latest' or @ALIAS"
             ) from None
         if not (self.root / check_name(name, self.kind) / str(number)).is_dir():
             known = self.versions(name)
@@ -152,6 +209,32 @@ class VersionStore:
                 f"{self.kind} {name!r} has no version {number} (versions 1 to {known[-1]})"
             )
         return number
+
+    def latest_live(self, name: str) -> int:
+        """The highest version of ``name`` that is neither archived nor deleted."""
+        number = self.latest(name)
+        state = self.lifecycle.state(name)
+        while number >= 1 and hidden(state, number):
+            number -= 1
+        if number == 0:
+            raise NotFoundError(
+                f"every version of {self.kind} {name!r} is archived or deleted; name a "
+                f"version ({name}:N), or restore one"
+            )
+        return number
+
+    def resolve_alias(self, name: str, alias: str) -> int:
+        """The version the alias ``alias`` of ``name`` points at."""
+        check_alias(alias)
+        aliases = self.lifecycle.state(check_name(name, self.kind))["aliases"]
+        if alias not in aliases:
+            if not (self.root / name).is_dir():
+                raise NotFoundError(f"no {self.kind} named {name!r} in {self.root.parent}")
+            known = ", ".join(sorted(aliases)) or "none"
+            raise NotFoundError(
+                f"{self.kind} {name!r} has no alias {alias!r} (its aliases: {known})"
+            )
+        return aliases[alias]
 
     def path(self, name: str, version: int | str = "latest") -> Path:
         """The folder of one published version."""

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import IntegrityError, SnakeyardError
-from ..files import read_json, write_json_atomic, write_text_atomic
+from ..files import link_tree, read_json, write_json_atomic, write_text_atomic
 from ..records import DatasetReceipt, RunRecord, TrainSpec
 
 
@@ -185,7 +185,7 @@ def local_dataset(
 
 
 def collect(*, run: Path, outputs: Path, metrics: Path, log: Callable[[str], None]) -> None:
-    """Copy the run's ``outputs/`` to ``outputs`` and write its metrics as a TSV table
+    """Link (or copy) the run's ``outputs/`` to ``outputs`` and write its metrics as a TSV table
     (``metric``, ``value``; lists and mappings as JSON) to ``metrics``.
 
     Raises :class:`~snakeyard.errors.SnakeyardError` when a link in the run's outputs
@@ -213,8 +213,12 @@ def collect(*, run: Path, outputs: Path, metrics: Path, log: Callable[[str], Non
         )
     if outputs.exists():
         shutil.rmtree(outputs)
-    # a symbolic link to nothing has no bytes to keep; its run record names it in warnings
-    shutil.copytree(source, outputs, ignore_dangling_symlinks=True)
+    # one copy of the bytes: read-only hard links to the run's outputs on one filesystem
+    # (the registered model links to them too), copies elsewhere; a symbolic link to
+    # nothing has no bytes to keep, and its run record names it in warnings
+    copied = link_tree(source, outputs)
+    if copied:
+        log(f"run {record['id']}: {copied} output file(s) copied (not hard-linked)")
     rows = ["metric\tvalue"] + [
         f"{name}\t{json.dumps(value) if isinstance(value, (list, dict)) else value}"
         for name, value in sorted(record["metrics"].items())
