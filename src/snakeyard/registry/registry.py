@@ -48,14 +48,16 @@ from ..files import (
 from ..records import (
     DatasetRef,
     DatasetVersion,
+    DeploymentVersion,
     EnvironmentRef,
     EnvironmentVersion,
     FileEntry,
     ModelVersion,
     RunRecord,
+    Signature,
 )
 from ..training.liveness import judge
-from .versions import VersionStore, check_name
+from .versions import VersionStore, check_name, parse_ref
 
 REGISTRY_VARIABLE = "SNAKEYARD_REGISTRY"
 DEFAULT_ROOT = "registry"
@@ -85,6 +87,7 @@ class Registry:
         self.environments = VersionStore(
             self.root / "environments", "environment", "environment.json"
         )
+        self.deployments = VersionStore(self.root / "deployments", "deployment", "deployment.json")
         self.runs_root = self.root / "runs"
         self.staging = self.models.staging  # the registry's folder of temporaries
 
@@ -119,11 +122,13 @@ class Registry:
         dataset: DatasetRef | None = None,
         environment: EnvironmentRef | None = None,
         metrics: dict[str, Any] | None = None,
+        signature: Signature | None = None,
     ) -> ModelVersion:
         """Register the file or folder at ``path`` as the next version of model ``name``.
 
         Byte-identical content returns the existing version instead (``new`` is False)
         when it is the latest version, or when the same run registered it before.
+        ``signature`` is what the model takes and gives (see snakeyard.serving.signature).
         """
         check_name(name, "model name")
         source = Path(path)
@@ -154,6 +159,8 @@ class Registry:
             "files": files,
             "content_hash": digest,
         }
+        if signature is not None:
+            meta["signature"] = signature
 
         def fill(folder: Path) -> None:
             # the user's own folder, listed a moment ago: links out of it are followed
@@ -221,6 +228,18 @@ class Registry:
             raise NotFoundError(f"no model named {name!r} in {self.root}")
         return versions
 
+    def resolve_model_ref(self, ref: str) -> tuple[str, int]:
+        """The model name and version number a reference names: ``NAME`` (the latest),
+        ``NAME:VERSION`` or ``NAME:latest``.
+
+        Every model reference a user gives (``models serve``, ``models export``, the
+        ``deployments:`` and ``scoring:`` keys) is resolved here and only here, so that a
+        new kind of reference (``NAME@ALIAS``) reaches all of them by changing this one
+        function. NotFoundError when no such version exists.
+        """
+        name, version = parse_ref(ref, "model name")
+        return name, self.models.read(name, version)["version"]
+
     def verified_model(self, name: str, version: int | str = "latest") -> ModelVersion:
         """Like :meth:`get_model`, after checking every listed file's path and sha256."""
         meta = self.get_model(name, version)
@@ -240,17 +259,7 @@ class Registry:
         from memory, so nothing can replace the file between the check and the load.
         """
         meta = self.verified_model(name, version)
-        label = f"model {name}:{meta['version']}"
-        relpath = _loadable_file(meta, label)
-        data = read_listed(Path(meta["path"]) / "artifacts", meta["files"], relpath, label)
-        import joblib
-
-        try:
-            return joblib.load(io.BytesIO(data))
-        except Exception as error:  # unpickling can raise anything
-            raise SnakeyardError(
-                f"{label}: cannot load {relpath} with joblib ({type(error).__name__}: {error})"
-            ) from error
+        return load_listed_model(meta, Path(meta["path"]) / "artifacts")
 
     def download_model(self, name: str, version: int | str, dest: str | os.PathLike) -> Path:
         """Copy a model version's checked files into the new folder ``dest``.
@@ -274,6 +283,19 @@ class Registry:
             raise
         fsync_folder(target.parent)
         return dest
+
+    # ------------------------------------------------------------- deployments
+    def record_deployment(self, name: str, meta: dict[str, Any]) -> DeploymentVersion:
+        """Record a deployment bundle as the next version of deployment ``name``; the
+        latest version when it records the same bundle content (``new`` False)."""
+        check_name(name, "deployment name")
+        try:
+            latest = self.deployments.read(name)
+        except NotFoundError:
+            latest = None
+        if latest is not None and latest.get("content_hash") == meta["content_hash"]:
+            return {**latest, "new": False}
+        return {**self.deployments.publish(name, {"kind": "deployment", **meta}), "new": True}
 
     # ---------------------------------------------------------------- datasets
     def upload_dataset(
@@ -674,6 +696,26 @@ def _listed_artifact(meta: ModelVersion, label: str) -> list[str]:
     if not below:
         raise MetadataError(f"{label}: artifact {artifact!r} is not among the listed files")
     return below
+
+
+def load_listed_model(meta: ModelVersion, artifacts: Path) -> Any:
+    """Deserialise the loadable file of a model version whose files lie below
+    ``artifacts`` (a registry version's folder, or a deployment bundle's copy).
+
+    Its bytes are read once, hashed, and unpickled from memory, so nothing can replace
+    the file between the check and the load.
+    """
+    label = f"model {meta['name']}:{meta['version']}"
+    relpath = _loadable_file(meta, label)
+    data = read_listed(artifacts, meta["files"], relpath, label)
+    import joblib
+
+    try:
+        return joblib.load(io.BytesIO(data))
+    except Exception as error:  # unpickling can raise anything
+        raise SnakeyardError(
+            f"{label}: cannot load {relpath} with joblib ({type(error).__name__}: {error})"
+        ) from error
 
 
 def _loadable_file(meta: ModelVersion, label: str) -> str:
