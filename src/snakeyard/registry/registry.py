@@ -240,6 +240,12 @@ class Registry:
         name, version = parse_ref(ref, "model name")
         return name, self.models.read(name, version)["version"]
 
+    @staticmethod
+    def model_ref_name(ref: str) -> str:
+        """The model name in a reference, checked, without looking it up (the workflow
+        asks it to tell which experiment registers a referenced model)."""
+        return parse_ref(ref, "model name")[0]
+
     def verified_model(self, name: str, version: int | str = "latest") -> ModelVersion:
         """Like :meth:`get_model`, after checking every listed file's path and sha256."""
         meta = self.get_model(name, version)

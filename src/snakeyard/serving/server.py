@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from ..errors import SnakeyardError
@@ -34,17 +35,22 @@ class ServeSpec:
 
 def load(spec: ServeSpec) -> tuple[LoadedModel, Any]:
     """The checked model, and the entry script's module (initialised) when there is one."""
+    entry_script = spec.entry_script
     if spec.bundle is not None:
+        from .bundle import bundle_entry_script
+
         loaded = from_bundle(spec.bundle)
+        # a bundle deployed with an entry script serves through it unless told otherwise
+        entry_script = entry_script or bundle_entry_script(Path(spec.bundle))
     else:
         from ..registry.registry import Registry
 
         loaded = from_registry(Registry(spec.registry), spec.ref)
     entry = None
-    if spec.entry_script:
+    if entry_script:
         from .entry_script import load_entry_script
 
-        entry = load_entry_script(spec.entry_script, loaded)
+        entry = load_entry_script(entry_script, loaded)
     return loaded, entry
 
 
