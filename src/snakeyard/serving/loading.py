@@ -71,6 +71,8 @@ def from_bundle(folder: str | Path) -> LoadedModel:
     meta = read_json(meta_path)
     if not isinstance(meta, dict) or not isinstance(meta.get("files"), list):
         raise MetadataError(f"{meta_path}: not a model version's metadata")
+    # the bundle is laid out like a version's folder: its files under artifacts/
+    meta["path"] = str(folder.resolve())
     label = f"bundle {folder}: model {meta.get('name')}:{meta.get('version')}"
     artifacts = folder / BUNDLE_ARTIFACTS
     problems = check_manifest(artifacts, meta["files"], label)
