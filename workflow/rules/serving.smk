@@ -65,10 +65,10 @@ rule score:
         dataset=scoring_dataset,
     output:
         "results/scoring/{scoring}/predictions.{format}",
-    wildcard_constraints:
-        format="csv|parquet",
     log:
         "logs/scoring/{scoring}/predictions-{format}.log",
+    wildcard_constraints:
+        format="csv|parquet",
     localrule: LOCAL_STAGES
     shell:
         stage(
