@@ -242,3 +242,24 @@ def test_the_mlflow_export_served_by_mlflow_gives_the_same_predictions(tmp_path:
         assert answer.json()["predictions"] == registry.load_model("iris").predict(X[45:55]).tolist()
     finally:
         server.stop()
+
+
+def test_serving_libraries_stay_out_of_import_snakeyard_and_the_training_job():
+    code = (
+        "import sys, snakeyard, snakeyard.stages, snakeyard.training.stage, "
+        "snakeyard.registry.stage\n"
+        "print(sorted(m for m in ('fastapi', 'uvicorn', 'starlette', 'mlflow') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"})  # fmt: skip
+    assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_chunks_cover_every_row_once_in_order():
+    from snakeyard.serving.scoring import chunk_bounds
+
+    for rows, chunks in [(1797, 4), (10, 3), (3, 8), (1_000_000, 8)]:
+        bounds = [chunk_bounds(rows, i, chunks) for i in range(chunks)]
+        assert bounds[0][0] == 0 and bounds[-1][1] == rows
+        assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
+        assert max(b - a for a, b in bounds) - min(b - a for a, b in bounds) <= 1
