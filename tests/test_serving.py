@@ -263,3 +263,24 @@ def test_chunks_cover_every_row_once_in_order():
         assert bounds[0][0] == 0 and bounds[-1][1] == rows
         assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
         assert max(b - a for a, b in bounds) - min(b - a for a, b in bounds) <= 1
+
+
+def test_chunk_predictions_gather_into_parquet_whose_metadata_names_the_versions(tmp_path: Path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    from snakeyard.serving.loading import from_registry
+    from snakeyard.serving.scoring import gather, score_chunk, write_features
+
+    registry = register_iris(tmp_path)
+    loaded = from_registry(registry, "iris")
+    write_features(X, tmp_path / "features.npy")
+    chunks = [tmp_path / f"{i}.npz" for i in range(3)]
+    for i, out in enumerate(chunks):
+        score_chunk(loaded, tmp_path / "features.npy", i, 3, "predict_proba", out)
+    dataset = {"name": "iris", "version": 4, "content_hash": "ab" * 32}
+    gather(chunks, dataset, "parquet", tmp_path / "predictions.parquet")
+    table = pq.read_table(tmp_path / "predictions.parquet")
+    assert table.schema.metadata[b"snakeyard.model"] == b"iris:1"
+    assert table.schema.metadata[b"snakeyard.dataset"] == b"iris:4"
+    assert table.column_names == ["row", "probability_0", "probability_1", "probability_2"]
+    expected = loaded.model.predict_proba(X)
+    assert np.allclose(table.column("probability_2").to_numpy(), expected[:, 2])
