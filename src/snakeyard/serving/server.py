@@ -58,8 +58,14 @@ def app_from_environment() -> Any:
     """The app a uvicorn worker process serves (the spec comes in SNAKEYARD_SERVE_SPEC)."""
     from .app import create_app
 
+    configure_logging()  # a worker is a new interpreter: its request lines need a handler
     loaded, entry = load(ServeSpec(**json.loads(os.environ[SPEC_VARIABLE])))
     return create_app(loaded, entry)
+
+
+def configure_logging() -> None:
+    """Request lines and start-up messages to stderr, with the time."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
 
 
 def check_port(port: int) -> int:
@@ -82,7 +88,7 @@ def serve(spec: ServeSpec, host: str, port: int, workers: int) -> None:
             f"serving needs FastAPI and uvicorn ({error}); pip install 'snakeyard[serve]'"
         ) from error
     loaded, entry = load(spec)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    configure_logging()
     logging.getLogger("snakeyard.serve").info(
         "serving model %s:%s%s on http://%s:%d (%d worker%s)", loaded.name, loaded.version,
         f" through {spec.entry_script}" if spec.entry_script else "", host, port, workers,
