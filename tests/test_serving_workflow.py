@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 def register_digits_model(project, regularization: float) -> None:
     X, y = load_digits(return_X_y=True)
-    model = LogisticRegression(C=regularization, max_iter=200).fit(X[:600], y[:600])
+    model = LogisticRegression(C=regularization, max_iter=3000).fit(X[:600], y[:600])
     path = project.path / f"digits-{regularization}.joblib"
     joblib.dump(model, path)
     project.registry.register_model("digits-model", path, framework="scikit-learn")
@@ -76,6 +76,8 @@ def test_a_deployment_bundle_serves_from_a_copy_with_the_registry_removed(projec
     deployment = project.registry.deployments.read("iris-web")
     assert deployment["model"]["name"] == "sklearn-iris" and deployment["model"]["version"] == 1
     expected_model = project.registry.load_model("sklearn-iris")
+    verified = project.cli("verify")  # the deployment record leaves the registry whole
+    assert verified.returncode == 0, verified.stderr
 
     elsewhere = tmp_path / "elsewhere"
     shutil.copytree(bundle, elsewhere / "bundle")
