@@ -35,10 +35,22 @@ def predictions(path: Path) -> tuple[dict[str, str], np.ndarray]:
     return header, np.array([int(line.split(",")[1]) for line in table[1:]])
 
 
+def write_digits_table(path: Path, rows: int) -> np.ndarray:
+    """The digits as a tabular data set (64 pixel columns and the label); its features."""
+    X, y = load_digits(return_X_y=True)
+    header = ",".join([*(f"p{i}" for i in range(64)), "digit"])
+    lines = [",".join(map(str, [*map(int, row), label])) for row, label in zip(X[:rows], y[:rows], strict=True)]
+    path.write_text(header + "\n" + "\n".join(lines) + "\n")
+    return X[:rows]
+
+
 def test_bulk_scoring_in_chunks_equals_one_predict_and_reruns_only_when_the_model_moves(project):
     register_digits_model(project, 0.05)
+    X = write_digits_table(project.path / "digits.csv", 1797)
     config = project.config()
-    config["datasets"]["digits"] = {"source": "sklearn:digits"}
+    config["datasets"]["digits"] = {
+        "source": f"path:{project.path / 'digits.csv'}", "format": "tabular", "label_column": "digit",
+    }
     config["scoring"] = {"digits-all": {"model": "digits-model", "dataset": "digits", "chunks": 4}}
     project.write_config(config)
 
@@ -46,7 +58,6 @@ def test_bulk_scoring_in_chunks_equals_one_predict_and_reruns_only_when_the_mode
     assert jobs_run(first.stderr + first.stdout, "score_chunk") == 4
     out = project.path / "results/scoring/digits-all/predictions.csv"
     header, scored = predictions(out)
-    X, _ = load_digits(return_X_y=True)
     assert np.array_equal(scored, project.registry.load_model("digits-model", 1).predict(X))
     assert header["model"] == "digits-model:1" and header["dataset"] == "digits:1"
 
@@ -58,6 +69,13 @@ def test_bulk_scoring_in_chunks_equals_one_predict_and_reruns_only_when_the_mode
     assert jobs_run(moved.stderr + moved.stdout, "score_chunk") == 4
     header, scored = predictions(out)
     assert header["model"] == "digits-model:2"
+    assert np.array_equal(scored, project.registry.load_model("digits-model", 2).predict(X))
+
+    X = write_digits_table(project.path / "digits.csv", 1000)  # the data changes
+    changed = project.snakemake()
+    assert jobs_run(changed.stderr + changed.stdout, "score_chunk") == 4
+    header, scored = predictions(out)
+    assert header["dataset"] == "digits:2" and header["model"] == "digits-model:2"
     assert np.array_equal(scored, project.registry.load_model("digits-model", 2).predict(X))
 
 

@@ -115,6 +115,7 @@ class DeploymentVersion(Version):
 
     model: dict[str, Any]  # name, version, content_hash of the model it serves
     reference: str  # the model reference as configured
+    host: str
     port: int
     workers: int
     entry_script: str | None
