@@ -58,6 +58,10 @@ INFER_BODY = {
 }  # fmt: skip
 
 
+class NotServed(SnakeyardError):
+    """A model name (or version) this server does not serve."""
+
+
 def error(status: int, message: str) -> Response:
     """A 4xx/5xx answer whose body says what was wrong in one line."""
     return JSONResponse({"error": " ".join(message.split())}, status_code=status)
@@ -173,7 +177,3 @@ def create_app(loaded: LoadedModel, entry: ModuleType | None = None) -> Any:
 
     app.add_middleware(RequestLog)
     return app
-
-
-class NotServed(SnakeyardError):
-    """A model name (or version) this server does not serve."""
