@@ -1,4 +1,5 @@
-# snakeyard: fetch -> upload -> lock -> train (or a sweep of trials) -> collect -> register.
+# snakeyard: fetch -> upload -> lock -> train (or a sweep of trials) -> collect -> register,
+# then deploy and score when configured.
 # Every stage is a rule in workflow/rules/; what the rules run lives in src/snakeyard/,
 # each use of a Snakemake name that Snakemake does not document in
 # src/snakeyard/snakemake_internals.py.
@@ -25,6 +26,8 @@ rule all:
         experiment_chains(),
         sweep_reports(),
         experiment_reports(),
+        deployment_targets(),
+        scoring_targets(),
 
 
 include: "workflow/rules/data.smk"
@@ -33,3 +36,4 @@ include: "workflow/rules/training.smk"
 include: "workflow/rules/registry.smk"
 include: "workflow/rules/sweeps.smk"
 include: "workflow/rules/reports.smk"
+include: "workflow/rules/serving.smk"

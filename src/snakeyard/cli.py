@@ -133,9 +133,16 @@ def models_show(registry: Registry, args: argparse.Namespace) -> Any:
         ("dataset", lineage(m.get("dataset"))),
         ("environment", lineage(m.get("environment"))),
         ("metrics", m.get("metrics") or {}),
+        ("signature", describe_signature(m.get("signature")) or "- (checked by the model)"),
         ("files", file_lines(m["files"])),
         ("path", m["artifact_path"]),
     ])  # fmt: skip
+
+
+def describe_signature(signature: dict[str, Any] | None) -> dict[str, str] | None:
+    from .serving.signature import describe
+
+    return describe(signature)
 
 
 def models_versions(registry: Registry, args: argparse.Namespace) -> Any:
@@ -300,6 +307,11 @@ def key_values(items: list[str], option: str) -> dict[str, str]:
 
 def models_register(registry: Registry, args: argparse.Namespace) -> Any:
     tags = key_values(args.tag, "--tag")
+    signature = None
+    if args.sample_input:
+        from .serving.signature import signature_of_file
+
+        signature = signature_of_file(args.path, args.sample_input)
     meta = registry.register_model(
         args.name,
         args.path,
@@ -307,11 +319,37 @@ def models_register(registry: Registry, args: argparse.Namespace) -> Any:
         framework_version=args.framework_version,
         description=args.description,
         tags=tags,
+        signature=signature,
     )
     if args.json:
         return meta
     state = "registered" if meta["new"] else "already registered (identical content)"
     return f"model {meta['name']}:{meta['version']} {state}"
+
+
+def models_serve(registry: Registry, args: argparse.Namespace) -> Any:
+    from .serving.server import ServeSpec, serve
+
+    spec = ServeSpec(str(registry.root), args.ref, entry_script=args.entry_script)
+    serve(spec, args.host, args.port, args.workers)
+    return "server stopped"
+
+
+def serve_bundle(registry: Registry, args: argparse.Namespace) -> Any:
+    from .serving.server import ServeSpec, serve
+
+    serve(ServeSpec(bundle=args.bundle, entry_script=args.entry_script),
+          args.host, args.port, args.workers)  # fmt: skip
+    return "server stopped"
+
+
+def models_export(registry: Registry, args: argparse.Namespace) -> Any:
+    from .serving.export import export_model
+
+    meta = export_model(registry, args.ref, args.dest, args.format)
+    if args.json:
+        return meta
+    return f"model {meta['name']}:{meta['version']} exported in {args.format} format -> {args.dest}"
 
 
 # -------------------------------------------------------------------- datasets
@@ -746,6 +784,28 @@ def parser() -> argparse.ArgumentParser:
     describe = verb(models, "describe", models_describe, "replace a version's description")
     describe.add_argument("ref", metavar="NAME[:VERSION|@ALIAS]", help=REF_HELP)
     describe.add_argument("text", metavar="TEXT", help="the new description")
+    register.add_argument(
+        "--sample-input",
+        default=None,
+        metavar="FILE",
+        help="a few rows (CSV with a header, or JSON {\"data\": [[...]]}): records the "
+        "model's signature, the rest learnt by loading the model",
+    )
+    serving = verb(models, "serve", models_serve, "serve a version over HTTP")
+    serving.add_argument(
+        "ref",
+        metavar="MODEL",
+        help="NAME, NAME:VERSION or NAME@ALIAS",
+    )
+    serve_options(serving)
+    export = verb(models, "export", models_export, "write a version in another tool's format")
+    export.add_argument(
+        "ref",
+        metavar="MODEL",
+        help="NAME, NAME:VERSION or NAME@ALIAS",
+    )
+    export.add_argument("dest", metavar="DEST", help="new folder to write the model into")
+    export.add_argument("--format", required=True, choices=["mlflow"], help="mlflow")
 
     datasets = nouns.add_parser("datasets", help="data set versions").add_subparsers(
         dest="verb", required=True, metavar="VERB"
@@ -836,6 +896,13 @@ def parser() -> argparse.ArgumentParser:
         help="settle it although its process looks alive (a node the check cannot see)",
     )
 
+    bundle = nouns.add_parser(
+        "serve", parents=[common], help="serve a deployment bundle (no registry needed)"
+    )
+    bundle.set_defaults(function=serve_bundle)
+    bundle.add_argument("--bundle", required=True, metavar="DIR", help="deployment bundle folder")
+    serve_options(bundle)
+
     check = nouns.add_parser(
         "verify", parents=[common], help="check every sha256, path and file in the registry"
     )
@@ -857,13 +924,26 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def serve_options(command: argparse.ArgumentParser) -> None:
+    """The options of every command that starts a server."""
+    command.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    command.add_argument("--port", type=int, default=5001, help="port (5001)")
+    command.add_argument("--workers", type=int, default=1, help="server processes (1)")
+    command.add_argument(
+        "--entry-script",
+        default=None,
+        metavar="FILE",
+        help="a hosted-ML entry script (init(), run(raw_data)) to answer /score with",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``snakeyard`` command; returns the exit code."""
     args = parser().parse_args(argv)
     args.json = getattr(args, "json", False)
     registry = Registry(getattr(args, "registry", None))
     try:
-        if args.function is not models_register and not registry.root.is_dir():
+        if args.function not in (models_register, serve_bundle) and not registry.root.is_dir():
             raise SnakeyardError(
                 f"no registry at '{resolved(registry.root, 'registry')}' (choose one with "
                 "--registry PATH or $SNAKEYARD_REGISTRY)"

@@ -138,7 +138,25 @@ def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]
         model["path"] = _check_model_path(key, model["path"])
         if model.get("alias"):
             model["alias"] = _check_alias(f"{key}.model.alias", model["alias"])
+    _resolve_serving(resolved, places)
     return resolved
+
+
+def _resolve_serving(resolved: dict[str, Any], places: list[Path]) -> None:
+    """``deployments`` and ``scoring``: names, data sets, entry scripts. Their model
+    references are resolved by the registry when the workflow plans its jobs."""
+    for name, deployment in resolved.setdefault("deployments", {}).items():
+        check_name(name, "deployment name")
+        if deployment.get("entry_script"):
+            key = f"deployments.{name}.entry_script"
+            deployment["entry_script"] = str(find_path(deployment["entry_script"], key, places))
+    for name, scoring in resolved.setdefault("scoring", {}).items():
+        check_name(name, "scoring name")
+        if scoring["dataset"] not in resolved["datasets"]:
+            raise ConfigError(
+                f"scoring.{name}.dataset: {scoring['dataset']!r} is not defined under datasets "
+                f"(defined: {', '.join(sorted(resolved['datasets']))})"
+            )
 
 
 def _check_experiment_name(key: str, name: str) -> None:

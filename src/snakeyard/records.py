@@ -11,6 +11,7 @@ type                          file
 :class:`ModelVersion`         ``registry/models/<name>/<N>/model.json``
 :class:`DatasetVersion`       ``registry/datasets/<name>/<N>/dataset.json``
 :class:`EnvironmentVersion`   ``registry/environments/<name>/<N>/environment.json``
+:class:`DeploymentVersion`    ``registry/deployments/<name>/<N>/deployment.json``
 :class:`RunRecord`            ``registry/runs/<experiment>/<run id>/run.json`` and the
                               train stage's ``results/<experiment>/run.json``
 :class:`DatasetReceipt` …     the receipts under ``results/``
@@ -91,6 +92,31 @@ class Version(TypedDict):
     deleted: NotRequired[Change]
 
 
+class SignatureInputs(TypedDict):
+    """The rows a model takes: their width, and the columns' names and types when known."""
+
+    n_features: int
+    feature_names: list[str] | None
+    feature_types: list[str] | None  # "integer", "float" or "string" per column
+    dtype: str  # numpy dtype of the sample input, e.g. "float64"
+
+
+class SignatureOutputs(TypedDict):
+    """What ``predict`` gives: the classes of a classifier, and the prediction dtype."""
+
+    classes: list[Any] | None
+    dtype: str
+    methods: list[str]  # "predict", and "predict_proba" when the model has it
+
+
+class Signature(TypedDict):
+    """A model version's ``signature``: inputs, outputs and a few rows of sample input."""
+
+    inputs: SignatureInputs
+    outputs: SignatureOutputs
+    sample_input: list[list[Any]]
+
+
 class ModelVersion(Version):
     """``model.json``: a registered model version."""
 
@@ -105,8 +131,22 @@ class ModelVersion(Version):
     dataset: DatasetRef | None
     environment: EnvironmentRef | None
     metrics: dict[str, Any]
+    # what the model takes and gives; absent from versions registered before signatures
+    signature: NotRequired[Signature | None]
     artifact_path: NotRequired[str]  # added when read: artifacts/<artifact>, absolute
     all_aliases: NotRequired[dict[str, int]]  # added by list_models: every alias of the name
+
+
+class DeploymentVersion(Version):
+    """``deployment.json``: a deployment bundle the ``deploy`` rule wrote."""
+
+    model: dict[str, Any]  # name, version, content_hash of the model it serves
+    reference: str  # the model reference as configured
+    host: str
+    port: int
+    workers: int
+    entry_script: str | None
+    bundle: str  # the bundle's folder, absolute
 
 
 class DatasetVersion(Version):

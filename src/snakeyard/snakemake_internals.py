@@ -61,9 +61,9 @@ What ``snakemake --lint`` still finds, on purpose
 ``--lint json`` prints text in 9.27, so :func:`lint_findings` reads the text):
 
 - "Specify a conda environment or container for each rule." for fetch, upload, lock,
-  collect, register, sweep, sweep_report and experiment_report. These stages are
-  snakeyard's own code (``python -m snakeyard.stages``) and run with the interpreter that
-  runs the workflow,
+  collect, register, sweep, sweep_report, experiment_report, deploy, score_features,
+  score_chunk and score. These stages are snakeyard's own code
+  (``python -m snakeyard.stages``) and run with the interpreter that runs the workflow,
   whatever the job's environment; a conda environment or container of their own would
   have to hold snakeyard and would not be that interpreter. Only training runs the
   experiment's environment, and train (with trial) names it with ``conda:``.
@@ -191,7 +191,8 @@ KEPT_LINTS = frozenset(
     for rule in (
         "fetch", "upload", "lock", "collect", "register", "sweep", "sweep_report",
         "experiment_report",
-    )
+        "deploy", "score_features", "score_chunk", "score",
+    )  # fmt: skip
 )
 
 _LINTS_FOR = re.compile(r"^Lints for (rule \S+|snakefile .+?)(?: \(line \d+, .*\))?:$")

@@ -5,8 +5,9 @@ named, typed parameters in the subpackage of its rule file (``fetch`` and ``uplo
 :mod:`snakeyard.data.stage`, ``lock`` in :mod:`snakeyard.environments.stage`, ``train``
 and ``collect`` in :mod:`snakeyard.training.stage`, ``register`` in
 :mod:`snakeyard.registry.stage`, ``sweep`` and ``sweep-report`` in
-:mod:`snakeyard.sweeps.stage`, ``experiment-report`` in :mod:`snakeyard.reports.stage`).
-Each reads the files named on its command line, does
+:mod:`snakeyard.sweeps.stage`, ``experiment-report`` in :mod:`snakeyard.reports.stage`,
+``deploy`` and the ``score-*`` stages in :mod:`snakeyard.serving.stage`). Each reads the
+files named on its command line, does
 its one job, writes its output files, and appends what it did to ``--log``. A user
 mistake or a failed training script ends the stage with one line on stderr (also in
 the log) and exit code 1.
@@ -116,6 +117,24 @@ STAGES: dict[str, Stage] = {
         "snakeyard.reports.stage", "experiment_report",
         {"run": Path, "model": Path, "metrics": Path, "curves": Path, "confusion": Path,
          "images": Path},
+    ),
+    "deploy": Stage(
+        "snakeyard.serving.stage", "deploy",
+        {"name": str, "model": str, "spec": json.loads, "registry": str, "bundle": Path,
+         "out": Path},
+    ),
+    "score-features": Stage(
+        "snakeyard.serving.stage", "score_features", {"dataset": Path, "out": Path},
+    ),
+    "score-chunk": Stage(
+        "snakeyard.serving.stage", "score_chunk",
+        {"features": Path, "model": str, "chunk": int, "chunks": int, "method": str,
+         "registry": str, "out": Path},
+    ),
+    "score-gather": Stage(
+        "snakeyard.serving.stage", "score_gather",
+        {"chunks": Path, "dataset": Path, "format": str, "out": Path},
+        lists=frozenset({"chunks"}),
     ),
 }  # fmt: skip
 

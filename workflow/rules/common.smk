@@ -73,6 +73,9 @@ wildcard_constraints:
     dataset=_alternatives(CFG["datasets"]),
     environment=_alternatives([*CFG["environments"], CURRENT]),
     experiment=_alternatives(CFG["experiments"]),
+    deployment=_alternatives(CFG["deployments"]) or "$^",
+    scoring=_alternatives(CFG["scoring"]) or "$^",
+    chunk=r"\d+",
 
 
 def experiment(wildcards):
@@ -303,6 +306,108 @@ def trial_spec(wildcards):
     spec["arguments"] = trial_arguments(spec["arguments"], trial.parameters)
     spec["trial"] = {"id": trial.id, "parameters": trial.parameters}
     return json.dumps(spec)
+
+
+# --------------------------------------------------------------------- serving
+# deployments and bulk scoring (rules in serving.smk); their model references are
+# resolved here, when the jobs are planned, by the registry's one resolver
+from snakeyard.registry.registry import Registry as _Registry
+
+# the experiment that registers each model name, if any
+EXPERIMENT_OF_MODEL = {
+    spec["model"]["name"]: name for name, spec in CFG["experiments"].items()
+}
+
+
+def _model_reference(where, ref):
+    """``(model, receipts)`` for a configured model reference: ``model`` is what the jobs
+    score with and what makes them run again when it changes (``NAME:VERSION`` as the
+    registry resolves it now); ``receipts`` the registration receipt of the experiment
+    that registers the model, when one does.
+
+    A plain reference (``NAME``, ``NAME:latest``) to a model an experiment of this
+    workflow registers stays as it is: the experiment's receipt orders the jobs after
+    its registration and makes them run again when it registers a new version.
+    """
+    try:
+        name = _Registry.model_ref_name(ref)
+        producer = EXPERIMENT_OF_MODEL.get(name)
+        receipts = [f"results/{producer}/model.json"] if producer else []
+        if producer and ref in (name, f"{name}:latest"):
+            return ref, receipts
+        found, version = _Registry(REGISTRY).resolve_model_ref(ref)
+        return f"{found}:{version}", receipts
+    except SnakeyardError as error:
+        sys.exit(f"snakeyard: {where}.model: {error}")
+
+
+DEPLOYMENT_MODELS = {
+    name: _model_reference(f"deployments.{name}", spec["model"])
+    for name, spec in CFG["deployments"].items()
+}
+SCORING_MODELS = {
+    name: _model_reference(f"scoring.{name}", spec["model"])
+    for name, spec in CFG["scoring"].items()
+}
+
+
+def deployment_targets():
+    """The bundle and receipt of every configured deployment."""
+    return [
+        path
+        for name in sorted(CFG["deployments"])
+        for path in (
+            f"results/deployments/{name}/bundle",
+            f"results/deployments/{name}/deployment.json",
+        )
+    ]
+
+
+def scoring_targets():
+    """The predictions file of every configured bulk scoring."""
+    return [
+        f"results/scoring/{name}/predictions.{spec['format']}"
+        for name, spec in sorted(CFG["scoring"].items())
+    ]
+
+
+def deployment_model(wildcards):
+    return DEPLOYMENT_MODELS[wildcards.deployment][0]
+
+
+def deployment_inputs(wildcards):
+    """The registering experiment's receipt, and the entry script: editing it redeploys."""
+    spec = CFG["deployments"][wildcards.deployment]
+    entry = [spec["entry_script"]] if spec["entry_script"] else []
+    return DEPLOYMENT_MODELS[wildcards.deployment][1] + entry
+
+
+def deployment_spec(wildcards):
+    spec = CFG["deployments"][wildcards.deployment]
+    keys = ("host", "port", "workers", "entry_script")
+    return json.dumps({key: spec[key] for key in keys}, sort_keys=True)
+
+
+def scoring_model(wildcards):
+    return SCORING_MODELS[wildcards.scoring][0]
+
+
+def scoring_model_receipts(wildcards):
+    return SCORING_MODELS[wildcards.scoring][1]
+
+
+def scoring_dataset(wildcards):
+    return f"results/datasets/{CFG['scoring'][wildcards.scoring]['dataset']}.json"
+
+
+def scoring_setting(key):
+    return lambda wildcards: CFG["scoring"][wildcards.scoring][key]
+
+
+def scoring_chunks(wildcards):
+    """The chunks' outputs, in order."""
+    count = CFG["scoring"][wildcards.scoring]["chunks"]
+    return [f"results/scoring/{wildcards.scoring}/chunks/{i}.npz" for i in range(count)]
 
 
 # the run is over: exit now rather than wait for the scheduler's rate-limit timer or

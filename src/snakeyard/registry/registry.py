@@ -48,17 +48,19 @@ from ..files import (
 from ..records import (
     DatasetRef,
     DatasetVersion,
+    DeploymentVersion,
     EnvironmentRef,
     EnvironmentVersion,
     FileEntry,
     LifecycleEvent,
     ModelVersion,
     RunRecord,
+    Signature,
 )
 from ..training.liveness import judge
 from . import edits
 from .lifecycle import annotate, hidden, user, version_state
-from .versions import VersionStore, check_name, split_ref
+from .versions import VersionStore, check_name, parse_ref, split_ref
 
 REGISTRY_VARIABLE = "SNAKEYARD_REGISTRY"
 DEFAULT_ROOT = "registry"
@@ -88,6 +90,7 @@ class Registry:
         self.environments = VersionStore(
             self.root / "environments", "environment", "environment.json"
         )
+        self.deployments = VersionStore(self.root / "deployments", "deployment", "deployment.json")
         self.runs_root = self.root / "runs"
         self.staging = self.models.staging  # the registry's folder of temporaries
 
@@ -122,11 +125,13 @@ class Registry:
         dataset: DatasetRef | None = None,
         environment: EnvironmentRef | None = None,
         metrics: dict[str, Any] | None = None,
+        signature: Signature | None = None,
     ) -> ModelVersion:
         """Register the file or folder at ``path`` as the next version of model ``name``.
 
         Byte-identical content returns the existing version instead (``new`` is False)
         when it is the latest version, or when the same run registered it before.
+        ``signature`` is what the model takes and gives (see snakeyard.serving.signature).
         """
         check_name(name, "model name")
         source = Path(path)
@@ -157,6 +162,8 @@ class Registry:
             "files": files,
             "content_hash": digest,
         }
+        if signature is not None:
+            meta["signature"] = signature
 
         # a finished run's outputs are the registry's own: the version shares their bytes
         # (hard links, read-only); a user's file is copied, since they may change it later
@@ -263,6 +270,24 @@ class Registry:
             if include_hidden or not hidden(state, m["version"])
         ]
 
+    def resolve_model_ref(self, ref: str) -> tuple[str, int]:
+        """The model name and version number a reference names: ``NAME`` (the latest),
+        ``NAME:VERSION``, ``NAME:latest`` or ``NAME@ALIAS``.
+
+        Every model reference a user gives (``models serve``, ``models export``, the
+        ``deployments:`` and ``scoring:`` keys) is resolved here, through the one parser
+        :func:`~snakeyard.registry.versions.parse_ref`. NotFoundError when no such version
+        (or alias) exists.
+        """
+        name, version = parse_ref(ref, "model name")
+        return name, self.models.read(name, version)["version"]
+
+    @staticmethod
+    def model_ref_name(ref: str) -> str:
+        """The model name in a reference, checked, without looking it up (the workflow
+        asks it to tell which experiment registers a referenced model)."""
+        return parse_ref(ref, "model name")[0]
+
     def verified_model(self, name: str, version: int | str = "latest") -> ModelVersion:
         """Like :meth:`get_model`, after checking every listed file's path and sha256;
         a deleted version is refused (its files are gone)."""
@@ -290,17 +315,7 @@ class Registry:
         from memory, so nothing can replace the file between the check and the load.
         """
         meta = self.verified_model(name, version)
-        label = f"model {meta['name']}:{meta['version']}"
-        relpath = _loadable_file(meta, label)
-        data = read_listed(Path(meta["path"]) / "artifacts", meta["files"], relpath, label)
-        import joblib
-
-        try:
-            return joblib.load(io.BytesIO(data))
-        except Exception as error:  # unpickling can raise anything
-            raise SnakeyardError(
-                f"{label}: cannot load {relpath} with joblib ({type(error).__name__}: {error})"
-            ) from error
+        return load_listed_model(meta, Path(meta["path"]) / "artifacts")
 
     def download_model(self, name: str, version: int | str, dest: str | os.PathLike) -> Path:
         """Copy a model version's checked files into the new folder ``dest``.
@@ -417,6 +432,19 @@ class Registry:
         """Every change to the versions of ``name`` (``kind`` ``model`` or ``dataset``)."""
         store = self.models if kind == "model" else self.datasets
         return store.lifecycle.events(check_name(name, f"{kind} name"))
+
+    # ------------------------------------------------------------- deployments
+    def record_deployment(self, name: str, meta: dict[str, Any]) -> DeploymentVersion:
+        """Record a deployment bundle as the next version of deployment ``name``; the
+        latest version when it records the same bundle content (``new`` False)."""
+        check_name(name, "deployment name")
+        try:
+            latest = self.deployments.read(name)
+        except NotFoundError:
+            latest = None
+        if latest is not None and latest.get("content_hash") == meta["content_hash"]:
+            return {**latest, "new": False}
+        return {**self.deployments.publish(name, {"kind": "deployment", **meta}), "new": True}
 
     # ---------------------------------------------------------------- datasets
     def upload_dataset(
@@ -870,6 +898,26 @@ def _listed_artifact(meta: ModelVersion, label: str) -> list[str]:
     if not below:
         raise MetadataError(f"{label}: artifact {artifact!r} is not among the listed files")
     return below
+
+
+def load_listed_model(meta: ModelVersion, artifacts: Path) -> Any:
+    """Deserialise the loadable file of a model version whose files lie below
+    ``artifacts`` (a registry version's folder, or a deployment bundle's copy).
+
+    Its bytes are read once, hashed, and unpickled from memory, so nothing can replace
+    the file between the check and the load.
+    """
+    label = f"model {meta['name']}:{meta['version']}"
+    relpath = _loadable_file(meta, label)
+    data = read_listed(artifacts, meta["files"], relpath, label)
+    import joblib
+
+    try:
+        return joblib.load(io.BytesIO(data))
+    except Exception as error:  # unpickling can raise anything
+        raise SnakeyardError(
+            f"{label}: cannot load {relpath} with joblib ({type(error).__name__}: {error})"
+        ) from error
 
 
 def _loadable_file(meta: ModelVersion, label: str) -> str:

@@ -8,10 +8,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ..errors import SnakeyardError
 from ..files import read_json
-from ..records import EnvironmentReceipt, ModelReceipt, ModelSpec, RunRecord
+from ..records import EnvironmentReceipt, ModelReceipt, ModelSpec, RunRecord, Signature
 from .receipts import outcome, write_receipt
 
 
@@ -66,6 +67,7 @@ def register(
         dataset=record["dataset"],
         environment={"name": receipt["name"], "version": receipt["version"]},
         metrics=record["metrics"],
+        signature=run_signature(store, artifact, record, log),
     )
     trial = f" (trial {record['trial']['id']} of its sweep)" if record.get("trial") else ""
     said = f"model {model['name']!r} from run {record['id']}{trial} {outcome(meta)}"
@@ -79,3 +81,34 @@ def register(
         log(f"alias {model['name']}@{alias} -> version {meta['version']}{moved}")
     keys = ("name", "version", "content_hash", "run_id", "new")
     return write_receipt(out, meta, keys, store.root)
+
+
+def run_signature(
+    store: Any, artifact: Path, record: RunRecord, log: Callable[[str], None]
+) -> Signature | None:
+    """The signature of the run's model, with a few rows of the run's data set as its
+    sample input; None (and a line in the log saying why) when the model cannot be
+    loaded here (a folder, another environment's pickle) or the data set's features
+    cannot be told. A model registered without a signature still serves."""
+    import io
+
+    from ..data.datastore import local_folder
+    from ..registry.registry import LOADABLE_SUFFIXES
+    from ..serving.features import dataset_features
+    from ..serving.signature import SAMPLE_ROWS, infer_signature
+
+    if not artifact.is_file() or artifact.suffix not in LOADABLE_SUFFIXES:
+        log(f"no signature recorded: {artifact.name} is not one {'/'.join(LOADABLE_SUFFIXES)} file")
+        return None
+    try:
+        import joblib
+
+        model = joblib.load(io.BytesIO(artifact.read_bytes()))
+        ref = record["dataset"]
+        dataset = store.get_dataset(ref["name"], ref["version"])
+        folder = local_folder(dataset, store.root, log=log)
+        features = dataset_features(folder, dataset, limit=SAMPLE_ROWS)
+        return infer_signature(model, features.rows, features.names, features.types)
+    except Exception as error:  # unpickling and the model's own checks can raise anything
+        log(f"no signature recorded: {type(error).__name__}: {error}")
+        return None
