@@ -119,7 +119,7 @@ class Run(_run.Run):
 
     def get_details(self) -> dict[str, Any]:
         """What the hosted SDK's ``get_details()`` gives, from the snakeyard record."""
-        record = self._record()
+        record = self._run_record()
         return {
             "runId": self.id,
             "displayName": self.display_name,
@@ -271,7 +271,7 @@ class Run(_run.Run):
         if self._dir is None:
             print(f"Attempted to register model {model_name} from {model_path}", flush=True)
             return None
-        record = self._record()
+        record = self._run_record()
         path = os.path.join(self._work(), model_path or "outputs")
         meta = registry().register_model(
             model_name, path, framework=model_framework,
@@ -287,7 +287,7 @@ class Run(_run.Run):
     def _work(self) -> str:
         return os.path.join(self._dir, "work")
 
-    def _record(self) -> dict[str, Any]:
+    def _run_record(self) -> dict[str, Any]:
         """The run's record as the runner wrote it when the script started."""
         if self._dir is None:
             return {}
