@@ -6,6 +6,7 @@ an experiment without a data set or without a model, a sweep whose goal is spell
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -144,3 +145,52 @@ def test_a_hosted_sweep_logs_to_its_parent_run(project: Project):
         assert child["name"] == "fold-1" and child["status"] == "Completed"
     shown = project.cli("runs", "show", trials[0]["id"]).stdout
     assert "children" in shown and "fold-1: Completed" in shown
+
+
+REAL_SDK_SPEC = """\
+# a hosted environment's file, as they list the SDK (azureml-defaults pulls in azureml-core)
+dependencies:
+  - python=3.11
+  - pip:
+      - azureml-core==1.61.0
+      # azureml-core imports pkg_resources, which setuptools 81 removed
+      - setuptools==75.8.0
+"""
+
+REAL_SDK_SCRIPT = """
+import azureml.core
+from azureml.core.run import Run, _OfflineRun
+run = Run.get_context()
+print("SDK", azureml.core.VERSION, isinstance(run, _OfflineRun), flush=True)
+run.log("accuracy", 0.5)
+run.log("accuracy", 0.75)
+run.log_row("curve", epoch=1, loss=0.9)
+run.tag("team", "vision")
+run.set_tags({"stage": "dev"})
+open("roc.png", "wb").write(b"\\x89PNG not really")
+run.log_image("roc", path="roc.png")
+"""
+
+
+def test_what_a_script_logs_through_the_real_sdk_lands_in_the_record(
+    project: Project, tmp_path_factory: pytest.TempPathFactory
+):
+    # a pip-only environment that really installs azureml-core from PyPI
+    (project.path / "envs").mkdir()
+    (project.path / "envs" / "hosted.yaml").write_text(REAL_SDK_SPEC)
+    config = project.config()
+    config["environments"] = {"hosted": {"file": "envs/hosted.yaml"}}
+    project.write_config(config)
+    project.add_experiment("real-sdk", REAL_SDK_SCRIPT, environment="hosted", model=None)
+    cache = {"SNAKEYARD_ENV_CACHE": str(tmp_path_factory.mktemp("env-cache"))}
+    project.snakemake("results/real-sdk/metrics.tsv", env=cache)
+
+    [run] = project.registry.list_runs("real-sdk")
+    printed = (Path(run["folder"]) / "work/logs/std_log.txt").read_text()
+    assert "SDK 1.61.0 True" in printed  # the real SDK's offline run, not snakeyard's
+    assert "Attempted to add tag team with value vision" in printed  # it still prints
+    assert run["packages"]["azureml-core"] == "1.61.0"
+    assert run["metrics"] == {"accuracy": [0.5, 0.75], "curve": [{"epoch": 1, "loss": 0.9}]}
+    assert run["tags"] == {"team": "vision", "stage": "dev"}
+    image = Path(run["folder"]) / run["images"]["roc"]["path"]
+    assert image.read_bytes() == b"\x89PNG not really"
