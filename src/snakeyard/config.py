@@ -134,7 +134,7 @@ def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]
             if experiment[ref] not in known:
                 raise ConfigError(
                     f"{key}.{ref}: {experiment[ref]!r} is not defined under {pool} "
-                    f"(defined: {', '.join(known)})"
+                    f"(defined: {', '.join(known) or 'none'})"
                 )
         model = experiment["model"]
         if model is not None:  # null: an analysis script, whose run registers no model
