@@ -124,7 +124,7 @@ def test_a_hosted_sweep_logs_to_its_parent_run(project: Project):
         sweep={"sampling": "grid", "parameters": {"C": "choice(2, 4)"},
                "primary_metric": "accuracy", "goal": "MAXIMIZE"},
     )  # fmt: skip
-    done = project.snakemake("results/hosted-sweep/model.json")
+    done = project.snakemake("results/hosted-sweep/report/sweep.html")
     assert jobs_run(done.stdout + done.stderr, "trial") == 2
     summary = json.loads((project.path / "results/hosted-sweep/sweep.json").read_text())
     assert summary["goal"] == "maximize" and summary["best"]["parameters"] == {"C": 4}
@@ -137,6 +137,8 @@ def test_a_hosted_sweep_logs_to_its_parent_run(project: Project):
     assert sorted(parent["sweep_trials"]) == sorted(t["id"] for t in trials)
     shown = project.cli("runs", "show", parent["id"]).stdout
     assert "C_tried" in shown and "sweep trials" in shown
+    report = (project.path / "results/hosted-sweep/report/sweep.html").read_text()
+    assert f"the sweep&#x27;s parent run {parent['id']}" in report and "C_tried" in report
 
     # each trial's child run is in its record, and shown by runs show
     for trial in trials:

@@ -33,15 +33,18 @@ def record_parent_run(
     trials: list[RunRecord],
     best: RunRecord,
     log: Callable[[str], None],
-) -> RunRecord:
+) -> RunRecord | None:
     """Record the sweep's parent run: its trials' ``run.parent`` calls, in the sweep's
     order, folded as one run's; its script, data set and environment are the best
-    trial's. Returns the record written."""
+    trial's. Returns the record written, or None when no trial logged to its parent
+    (a sweep of scripts that never use ``run.parent`` adds no run)."""
+    events = "".join(_parent_events(Path(t["folder"])) for t in trials)
+    if not events:
+        return None
     run_id = new_run_id(experiment)
     folder = registry.run_folder(experiment, run_id)
     make_folders(folder)
     make_folders(registry.staging)
-    events = "".join(_parent_events(Path(t["folder"])) for t in trials)
     write_text_atomic(folder / EVENTS_FILE, events, staging=registry.staging)
     metrics, tags = read_events(folder)
     starts = [t["start_unix"] for t in trials if t.get("start_unix") is not None]

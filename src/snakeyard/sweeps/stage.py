@@ -27,7 +27,7 @@ def sweep(
     """Rank the trials' run records (``trials``) by ``metric`` in the direction of
     ``goal``; write the trial table (TSV) to ``table``, the summary (JSON) to
     ``summary`` and the best run's record to ``out``. With ``registry``, record the
-    sweep's parent run there (what the trials logged to ``run.parent``), named in the
+    sweep's parent run there when the trials logged to ``run.parent``, named in the
     summary as ``parent_run``.
 
     Raises :class:`~snakeyard.errors.SnakeyardError` when no trial is usable."""
@@ -41,9 +41,10 @@ def sweep(
         from .parent import record_parent_run
 
         parent = record_parent_run(Registry(registry), experiment, records, best, log)
-        result["parent_run"] = {
-            "id": parent["id"], "metrics": parent["metrics"], "tags": parent["tags"],
-        }  # fmt: skip
+        if parent is not None:
+            result["parent_run"] = {
+                "id": parent["id"], "metrics": parent["metrics"], "tags": parent["tags"],
+            }  # fmt: skip
     write_text_atomic(table, tsv(rows))
     write_json_atomic(summary, result)
     write_json_atomic(out, best)
