@@ -277,7 +277,9 @@ def sweep_reports():
     # output is asked for (results from before the pictures were SVG had PNG ones)
     return expand(
         "results/{experiment}/report/{name}",
-        experiment=[name for name in SWEPT if CFG["experiments"][name]["model"] is not None],
+        experiment=[
+            name for name in SWEPT if CFG["experiments"][name]["model"] is not None
+        ],
         name=(
             "sweep.html",
             "primary-metric.svg",
