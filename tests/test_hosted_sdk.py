@@ -239,3 +239,41 @@ def test_by_hand_the_run_is_an_offline_run_that_prints(tmp_path: Path):
     assert done.returncode == 0, done.stderr
     assert "_OfflineRun True True" in done.stdout
     assert "Attempted to log scalar metric accuracy: 0.5" in done.stdout
+
+
+def test_an_installed_sdks_offline_run_is_recorded_and_still_does_its_own_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # a small package in the shape of the real SDK (the PyPI one is tested in
+    # test_hosted_workflow.py): its offline run only prints
+    sdk = tmp_path / "site" / "azureml" / "core"
+    sdk.mkdir(parents=True)
+    (sdk.parent / "__init__.py").write_text("")
+    (sdk / "__init__.py").write_text("from .run import Run\nVERSION = 'real'\n")
+    (sdk / "run.py").write_text(
+        "class _OfflineRun:\n"
+        "    id = 'OfflineRun_1'\n"
+        "    def log(self, name, value, description=''):\n"
+        "        print('SDK got', name, value)\n"
+        "    def tag(self, name, value=None):\n"
+        "        print('SDK tagged', name, value)\n"
+        "class Run:\n"
+        "    @classmethod\n"
+        "    def get_context(cls):\n"
+        "        return _OfflineRun()\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(sdk.parent.parent))
+    registry, _ = registry_with_data(tmp_path)
+    script = (
+        "import azureml.core\n"
+        "from azureml.core.run import Run\n"
+        "run = Run.get_context()\n"
+        "run.log('accuracy', 0.5)\n"
+        "run.tag('team', 'vision')\n"
+        "print('version', azureml.core.VERSION)\n"
+    )
+    record = run_script(tmp_path, registry, script, None, arguments={})
+    printed = (Path(record["folder"]) / "work/logs/std_log.txt").read_text()
+    assert "SDK got accuracy 0.5" in printed and "SDK tagged team vision" in printed
+    assert "version real" in printed  # the SDK's own package, not the stand-in
+    assert record["metrics"] == {"accuracy": 0.5} and record["tags"] == {"team": "vision"}
