@@ -17,6 +17,10 @@ from .run_api import _events, _name, read_events
 
 CHILDREN = "children"  # <run folder>/children/<child id>/events.jsonl
 PARENT = "parent"  # <trial's run folder>/parent/events.jsonl: its run.parent's calls
+# what the runner tells the stand-in, besides the Run API's variables: the run's data
+# set by its run.input_datasets keys (JSON), and a trial's parent folder
+INPUT_DATASETS_VARIABLE = "SNAKEYARD_INPUT_DATASETS"
+PARENT_DIR_VARIABLE = "SNAKEYARD_PARENT_DIR"
 
 
 def read_properties(run_dir: str | os.PathLike) -> dict[str, str]:

@@ -47,7 +47,14 @@ from .run_api import (
     read_events,
     read_files,
 )
-from .run_extras import PARENT, read_children, read_properties, verdict_problem
+from .run_extras import (
+    INPUT_DATASETS_VARIABLE,
+    PARENT,
+    PARENT_DIR_VARIABLE,
+    read_children,
+    read_properties,
+    verdict_problem,
+)
 from .snapshot import snapshot_files
 
 STDOUT_LOG = "logs/std_log.txt"
@@ -56,9 +63,6 @@ PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 BOOT = str(Path(__file__).resolve().parent / "boot")
 HOSTED_SHIMS = str(Path(__file__).resolve().parent / "hosted")
 PROVIDES_VARIABLE = "SNAKEYARD_PROVIDES"
-# the hosted SDK stand-in's bindings (hosted/azureml/core/_binding.py, run.py)
-INPUT_DATASETS_VARIABLE = "SNAKEYARD_INPUT_DATASETS"
-PARENT_DIR_VARIABLE = "SNAKEYARD_PARENT_DIR"
 
 
 class RunFailed(SnakeyardError):

@@ -12,8 +12,7 @@ import json
 import os
 from typing import Any
 
-REGISTRY_VARIABLE = "SNAKEYARD_REGISTRY"
-INPUT_DATASETS_VARIABLE = "SNAKEYARD_INPUT_DATASETS"
+from snakeyard.training.run_extras import INPUT_DATASETS_VARIABLE
 
 
 def registry() -> Any:

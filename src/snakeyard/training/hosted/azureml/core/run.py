@@ -23,13 +23,14 @@ import uuid
 from typing import Any
 
 from snakeyard.training import run_api as _run
-from snakeyard.training.run_extras import CHILDREN
+from snakeyard.training.run_extras import CHILDREN, PARENT_DIR_VARIABLE
 
 from ._binding import input_datasets
 from ._missing import module_getattr, not_provided
 
-# set by the runner for a sweep trial: where its run.parent's calls are kept
-PARENT_DIR_VARIABLE = "SNAKEYARD_PARENT_DIR"
+# the runner's STDOUT_LOG, inside the run's work/ (not imported: the runner is not
+# standard library only)
+STD_LOG = "logs/std_log.txt"
 
 
 class Run(_run.Run):
@@ -137,7 +138,7 @@ class Run(_run.Run):
                 "script": record.get("script"),
                 "arguments": record.get("command", [])[2:],
             },
-            "logFiles": {_run_api_log(): os.path.join(self._work(), _run_api_log())}
+            "logFiles": {STD_LOG: os.path.join(self._work(), STD_LOG)}
             if self._dir else {},
         }
 
@@ -371,10 +372,6 @@ class Run(_run.Run):
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "image"
-
-
-def _run_api_log() -> str:
-    return "logs/std_log.txt"  # the runner's STDOUT_LOG, inside the run's work/
 
 
 class _OfflineRun(Run):
