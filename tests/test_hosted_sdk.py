@@ -38,6 +38,8 @@ seen = {
 flowers = run.input_datasets["flowers"]
 assert run.input_datasets["training"].id == flowers.id
 seen["input"] = [flowers.name, flowers.version, flowers.to_path()]
+# a hosted script consuming it as_mount() gets a path, and uses it as one
+seen["as_path"] = os.path.isfile(os.path.join(flowers, "rows.csv"))
 by_name = Dataset.get_by_name(ws, "flowers")
 by_id = Dataset.get_by_id(ws, "flowers:1")
 seen["by_name"] = [by_name.id, by_id.id]
@@ -132,7 +134,7 @@ def test_a_hosted_script_reaches_workspace_data_sets_models_and_child_runs(tmp_p
     assert seen["named"] == "mine"
     assert seen["workspace_datasets"] == ["flowers", "table"]
     assert seen["argv"][:3] == ["--C", "0.5", "--verbose"]
-    assert seen["input"] == ["flowers", 1, ["/rows.csv"]]
+    assert seen["input"] == ["flowers", 1, ["/rows.csv"]] and seen["as_path"]
     assert seen["by_name"] == ["flowers:1", "flowers:1"]
     assert seen["downloaded"] == ["copy/rows.csv"] and seen["mounted"] == ["rows.csv"]
     assert seen["table"] == ["x", "y"]

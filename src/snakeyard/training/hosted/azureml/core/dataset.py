@@ -66,6 +66,13 @@ class Dataset(Strict):
             self._location = local_dataset(registry(), receipt, _quiet)["location"]
         return Path(self._location)
 
+    def __fspath__(self) -> str:
+        """The local path (folder, or a tabular one's CSV file): where a hosted script
+        consuming it ``as_mount()``/``as_download()`` gets a path, this works as one."""
+        return str(self._local())
+
+    __str__ = __fspath__
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, version={self.version})"
 
