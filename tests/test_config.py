@@ -49,7 +49,11 @@ def test_default_config_is_valid_and_gets_defaults():
             lambda c: c["experiments"]["sklearn-iris"].pop("script"),
             r"experiments.sklearn-iris: 'script' is required",
         ),
-        (lambda c: c.pop("datasets"), r"top level: 'datasets' is required"),
+        (
+            lambda c: c.pop("datasets"),
+            r"experiments.sklearn-iris.dataset: 'iris' is not defined under datasets "
+            r"\(defined: none\)",
+        ),
         (
             lambda c: c["experiments"].update({"a/b": c["experiments"]["sklearn-iris"]}),
             r"experiments: invalid name 'a/b'",
@@ -250,3 +254,37 @@ def test_a_sweep_parameter_replaces_the_argument_of_the_same_name():
         "parameters": {"kernel": "choice(linear, rbf)"}, "primary_metric": "Accuracy",
     }  # fmt: skip
     assert check(config)["experiments"]["sklearn-iris"]["arguments"]["kernel"] == "linear"
+
+
+def test_hosted_shapes_of_configuration_are_accepted():
+    config = default_config()
+    experiment = config["experiments"]["sklearn-iris"]
+    experiment.update(arguments=["--C", 0.5, "--verbose"], model=None)
+    experiment.update(sweep={"parameters": {"C": "choice(1, 2)"}, "sampling": "grid",
+                             "primary_metric": "accuracy", "goal": "MAXIMIZE"})  # fmt: skip
+    config["experiments"]["analysis"] = {**experiment, "dataset": None, "sweep": None}
+    del config["experiments"]["analysis"]["sweep"]
+    resolved = check(config)["experiments"]
+    assert resolved["sklearn-iris"]["arguments"] == ["--C", 0.5, "--verbose"]
+    assert resolved["sklearn-iris"]["model"] is None
+    assert resolved["sklearn-iris"]["sweep"]["goal"] == "maximize"
+    assert resolved["analysis"]["dataset"] is None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda e: e.update(sweep={"parameters": {"C": "choice(1, 2)"}, "sampling": "grid",
+                                   "primary_metric": "a", "goal": "up"}),
+         r"experiments.sklearn-iris.sweep.goal: invalid goal 'up': use maximize or minimize"),
+        (lambda e: e.update(arguments=["--data-folder", "x"]),
+         r"experiments.sklearn-iris.arguments: the list holds the data argument --data-folder"),
+        (lambda e: e.update(arguments=[["nested"]]),
+         r"experiments.sklearn-iris.arguments.0: \['nested'\] is not of type"),
+    ],
+)  # fmt: skip
+def test_hosted_shapes_that_cannot_work_are_refused(change, message):
+    config = default_config()
+    change(config["experiments"]["sklearn-iris"])
+    with pytest.raises(SnakeyardError, match=message):
+        check(config)

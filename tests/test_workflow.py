@@ -228,8 +228,8 @@ def test_missing_model_path_is_named(project: Project):
             "snakeyard: config: experiments.sklearn-iris.arguments.penalty: [1] is not of type",
         ),
         (
-            lambda c: c["experiments"]["sklearn-iris"].pop("dataset"),
-            "snakeyard: config: experiments.sklearn-iris: 'dataset' is required",
+            lambda c: c["experiments"]["sklearn-iris"].update(dataset="irises"),
+            "snakeyard: experiments.sklearn-iris.dataset: 'irises' is not defined under datasets",
         ),
         (
             lambda c: c["datasets"]["iris"].update(source="ftp:iris"),

@@ -575,6 +575,9 @@ def runs_show(registry: Registry, args: argparse.Namespace) -> Any:
         ("snapshot", f"{r['snapshot_hash']} ({plural(r['snapshot_files'], 'file')})"),
         ("metrics", r["metrics"]),
         ("tags", r.get("tags") or {}),
+        *([("properties", r["properties"])] if r.get("properties") else []),
+        *([("children", child_lines(r["children"]))] if r.get("children") else []),
+        *([("sweep trials", " ".join(r["sweep_trials"]))] if r.get("sweep_trials") else []),
         ("images", {k: v["path"] for k, v in (r.get("images") or {}).items()}),
         ("uploads", {k: v["path"] for k, v in (r.get("uploads") or {}).items()}),
         ("outputs", file_lines(r["outputs"])),
@@ -664,6 +667,15 @@ def runs_compare(registry: Registry, args: argparse.Namespace) -> Any:
         table(["", "FIELD", *compared["runs"]], rows)
         + f"\n* marks the {plural(differ, 'field')} whose values differ"
     )
+
+
+def child_lines(children: list[dict[str, Any]]) -> dict[str, str]:
+    """``{child id: "name: status, metrics, tags"}`` of a run's child runs."""
+    return {
+        c["id"]: f"{c['name']}: {c['status']}; metrics {short(c['metrics'])}"
+        + (f"; tags {short(c['tags'])}" if c.get("tags") else "")
+        for c in children
+    }
 
 
 def runs_settle(registry: Registry, args: argparse.Namespace) -> Any:

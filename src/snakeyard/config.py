@@ -21,6 +21,7 @@ from .errors import ConfigError, InvalidNameError
 from .files import load_yaml
 from .registry.registry import default_root
 from .registry.versions import NAME_PATTERN, NAME_RULE, check_alias, check_name
+from .sweeps.plan import GOALS
 from .training.runner import flag
 
 # the folder of a run's working directory whose files are kept and registered
@@ -128,18 +129,33 @@ def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]
         for ref, pool in (("dataset", "datasets"), ("environment", "environments")):
             # environment: current is the workflow's own interpreter, defined nowhere
             known = sorted(resolved[pool]) + ([CURRENT] if ref == "environment" else [])
+            if experiment.get(ref) is None and ref == "dataset":
+                continue  # an experiment without a data set: no data argument is passed
             if experiment[ref] not in known:
                 raise ConfigError(
                     f"{key}.{ref}: {experiment[ref]!r} is not defined under {pool} "
-                    f"(defined: {', '.join(known)})"
+                    f"(defined: {', '.join(known) or 'none'})"
                 )
         model = experiment["model"]
-        model["name"] = check_name(model.get("name") or name, f"{key}.model.name")
-        model["path"] = _check_model_path(key, model["path"])
-        if model.get("alias"):
-            model["alias"] = _check_alias(f"{key}.model.alias", model["alias"])
+        if model is not None:  # null: an analysis script, whose run registers no model
+            model["name"] = check_name(model.get("name") or name, f"{key}.model.name")
+            model["path"] = _check_model_path(key, model["path"])
+            if model.get("alias"):
+                model["alias"] = _check_alias(f"{key}.model.alias", model["alias"])
+        if experiment.get("sweep"):
+            experiment["sweep"]["goal"] = _check_goal(key, experiment["sweep"]["goal"])
     _resolve_serving(resolved, places)
     return resolved
+
+
+def _check_goal(key: str, goal: str) -> str:
+    """A sweep's goal in any case (the hosted ``PrimaryMetricGoal.MAXIMIZE`` is
+    ``"MAXIMIZE"``), as snakeyard spells it."""
+    if goal.lower() not in GOALS:
+        raise ConfigError(
+            f"{key}.sweep.goal: invalid goal {goal!r}: use {' or '.join(GOALS)} (in any case)"
+        )
+    return goal.lower()
 
 
 def _resolve_serving(resolved: dict[str, Any], places: list[Path]) -> None:
@@ -180,6 +196,14 @@ def _check_flags(key: str, experiment: dict[str, Any]) -> None:
         seen[data_argument] = f"{key}.data_argument"
     parameters = (experiment.get("sweep") or {}).get("parameters") or {}
     arguments = experiment.get("arguments") or {}
+    if isinstance(arguments, list):
+        # words passed as they are; a sweep's parameter replaces the word after its flag
+        if data_argument in [str(word) for word in arguments] and experiment.get("dataset"):
+            raise ConfigError(
+                f"{key}.arguments: the list holds the data argument {data_argument}, which "
+                f"snakeyard passes itself with the data set; remove it from the list"
+            )
+        return
     names = [(f"{key}.arguments.{n}", n) for n in arguments if n not in parameters]
     names += [(f"{key}.sweep.parameters.{n}", n) for n in parameters]
     for where, name in names:

@@ -183,6 +183,16 @@ class TrialRef(TypedDict):
     parameters: dict[str, Any]
 
 
+class ChildRun(TypedDict):
+    """A child run a script made (``run.child_run()``), kept in its parent's record."""
+
+    id: str
+    name: str
+    status: str  # "Completed" or "Failed", as the child or, by default, its parent ended
+    metrics: dict[str, Any]
+    tags: dict[str, str]
+
+
 class RunRecord(TypedDict):
     """``run.json``: one execution of a training script."""
 
@@ -206,11 +216,11 @@ class RunRecord(TypedDict):
     git_commit: str | None
     source_directory: str
     script: str
-    arguments: dict[str, Any]
+    arguments: dict[str, Any] | list[Any]  # a list: the hosted ScriptRunConfig form
     command: list[str]
     python: str
     packages: dict[str, str]
-    dataset: DatasetRef
+    dataset: DatasetRef | None  # None for an experiment without a data set
     environment: EnvironmentRef
     snapshot_hash: str
     snapshot_files: int
@@ -223,6 +233,11 @@ class RunRecord(TypedDict):
     error: NotRequired[str]
     warnings: NotRequired[list[str]]  # what was left out of the record, e.g. a dangling link
     trial: NotRequired[TrialRef]
+    # what a script using the hosted SDK's calls added: run.add_properties, child runs
+    properties: NotRequired[dict[str, str]]
+    children: NotRequired[list[ChildRun]]
+    # a sweep's parent run (written by the sweep stage): its trials' run ids, best first
+    sweep_trials: NotRequired[list[str]]
     # added when read, never stored: why a Running run's process looks gone
     lost: NotRequired[str]
     # added when read, never stored: seconds since a Running (or Lost) run started
@@ -264,9 +279,12 @@ class TrainSpec(TypedDict):
 
     source_directory: str
     script: str
-    arguments: dict[str, Any]
+    arguments: dict[str, Any] | list[Any]  # a list: the hosted ScriptRunConfig form
     data_argument: str | None
     trial: NotRequired[TrialRef]
+    # set only when configured, so that older specs (and their jobs) stay the same
+    input_name: NotRequired[str]  # run.input_datasets key besides the data set's name
+    register: NotRequired[bool]  # False: the experiment registers no model
 
 
 class ModelSpec(TypedDict):

@@ -70,6 +70,8 @@ class Stage(NamedTuple):
     required: dict[str, Callable[[str], Any]]
     optional: dict[str, tuple[Callable[[str], Any], Any]] = {}  # option: (convert, default)
     lists: frozenset[str] = frozenset()  # options that take one or more values
+    # optional options that may also stand without a value (an empty input of the rule)
+    bare: frozenset[str] = frozenset()
 
 
 STAGES: dict[str, Stage] = {
@@ -91,9 +93,10 @@ STAGES: dict[str, Stage] = {
     ),
     "train": Stage(
         "snakeyard.training.stage", "train",
-        {"experiment": str, "spec": json.loads, "dataset": Path, "environment": Path,
-         "registry": str, "out": Path},
-        {"conda-active": (lambda text: text == "yes", False)},
+        {"experiment": str, "spec": json.loads, "environment": Path, "registry": str,
+         "out": Path},
+        {"conda-active": (lambda text: text == "yes", False), "dataset": (Path, None)},
+        bare=frozenset({"dataset"}),  # an experiment without a data set
     ),
     "collect": Stage(
         "snakeyard.training.stage", "collect",
@@ -107,6 +110,7 @@ STAGES: dict[str, Stage] = {
         "snakeyard.sweeps.stage", "sweep",
         {"experiment": str, "trials": Path, "metric": str, "goal": str, "table": Path,
          "summary": Path, "out": Path},
+        {"registry": (str, None)},
         lists=frozenset({"trials"}),
     ),
     "sweep-report": Stage(
@@ -149,7 +153,8 @@ def parser() -> argparse.ArgumentParser:
             many = "+" if option in stage.lists else None
             command.add_argument(f"--{option}", required=True, nargs=many, type=convert)
         for option, (convert, default) in stage.optional.items():
-            command.add_argument(f"--{option}", type=convert, default=default)
+            bare = {"nargs": "?", "const": None} if option in stage.bare else {}
+            command.add_argument(f"--{option}", type=convert, default=default, **bare)
         command.add_argument("--log", default=None, help="file that receives the stage's log")
     return top
 

@@ -150,7 +150,9 @@ CONDA_ACTIVE = "yes" if "conda" in deployment_methods(workflow) else "no"
 
 
 def dataset_receipt(wildcards):
-    return f"results/datasets/{experiment(wildcards)['dataset']}.json"
+    """The data set's receipt; none for an experiment without a data set."""
+    name = experiment(wildcards)["dataset"]
+    return f"results/datasets/{name}.json" if name else []
 
 
 def environment_receipt(wildcards):
@@ -168,7 +170,13 @@ def train_spec(wildcards):
     spec = experiment(wildcards)
     keys = ("source_directory", "script", "arguments", "data_argument")
     # arguments keep the order of the configuration: scripts may care
-    return json.dumps({key: spec[key] for key in keys})
+    train = {key: spec[key] for key in keys}
+    # only when set, so that the spec (and the jobs) of other experiments stay as they were
+    if spec.get("input_name"):
+        train["input_name"] = spec["input_name"]
+    if spec["model"] is None:
+        train["register"] = False
+    return json.dumps(train)
 
 
 def model_spec(wildcards):
@@ -202,16 +210,20 @@ def experiment_chains():
     for name in sorted(CFG["experiments"]):
         spec = CFG["experiments"][name]
         dataset, environment = spec["dataset"], spec["environment"]
+        if dataset:
+            files += [
+                f"results/data/{dataset}/files",
+                f"results/data/{dataset}/manifest.json",
+                f"results/datasets/{dataset}.json",
+            ]
         files += [
-            f"results/data/{dataset}/files",
-            f"results/data/{dataset}/manifest.json",
-            f"results/datasets/{dataset}.json",
             f"results/environments/{environment}.json",
             f"results/{name}/run.json",
             f"results/{name}/metrics.tsv",
             f"results/{name}/outputs",
-            f"results/{name}/model.json",
         ]
+        if spec["model"] is not None:  # null: an analysis script, nothing to register
+            files.append(f"results/{name}/model.json")
         if name in TRIALS:
             files += [
                 f"results/{name}/trials/{trial}/run.json" for trial in TRIALS[name]
@@ -268,7 +280,9 @@ def sweep_reports():
     # output is asked for (results from before the pictures were SVG had PNG ones)
     return expand(
         "results/{experiment}/report/{name}",
-        experiment=SWEPT,
+        experiment=[
+            name for name in SWEPT if CFG["experiments"][name]["model"] is not None
+        ],
         name=("sweep.html", "primary-metric.svg"),
     )
 
@@ -277,7 +291,11 @@ def experiment_reports():
     """The report files of every experiment, sweep or not: they need its model registered."""
     return expand(
         "results/{experiment}/report/{name}",
-        experiment=sorted(CFG["experiments"]),
+        experiment=[
+            name
+            for name in sorted(CFG["experiments"])
+            if CFG["experiments"][name]["model"] is not None
+        ],
         name=(
             "model-metrics.html",
             "curves.svg",
@@ -315,7 +333,9 @@ from snakeyard.registry.registry import Registry as _Registry
 
 # the experiment that registers each model name, if any
 EXPERIMENT_OF_MODEL = {
-    spec["model"]["name"]: name for name, spec in CFG["experiments"].items()
+    spec["model"]["name"]: name
+    for name, spec in CFG["experiments"].items()
+    if spec["model"] is not None
 }
 
 

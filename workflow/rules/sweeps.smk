@@ -40,11 +40,13 @@ rule sweep:
     params:
         metric=sweep_setting("primary_metric"),
         goal=sweep_setting("goal"),
+        registry=REGISTRY,
     shell:
         stage(
             "sweep --experiment {wildcards.experiment} --trials {input}"
             " --metric {params.metric:q} --goal {params.goal} --table {output.table}"
-            " --summary {output.summary} --out {output.run} --log {log}"
+            " --summary {output.summary} --registry {params.registry:q}"
+            " --out {output.run} --log {log}"
         )
 
 

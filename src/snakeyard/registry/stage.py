@@ -20,7 +20,7 @@ def register(
     *,
     run: Path,
     environment: Path,
-    model: ModelSpec,
+    model: ModelSpec | None,
     registry: str,
     out: Path,
     log: Callable[[str], None],
@@ -35,8 +35,13 @@ def register(
     """
     from .registry import Registry
 
-    store = Registry(registry)
     record: RunRecord = read_json(run)
+    if model is None:  # asked for by name: the configuration registers no model
+        raise SnakeyardError(
+            f"experiment {record['experiment']!r} has model: null, so it registers no model; "
+            "give it a model mapping to register one"
+        )
+    store = Registry(registry)
     work = Path(record["folder"]) / "work"
     artifact = work / model["path"]
     # a link under outputs/ could name any file on the machine: register only what the run

@@ -265,9 +265,26 @@ def check_resource_names(experiments: list[str]) -> None:
             )
 
 
-def trial_arguments(arguments: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
-    """The experiment's arguments with a trial's values in place (new ones at the end)."""
-    return {**arguments, **parameters}
+def trial_arguments(
+    arguments: dict[str, Any] | list[Any], parameters: dict[str, Any]
+) -> dict[str, Any] | list[Any]:
+    """The experiment's arguments with a trial's values in place (new ones at the end).
+
+    In a list of words (the hosted ``ScriptRunConfig`` form), the word after a
+    parameter's flag is its value, as HyperDrive passes it.
+    """
+    if isinstance(arguments, dict):
+        return {**arguments, **parameters}
+    from ..training.runner import flag
+
+    words = list(arguments)
+    for name, value in parameters.items():
+        option = flag(name)
+        if option in words[:-1]:
+            words[words.index(option) + 1] = value
+        else:
+            words += [option, value]
+    return words
 
 
 # ----------------------------------------------------------------- the best run

@@ -189,8 +189,20 @@ def sweep_page(summary: dict[str, Any]) -> str:
         + (f"; {left} left out (failed, or no {summary['primary_metric']})" if left else "")
     )
     title = f"Sweep of {summary['experiment']}"
+    table = html_table(rows, classes, summary.get("columns")) + parent_table(summary)
     return PAGE.format(title=html.escape(title), intro=html.escape(intro),
-                       table=html_table(rows, classes, summary.get("columns")))  # fmt: skip
+                       table=table)  # fmt: skip
+
+
+def parent_table(summary: dict[str, Any]) -> str:
+    """What the trials logged to their parent run (``run.parent``), if anything."""
+    parent = summary.get("parent_run")
+    if not parent:
+        return ""
+    rows = [{"kind": "metric", "name": k, "value": v} for k, v in parent["metrics"].items()]
+    rows += [{"kind": "tag", "name": k, "value": v} for k, v in parent["tags"].items()]
+    said = html.escape(f"Logged by the trials to the sweep's parent run {parent['id']}:")
+    return f"\n<p>{said}</p>\n" + html_table(rows)
 
 
 def winner_line(summary: dict[str, Any], model: dict[str, Any]) -> str:

@@ -23,16 +23,29 @@ def sweep(
     summary: Path,
     out: Path,
     log: Callable[[str], None],
+    registry: str | None = None,
 ) -> None:
     """Rank the trials' run records (``trials``) by ``metric`` in the direction of
     ``goal``; write the trial table (TSV) to ``table``, the summary (JSON) to
-    ``summary`` and the best run's record to ``out``.
+    ``summary`` and the best run's record to ``out``. With ``registry``, record the
+    sweep's parent run there when the trials logged to ``run.parent``, named in the
+    summary as ``parent_run``.
 
     Raises :class:`~snakeyard.errors.SnakeyardError` when no trial is usable."""
     from .ranking import choose_best, tsv
 
     records = [read_json(path) for path in trials]
-    result, rows, best = choose_best(experiment, records, metric, goal, log)
+    # the hosted spelling (MAXIMIZE) of a configuration read before it was normalised
+    result, rows, best = choose_best(experiment, records, metric, goal.lower(), log)
+    if registry is not None:
+        from ..registry.registry import Registry
+        from .parent import record_parent_run
+
+        parent = record_parent_run(Registry(registry), experiment, records, best, log)
+        if parent is not None:
+            result["parent_run"] = {
+                "id": parent["id"], "metrics": parent["metrics"], "tags": parent["tags"],
+            }  # fmt: skip
     write_text_atomic(table, tsv(rows))
     write_json_atomic(summary, result)
     write_json_atomic(out, best)

@@ -12,6 +12,7 @@ The run's folder (``<registry>/runs/<experiment>/<run id>/``) holds::
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -36,7 +37,7 @@ from ..files import (
     write_json_atomic,
 )
 from ..records import DatasetReceipt, EnvironmentReceipt, RunRecord, TrialRef
-from ..registry.registry import Registry
+from ..registry.registry import REGISTRY_VARIABLE, Registry
 from .batch_job import job_context, slurm_notice
 from .liveness import HEARTBEAT_FILE, Heartbeat, signs_of_life
 from .run_api import (
@@ -45,6 +46,14 @@ from .run_api import (
     RUN_ID_VARIABLE,
     read_events,
     read_files,
+)
+from .run_extras import (
+    INPUT_DATASETS_VARIABLE,
+    PARENT,
+    PARENT_DIR_VARIABLE,
+    read_children,
+    read_properties,
+    verdict_problem,
 )
 from .snapshot import snapshot_files
 
@@ -88,11 +97,14 @@ def git_commit(folder: Path) -> str | None:
     return done.stdout.strip() or None
 
 
-def arguments_list(arguments: dict[str, Any]) -> list[str]:
+def arguments_list(arguments: dict[str, Any] | list[Any]) -> list[str]:
     """Render ``{'kernel': 'linear', 'verbose': True}`` as ``['--kernel', 'linear', '--verbose']``.
 
-    ``False`` leaves the flag out.
+    ``False`` leaves the flag out. A list (the hosted ``ScriptRunConfig`` form,
+    ``['--C', 0.5, '--verbose']``) is passed word for word.
     """
+    if isinstance(arguments, list):
+        return [str(word) for word in arguments]
     words = []
     for name, value in arguments.items():
         if value is True:
@@ -114,10 +126,11 @@ def execute(
     experiment: str,
     source_directory: Path,
     script: str,
-    arguments: dict[str, Any],
-    dataset: DatasetReceipt,
+    arguments: dict[str, Any] | list[Any],
+    dataset: DatasetReceipt | None,
     environment: EnvironmentReceipt,
     data_argument: str | None = "--data-folder",
+    input_name: str | None = None,
     python: str = sys.executable,
     packages: dict[str, str] | None = None,
     log: Callable[[str], None] = print,
@@ -127,7 +140,9 @@ def execute(
 
     ``python`` is the environment's interpreter and ``packages`` what it has installed,
     recorded with the run. ``trial`` (a sweep trial's id and parameter values) is kept in
-    the record. Raises :class:`RunFailed` after recording a Failed run when the script
+    the record. ``dataset`` is None for an experiment without one; the script finds it
+    in ``run.input_datasets`` under its name and under ``input_name``. Raises
+    :class:`RunFailed` after recording a Failed run when the script
     fails, is stopped, or leaves what cannot be recorded; :class:`RecordNotWritten` when
     no final record can be written at all.
     """
@@ -152,7 +167,7 @@ def execute(
         raise not_started(folder, error) from None
 
     command = [python, script, *arguments_list(arguments)]
-    if data_argument:
+    if data_argument and dataset is not None:
         command += [data_argument, dataset["location"]]
     cluster = job_context()
     record: RunRecord = {
@@ -175,7 +190,9 @@ def execute(
         "arguments": arguments,
         "command": command,
         "python": python,
-        "dataset": {k: dataset[k] for k in ("name", "version", "content_hash")},
+        "dataset": (
+            {k: dataset[k] for k in ("name", "version", "content_hash")} if dataset else None
+        ),
         "environment": {k: environment[k] for k in ("name", "version", "method")},
         "packages": dict(packages or {}),
         "snapshot_hash": content_hash(snapshot),
@@ -191,6 +208,7 @@ def execute(
         record["trial"] = trial
 
     env = child_environment(folder, run_id, experiment, python)
+    env.update(hosted_bindings(registry, dataset, input_name, folder if trial else None))
     # a stop request (Slurm signals every process of the job, a closed terminal sends
     # SIGHUP) must not cut the record short; the heartbeat tells readers on other hosts
     # that this process still lives
@@ -218,14 +236,32 @@ def execute(
 
     std_log = work / STDOUT_LOG
     if record["status"] == "Failed":
-        last = last_line(std_log)
-        said = f" (its last line: {last})" if last else ""
+        error, last = exception_line(std_log), last_line(std_log)
+        said = f" (its error: {error})" if error else f" (its last line: {last})" if last else ""
         raise RunFailed(
             f"run {run_id} of {experiment!r} failed: {record['error']}{said}; see {std_log}",
             record,
         )
     log(f"run {run_id}: Completed in {record['duration_seconds']} s; output in {std_log}")
     return record
+
+
+def hosted_bindings(
+    registry: Registry, dataset: DatasetReceipt | None, input_name: str | None,
+    trial_folder: Path | None,
+) -> dict[str, str]:  # fmt: skip
+    """The environment variables the hosted SDK's stand-in reads: the registry in use,
+    the run's data set under its keys in ``run.input_datasets``, and for a sweep trial
+    the folder its ``run.parent``'s calls are kept in."""
+    env = {REGISTRY_VARIABLE: str(registry.root.resolve())}
+    if dataset is not None:
+        handed = {k: dataset[k] for k in ("name", "version", "content_hash", "location")}
+        handed["format"] = dataset.get("format", "files")
+        keys = dict.fromkeys([dataset["name"], input_name or dataset["name"]])
+        env[INPUT_DATASETS_VARIABLE] = json.dumps({key: handed for key in keys})
+    if trial_folder is not None:
+        env[PARENT_DIR_VARIABLE] = str((trial_folder / PARENT).resolve())
+    return env
 
 
 def not_started(folder: Path, error: OSError) -> SnakeyardError:
@@ -293,6 +329,8 @@ def record_results(record: RunRecord, folder: Path) -> list[str]:
     for source, fold in parts:
         try:
             fold(record, folder)
+        except _ScriptVerdict as verdict:
+            problems.append(str(verdict))
         except Exception as error:  # noqa: BLE001 - see the docstring
             problems.append(f"could not record {source}: {type(error).__name__}: {error}")
     return problems
@@ -302,6 +340,25 @@ def _fold_events(record: RunRecord, folder: Path) -> None:
     record["metrics"], record["tags"] = read_events(folder)
     for kind, files in read_files(folder).items():
         record[kind] = kept_files(folder, files, f"run {record['id']}: {kind[:-1]}")
+    _fold_hosted(record, folder)
+
+
+def _fold_hosted(record: RunRecord, folder: Path) -> None:
+    """Properties and child runs of the hosted SDK's calls, in the record when there are
+    any; a script's ``run.fail()`` fails the run (raised, so that record_results names it)."""
+    properties = read_properties(folder)
+    if properties:
+        record["properties"] = properties
+    children = read_children(folder, "Failed" if record.get("exit_code") else "Completed")
+    if children:
+        record["children"] = children
+    problems = verdict_problem(folder)
+    if problems:
+        raise _ScriptVerdict(problems[0])
+
+
+class _ScriptVerdict(Exception):
+    """The script marked its run Failed or Canceled although it exited 0."""
 
 
 def kept_files(folder: Path, files: dict[str, Any], label: str) -> dict[str, dict[str, str]]:
@@ -379,6 +436,32 @@ def write_final_record(
         ) from None
     log(f"run {record['id']}: wrote a short Failed record: {short['error']}")
     return short
+
+
+def exception_line(path: Path, window: int = 16384) -> str:
+    """The exception line of the last traceback in a log (``AttributeError: module
+    'numpy' has no attribute 'float'``), shortened to 200 characters; empty if none.
+
+    Not the last line: a deprecation notice or a chained message may follow it.
+    """
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, path.stat().st_size - window))
+            tail = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    lines = tail.splitlines()
+    start = max((i for i, line in enumerate(lines) if line.startswith(TRACEBACK)), default=None)
+    if start is None:
+        return ""
+    # frames and their source lines are indented; the exception line is the first not
+    for line in lines[start + 1 :]:
+        if line.strip() and not line.startswith((" ", "\t")):
+            return line.strip()[:200]
+    return ""
+
+
+TRACEBACK = "Traceback (most recent call last):"
 
 
 def last_line(path: Path, window: int = 4096) -> str:

@@ -26,7 +26,7 @@ def train(
     *,
     experiment: str,
     spec: TrainSpec,
-    dataset: Path,
+    dataset: Path | None,
     environment: Path,
     registry: str,
     conda_active: bool,
@@ -34,7 +34,8 @@ def train(
     log: Callable[[str], None],
 ) -> RunRecord:
     """Run the experiment's script once, in the environment of the receipt ``environment``
-    on the data set of the receipt ``dataset``; write the run record to ``out``.
+    on the data set of the receipt ``dataset`` (None: the experiment has none); write
+    the run record to ``out``.
 
     A failed run raises :class:`~snakeyard.training.runner.RunFailed` after its Failed
     record is in the registry, except for a sweep trial (``spec`` has ``trial``) whose
@@ -57,6 +58,7 @@ def train(
         log(f"trial {trial['id']}: {failure}")
         print(f"snakeyard train: trial {trial['id']} failed: {failure}", file=sys.stderr)
         record = failure.record
+    _warn_without_metrics(record, spec, log)
     _still_claimed(out, claim, record)
     write_json_atomic(out, record)
     _claim_file(out).unlink(missing_ok=True)
@@ -76,6 +78,27 @@ def outcome_line(record: RunRecord) -> str:
         f"run {record['id']}{trial} of {record['experiment']}: {record['status']} in "
         f"{record.get('duration_seconds')} s; {metrics}"
     )
+
+
+def _warn_without_metrics(record: RunRecord, spec: TrainSpec, log: Callable[[str], None]) -> None:
+    """Say so, in the log and on stderr, when a run that completed logged no metric
+    although its sweep ranks trials by one or its model version records them: the
+    script may log through something snakeyard does not see."""
+    if record["metrics"] or record["status"] != "Completed":
+        return
+    if "trial" in spec:
+        needs = "its sweep ranks the trials by the primary metric"
+    elif spec.get("register", True):
+        needs = "its registered model version records the run's metrics"
+    else:
+        return
+    line = (
+        f"warning: run {record['id']} logged no metric, but {needs}; log them with "
+        "Run.get_context().log(name, value) (snakeyard.Run or azureml.core.Run), and see "
+        f"its output in {Path(record['folder']) / 'work' / 'logs' / 'std_log.txt'}"
+    )
+    log(line)
+    print(f"snakeyard train: {line}", file=sys.stderr)
 
 
 def _claim_file(out: Path) -> Path:
@@ -122,7 +145,7 @@ def _stopped(record: RunRecord) -> bool:
 def _train(
     experiment: str,
     spec: TrainSpec,
-    dataset: Path,
+    dataset: Path | None,
     environment: Path,
     registry: str,
     conda_active: bool,
@@ -146,9 +169,10 @@ def _train(
         source_directory=Path(spec["source_directory"]),
         script=spec["script"],
         arguments=spec["arguments"],
-        dataset=local_dataset(store, read_json(dataset), log),
+        dataset=local_dataset(store, read_json(dataset), log) if dataset else None,
         environment=receipt,
         data_argument=spec["data_argument"] or None,
+        input_name=spec.get("input_name"),
         python=python,
         packages=packages,
         log=log,

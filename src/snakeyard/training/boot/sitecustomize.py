@@ -12,6 +12,9 @@ On Linux it also ties the script to the stage process that started it: if that p
 dies without a chance to stop the script (SIGKILL, the out-of-memory killer), the kernel
 kills the script too (``prctl(PR_SET_PDEATHSIG)``, see prctl(2)), so that no orphan goes
 on training, writing into a run that is already reported ``Lost``, next to the retry.
+
+Inside a run, when the environment has the real SDK, what the script logs through its
+offline run is recorded too (see ``snakeyard/training/sdk_capture.py``).
 """
 
 import importlib.machinery
@@ -43,6 +46,39 @@ class _LastResortFinder:
 
 
 sys.meta_path.append(_LastResortFinder)
+
+
+class _CaptureOfflineRun:
+    """Inside a snakeyard run, when the real SDK's ``azureml.core.run`` is imported,
+    make its offline run also record what it is given (snakeyard.training.sdk_capture);
+    the shim's own ``azureml.core.run`` records already and is left alone."""
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name != "azureml.core.run":
+            return None
+        for finder in sys.meta_path:
+            if finder in (cls, _LastResortFinder) or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None and spec.loader is not None:
+                break
+        else:
+            return None
+        run_module = spec.loader.exec_module
+
+        def exec_module(module):
+            run_module(module)
+            from snakeyard.training.sdk_capture import capture
+
+            capture(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+if os.environ.get("SNAKEYARD_RUN_DIR"):
+    sys.meta_path.insert(0, _CaptureOfflineRun)
 
 
 def _die_with_the_stage():
