@@ -4,8 +4,9 @@
 registered artifact: under ``snakeyard models serve --entry-script`` (and ``snakeyard
 serve --bundle``) the served model's path, which the server puts in
 ``$SNAKEYARD_MODEL_PATHS`` (JSON, name to path); elsewhere the version the registry
-resolves, its files' sha256 checked first; ``Model.register(workspace, model_path, model_name, ...)`` and
-``run.register_model(...)`` register a file or folder as the model's next version.
+resolves, its files' sha256 checked first. ``Model.register(workspace, model_path,
+model_name, ...)`` and ``run.register_model(...)`` register a file or folder as the
+model's next version.
 """
 
 from __future__ import annotations
