@@ -20,6 +20,7 @@ rule all:
     input:
         experiment_chains(),
         sweep_reports(),
+        bayesian_trial_runs,
 
 
 include: "workflow/rules/data.smk"

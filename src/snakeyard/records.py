@@ -121,7 +121,9 @@ class RunRecord(TypedDict):
 
     id: str
     experiment: str
-    status: str  # "Running", "Completed", "Failed" (and "Lost" when reported, never stored)
+    # "Running", "Completed", "Failed", "Canceled" (a sweep trial its policy or time budget
+    # stopped), and "Lost" when reported, never stored
+    status: str
     exit_code: int | None
     start: str
     end: str | None
@@ -154,6 +156,7 @@ class RunRecord(TypedDict):
     uploads: dict[str, dict[str, str]]
     outputs: list[FileEntry]
     error: NotRequired[str]
+    canceled: NotRequired[str]  # why a Canceled trial was stopped (docs/sweeps.md)
     warnings: NotRequired[list[str]]  # what was left out of the record, e.g. a dangling link
     trial: NotRequired[TrialRef]
     # added when read, never stored: why a Running run's process looks gone
@@ -198,6 +201,9 @@ class TrainSpec(TypedDict):
     arguments: dict[str, Any]
     data_argument: str | None
     trial: NotRequired[TrialRef]
+    # a trial whose sweep has an early termination policy: the study (folder, name),
+    # primary_metric, goal and early_termination (snakeyard.sweeps.monitor)
+    sweep: NotRequired[dict[str, Any]]
 
 
 class ModelSpec(TypedDict):

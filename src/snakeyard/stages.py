@@ -4,7 +4,7 @@ This module only turns a command line into a call: each stage is one function wi
 named, typed parameters in the subpackage of its rule file (``fetch`` and ``upload`` in
 :mod:`snakeyard.data.stage`, ``lock`` in :mod:`snakeyard.environments.stage`, ``train``
 and ``collect`` in :mod:`snakeyard.training.stage`, ``register`` in
-:mod:`snakeyard.registry.stage`, ``sweep`` and ``sweep-report`` in
+:mod:`snakeyard.registry.stage`, ``sweep``, ``sweep-wave`` and ``sweep-report`` in
 :mod:`snakeyard.sweeps.stage`). Each reads the files named on its command line, does
 its one job, writes its output files, and appends what it did to ``--log``. A user
 mistake or a failed training script ends the stage with one line on stderr (also in
@@ -107,6 +107,13 @@ STAGES: dict[str, Stage] = {
          "summary": Path, "out": Path},
         lists=frozenset({"trials"}),
     ),
+    "sweep-wave": Stage(
+        "snakeyard.sweeps.stage", "sweep_wave",
+        {"experiment": str, "wave": int, "count": int, "settings": json.loads, "study": Path,
+         "out": Path},
+        {"trials": (Path, [])},
+        lists=frozenset({"trials"}),
+    ),
     "sweep-report": Stage(
         "snakeyard.sweeps.stage", "sweep_report",
         {"summary": Path, "run": Path, "model": Path, "table": Path, "plot": Path,
@@ -125,7 +132,8 @@ def parser() -> argparse.ArgumentParser:
             many = "+" if option in stage.lists else None
             command.add_argument(f"--{option}", required=True, nargs=many, type=convert)
         for option, (convert, default) in stage.optional.items():
-            command.add_argument(f"--{option}", type=convert, default=default)
+            many = "*" if option in stage.lists else None
+            command.add_argument(f"--{option}", nargs=many, type=convert, default=default)
         command.add_argument("--log", default=None, help="file that receives the stage's log")
     return top
 
