@@ -356,7 +356,8 @@ def wave_settings_of(name):
     sweep = CFG["experiments"][name]["sweep"]
     keys = ("parameters", "sampler", "seed", "primary_metric", "goal")
     keys += ("max_concurrent_runs", "max_duration_minutes")
-    return json.dumps({key: sweep[key] for key in keys}, sort_keys=True)
+    # in the configuration's order: Optuna asks for the parameters in this order
+    return json.dumps({key: sweep[key] for key in keys})
 
 
 _WAVES = {}
