@@ -260,3 +260,50 @@ def test_a_time_budget_that_runs_out_mid_sweep(project: Project, tmp_path: Path)
     rows = read_tsv(project.path / "results/timed/sweep.tsv")
     assert [row["status"] for row in rows] == ["Completed", "Canceled", "Canceled", "Canceled"]
     assert project.registry.get_model("timed")["run_id"] == finished[0]["id"] == rows[0]["run_id"]
+
+
+# the first trial to start scores 1.0 and ends; a later one scores 0.1 per epoch and would
+# go on for five minutes
+SLURM_SCRIPT = """
+import argparse, os, time
+from snakeyard import Run
+parser = argparse.ArgumentParser()
+parser.add_argument("--x", type=int)
+parser.add_argument("--marker")
+parser.add_argument("--data-folder")
+args = parser.parse_args()
+run = Run.get_context()
+open("outputs/model.txt", "w").write("model\\n")
+try:
+    os.close(os.open(args.marker, os.O_CREAT | os.O_EXCL))
+    run.log("score", 1.0)
+except FileExistsError:
+    for epoch in range(10):
+        run.log("score", 0.1)
+        time.sleep(30)
+"""
+
+
+@pytest.mark.slurm
+def test_a_trial_canceled_on_slurm_ends_its_slurm_job(slurm, project: Project, tmp_path: Path):
+    from conftest import SLURM_ARGS
+    from test_slurm import slurm_job
+
+    sweep = {"sampling": "grid", "parameters": {"x": [1, 2]}, "max_concurrent_runs": 1,
+             "primary_metric": "score",
+             "early_termination": {"policy": "bandit", "slack_amount": 0.1}}  # fmt: skip
+    project.add_experiment("remote", SLURM_SCRIPT, sweep=sweep, model={"path": "outputs/model.txt"},
+                           arguments={"marker": str(tmp_path / "first")})  # fmt: skip
+    done = project.snakemake("results/remote/model.json", *SLURM_ARGS)
+    assert jobs_run(done.stdout + done.stderr, "trial") == 2
+
+    runs = sorted(project.registry.list_runs("remote"), key=lambda r: r["start_unix"])
+    assert [r["status"] for r in runs] == ["Completed", "Canceled"]
+    canceled = runs[1]
+    assert canceled["canceled"].startswith("canceled by the bandit policy (slack_amount=0.1) at interval 1")
+    assert logged(canceled) == [0.1]
+    # its Slurm job ended when the policy stopped the script, not five minutes later
+    job = slurm_job(canceled["cluster"]["job_id"])
+    assert job["JobState"] == "COMPLETED"
+    assert canceled["cluster"]["job_id"] != runs[0]["cluster"]["job_id"]
+    assert project.registry.get_model("remote")["run_id"] == runs[0]["id"]
