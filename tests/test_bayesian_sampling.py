@@ -153,3 +153,20 @@ def test_bayesian_sampling_reaches_the_best_of_30_random_trials_in_fewer(tmp_pat
         break
     # with this seed: the random sweep's best (0.954) after 8 Bayesian trials
     assert value >= best and trials < 30, (trials, best)
+
+
+def test_optuna_is_not_imported_by_a_training_job_or_the_run_api():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, snakeyard, snakeyard.training.stage, snakeyard.training.runner, "
+        "snakeyard.sweeps.monitor, snakeyard.sweeps.channel, snakeyard.sweeps.plan; "
+        "from azureml.core.run import Run; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'optuna'))"
+    )
+    shims = Path(__file__).resolve().parents[1] / "src/snakeyard/training/hosted"
+    env = {"PYTHONPATH": f"{shims.parents[2]}:{shims}", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
