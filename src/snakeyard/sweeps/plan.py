@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.util
 import itertools
 import json
 import math
@@ -232,8 +233,21 @@ def plan(where: str, sweep: dict[str, Any]) -> list[Trial]:
         chosen = []  # proposed wave by wave while the sweep runs (sweeps/study.py)
     else:
         raise ConfigError(f"{where}.sampling: {sampling!r} is not one of {', '.join(SAMPLINGS)}")
-    parse_policy(f"{where}.early_termination", sweep.get("early_termination"))
+    if parse_policy(f"{where}.early_termination", sweep.get("early_termination")) or (
+        sampling == "bayesian"
+    ):
+        _check_optuna(where)
     return [Trial(trial_id(p), i, p) for i, p in enumerate(chosen)]
+
+
+def _check_optuna(where: str) -> None:
+    """Bayesian sampling and early termination run Optuna in their jobs: say so before
+    any job runs when it is missing (found, not imported: the workflow starts fast)."""
+    if importlib.util.find_spec("optuna") is None:
+        raise ConfigError(
+            f"{where}: bayesian sampling and early_termination need Optuna, which this "
+            "Python lacks: pip install 'snakeyard[bayesian]'"
+        )
 
 
 def _check_bayesian(
