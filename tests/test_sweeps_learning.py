@@ -183,6 +183,8 @@ def test_a_bayesian_sweep_runs_wave_by_wave_and_only_what_is_new(project: Projec
     assert project.registry.get_model("bayes")["run_id"] == rows[0]["run_id"]
     listed = project.cli("runs", "list", "--experiment", "bayes", "--sort", "score")
     assert [line.split()[0] for line in listed.stdout.splitlines()[1:]] == [row["run_id"] for row in rows]
+    report = (project.path / "results/bayes/report/sweep.html").read_text()
+    assert all(row["run_id"] in report for row in rows)
 
     again = project.snakemake()
     assert "Nothing to be done" in again.stdout + again.stderr
