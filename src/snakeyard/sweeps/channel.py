@@ -19,7 +19,8 @@ import sys
 from typing import Any
 
 # "<read fd>,<write fd>": the pipe ends of the stage's monitor, in the script's process
-CHANNEL_VARIABLE = "SNAKEYARD_TRIAL_CHANNEL"
+from ..training.run_api import TRIAL_CHANNEL_VARIABLE as CHANNEL_VARIABLE
+
 METRIC_VARIABLE = "SNAKEYARD_PRIMARY_METRIC"
 # the exit code of a script its trial's policy stopped (the record says Canceled)
 CANCELED_EXIT = 3
