@@ -170,3 +170,26 @@ def test_optuna_is_not_imported_by_a_training_job_or_the_run_api():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_no_wave_is_planned_once_the_time_budget_has_run_out(tmp_path: Path):
+    import json
+    import time
+
+    from snakeyard.sweeps.stage import sweep_wave
+
+    study = tmp_path / "study"
+    study.mkdir()
+    # the sweep's clock started two minutes ago; its budget is one minute
+    (study / "clock.json").write_text(json.dumps({"start_unix": time.time() - 120}))
+    said: list[str] = []
+    out = tmp_path / "wave.json"
+    sweep_wave(experiment="e", wave=3, count=2, settings={**SETTINGS, "max_duration_minutes": 1},
+               study=study, trials=[], out=out, log=said.append)  # fmt: skip
+    assert json.loads(out.read_text())["trials"] == [] and json.loads(out.read_text())["expired"]
+    assert said == ["sweep of e: wave 3 not planned: the sweep's time budget (max_duration_minutes: 1) ran out"]
+    # a bigger budget, counted from the same start, plans it
+    sweep_wave(experiment="e", wave=3, count=2, settings={**SETTINGS, "max_duration_minutes": 5},
+               study=study, trials=[], out=out, log=said.append)  # fmt: skip
+    planned = json.loads(out.read_text())
+    assert len(planned["trials"]) == 2 and not planned["expired"]
