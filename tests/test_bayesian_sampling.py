@@ -193,3 +193,16 @@ def test_no_wave_is_planned_once_the_time_budget_has_run_out(tmp_path: Path):
                study=study, trials=[], out=out, log=said.append)  # fmt: skip
     planned = json.loads(out.read_text())
     assert len(planned["trials"]) == 2 and not planned["expired"]
+
+
+def test_the_bayesian_example_configuration_is_valid():
+    import yaml
+
+    from snakeyard import config as snakeyard_config
+
+    root = Path(__file__).resolve().parents[1]
+    example = yaml.safe_load((root / "config/examples/iris-bayesian.yaml").read_text())
+    snakeyard_config.validate(example, root / "workflow/schemas/config.schema.yaml")
+    resolved = snakeyard_config.resolve(example, root, root)
+    sweep = resolved["experiments"]["sklearn-iris-bayesian"]["sweep"]
+    assert sweep["sampler"] == "tpe" and plan("experiments.e.sweep", sweep) == []
