@@ -28,6 +28,7 @@ rule all:
         experiment_reports(),
         deployment_targets(),
         scoring_targets(),
+        bayesian_trial_runs,
 
 
 include: "workflow/rules/data.smk"

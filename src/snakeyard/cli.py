@@ -484,9 +484,10 @@ def environments_show(registry: Registry, args: argparse.Namespace) -> Any:
 def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
     runs = registry.list_runs(args.experiment)
     if args.status:
-        if args.status.lower() not in ("completed", "failed", "running", "lost"):
+        if args.status.lower() not in ("completed", "failed", "canceled", "running", "lost"):
             raise SnakeyardError(
-                f"invalid --status {args.status!r}: use Completed, Failed, Running or Lost"
+                f"invalid --status {args.status!r}: use Completed, Failed, Canceled, Running "
+                "or Lost"
             )
         runs = [r for r in runs if r["status"].lower() == args.status.lower()]
     if args.sort:
@@ -545,7 +546,8 @@ def run_status(r: dict[str, Any]) -> str:
     """``Failed (why)``; for a Lost run, why it is taken as lost and how to settle it."""
     if r["status"] == "Lost":
         return f"Lost ({r['lost']}; `snakeyard runs settle {r['id']}` records it as Failed)"
-    return r["status"] + (f" ({r['error']})" if r.get("error") else "")
+    why = r.get("error") or r.get("canceled")
+    return r["status"] + (f" ({why})" if why else "")
 
 
 def runs_show(registry: Registry, args: argparse.Namespace) -> Any:
@@ -864,7 +866,8 @@ def parser() -> argparse.ArgumentParser:
     )
     listing = verb(runs, "list", runs_list, "runs, oldest first")
     listing.add_argument("--experiment", default=None)
-    listing.add_argument("--status", default=None, help="Completed, Failed, Running or Lost")
+    listing.add_argument("--status", default=None,
+                         help="Completed, Failed, Canceled, Running or Lost")
     listing.add_argument(
         "--sort", default=None, metavar="METRIC", help="best first by METRIC (highest first)"
     )

@@ -198,7 +198,9 @@ class RunRecord(TypedDict):
 
     id: str
     experiment: str
-    status: str  # "Running", "Completed", "Failed" (and "Lost" when reported, never stored)
+    # "Running", "Completed", "Failed", "Canceled" (a sweep trial its policy or time budget
+    # stopped), and "Lost" when reported, never stored
+    status: str
     exit_code: int | None
     start: str
     end: str | None
@@ -231,6 +233,7 @@ class RunRecord(TypedDict):
     uploads: dict[str, dict[str, str]]
     outputs: list[FileEntry]
     error: NotRequired[str]
+    canceled: NotRequired[str]  # why a Canceled trial was stopped (docs/sweeps.md)
     warnings: NotRequired[list[str]]  # what was left out of the record, e.g. a dangling link
     trial: NotRequired[TrialRef]
     # what a script using the hosted SDK's calls added: run.add_properties, child runs
@@ -285,6 +288,9 @@ class TrainSpec(TypedDict):
     # set only when configured, so that older specs (and their jobs) stay the same
     input_name: NotRequired[str]  # run.input_datasets key besides the data set's name
     register: NotRequired[bool]  # False: the experiment registers no model
+    # a trial whose sweep has an early termination policy: the study (folder, name),
+    # primary_metric, goal and early_termination (snakeyard.sweeps.monitor)
+    sweep: NotRequired[dict[str, Any]]
 
 
 class ModelSpec(TypedDict):

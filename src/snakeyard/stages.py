@@ -4,7 +4,7 @@ This module only turns a command line into a call: each stage is one function wi
 named, typed parameters in the subpackage of its rule file (``fetch`` and ``upload`` in
 :mod:`snakeyard.data.stage`, ``lock`` in :mod:`snakeyard.environments.stage`, ``train``
 and ``collect`` in :mod:`snakeyard.training.stage`, ``register`` in
-:mod:`snakeyard.registry.stage`, ``sweep`` and ``sweep-report`` in
+:mod:`snakeyard.registry.stage`, ``sweep``, ``sweep-wave`` and ``sweep-report`` in
 :mod:`snakeyard.sweeps.stage`, ``experiment-report`` in :mod:`snakeyard.reports.stage`,
 ``deploy`` and the ``score-*`` stages in :mod:`snakeyard.serving.stage`). Each reads the
 files named on its command line, does
@@ -113,6 +113,13 @@ STAGES: dict[str, Stage] = {
         {"registry": (str, None)},
         lists=frozenset({"trials"}),
     ),
+    "sweep-wave": Stage(
+        "snakeyard.sweeps.stage", "sweep_wave",
+        {"experiment": str, "wave": int, "count": int, "settings": json.loads, "study": Path,
+         "out": Path},
+        {"trials": (Path, [])},
+        lists=frozenset({"trials"}),
+    ),
     "sweep-report": Stage(
         "snakeyard.sweeps.stage", "sweep_report",
         {"summary": Path, "model": Path, "table": Path, "plot": Path},
@@ -154,7 +161,8 @@ def parser() -> argparse.ArgumentParser:
             command.add_argument(f"--{option}", required=True, nargs=many, type=convert)
         for option, (convert, default) in stage.optional.items():
             bare = {"nargs": "?", "const": None} if option in stage.bare else {}
-            command.add_argument(f"--{option}", type=convert, default=default, **bare)
+            many = {"nargs": "*"} if option in stage.lists else {}
+            command.add_argument(f"--{option}", type=convert, default=default, **bare, **many)
         command.add_argument("--log", default=None, help="file that receives the stage's log")
     return top
 

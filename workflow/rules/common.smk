@@ -26,6 +26,9 @@ from snakeyard.training.snapshot import snapshot_files
 from snakeyard.environments.pip_env import pip_only
 from snakeyard.sweeps.plan import plan as plan_sweep
 from snakeyard.sweeps.plan import check_resource_names, resource_name, trial_arguments
+from snakeyard.sweeps.budget import BUDGETS_VARIABLE
+from snakeyard.sweeps.monitor import sweep_folder
+from snakeyard.sweeps.study import study_name
 
 # snakeyard's own folder, also when this file is included through `module`
 SNAKEYARD_ROOT = current_folder(workflow).parent.parent
@@ -46,10 +49,20 @@ except SnakeyardError as error:
 # differently. Joined to each shell command at parse time (see stage()), which also works
 # inside a `module`, where a shell command cannot name this file's variables.
 os.environ["SNAKEYARD_PYTHON"] = sys.executable
+# each sweep's time budget reaches its trials the same way, not among the parameters of
+# a rule, so that raising a budget re-runs no trial that finished (snakeyard.sweeps.budget)
+os.environ[BUDGETS_VARIABLE] = json.dumps(
+    {
+        name: spec["sweep"]["max_duration_minutes"]
+        for name, spec in sorted(CFG["experiments"].items())
+        if (spec.get("sweep") or {}).get("max_duration_minutes")
+    }
+)
 
 
 envvars:
     "SNAKEYARD_PYTHON",
+    "SNAKEYARD_SWEEP_BUDGETS",
 
 
 STAGE = '"$SNAKEYARD_PYTHON" -m snakeyard.stages'
@@ -235,6 +248,12 @@ def experiment_chains():
 # ---------------------------------------------------------------------- sweeps
 # experiments with a sweep; each trial of one is a train job (rule trial, sweeps.smk)
 SWEPT = sorted(name for name, spec in CFG["experiments"].items() if spec.get("sweep"))
+# those whose trials are proposed wave by wave as the sweep runs (checkpoint sweep_wave)
+BAYESIAN = [
+    name
+    for name in SWEPT
+    if CFG["experiments"][name]["sweep"]["sampling"] == "bayesian"
+]
 
 try:
     # planned before any job runs: a bad expression stops the workflow here
@@ -311,18 +330,122 @@ def sweep_setting(key):
 
 def trial_runs(wildcards):
     """The trials' run records, in the sweep's order."""
+    name = wildcards.experiment
+    trials = bayesian_trials(name) if name in BAYESIAN else TRIALS[name]
+    return [f"results/{name}/trials/{trial}/run.json" for trial in trials]
+
+
+def bayesian_trial_runs(wildcards):
+    """Every trial of every Bayesian sweep, planned wave by wave: the default target asks
+    for them so that a sweep given more trials (or more time) plans and runs the new
+    ones, although its own outputs are there already."""
     return [
-        f"results/{wildcards.experiment}/trials/{trial}/run.json"
-        for trial in TRIALS[wildcards.experiment]
+        f"results/{name}/trials/{trial}/run.json"
+        for name in BAYESIAN
+        for trial in bayesian_trials(name)
     ]
+
+
+def bayesian_trials(name, before=None):
+    """The trial ids of a Bayesian sweep, wave by wave (of the waves before ``before``).
+
+    Reading a wave's file through the checkpoint has Snakemake plan that wave first,
+    after the trials of the waves before it; the sweep stops at a wave that ran out of
+    time or of new values.
+    """
+    sweep = CFG["experiments"][name]["sweep"]
+    total, size = sweep["max_total_runs"], sweep["max_concurrent_runs"]
+    ids = []
+    for wave in range(-(-total // size) if before is None else before):
+        planned = read_wave(
+            checkpoints.sweep_wave.get(
+                experiment=name,
+                plan=wave_plan(name),
+                wave=wave,
+                size=min(size, total - wave * size),
+            ).output[0]
+        )
+        ids += [trial["id"] for trial in planned["trials"]]
+        if planned["expired"] or planned["exhausted"]:
+            break
+    return ids
+
+
+def wave_plan(name):
+    """The folder of a Bayesian sweep's wave files: a hash of what its waves depend on.
+
+    A wave file is never planned again once written (Snakemake would not look at a
+    re-run checkpoint's new content): a change of these settings, or of the number of
+    trials in a wave (its file name), names new files, and planning them again
+    returns the trials the study proposed before (snakeyard.sweeps.study.plan_wave).
+    """
+    return hashlib.sha256(wave_settings_of(name).encode()).hexdigest()[:12]
+
+
+def wave_settings_of(name):
+    sweep = CFG["experiments"][name]["sweep"]
+    keys = ("parameters", "sampler", "seed", "primary_metric", "goal")
+    keys += ("max_concurrent_runs", "max_duration_minutes")
+    # in the configuration's order: Optuna asks for the parameters in this order
+    return json.dumps({key: sweep[key] for key in keys})
+
+
+_WAVES = {}
+
+
+def read_wave(path):
+    """A wave file, read once per version of it."""
+    stamp = os.stat(path).st_mtime_ns
+    if _WAVES.get(path, (None,))[0] != stamp:
+        _WAVES[path] = (stamp, json.loads(Path(path).read_text()))
+    return _WAVES[path][1]
+
+
+def wave_trial_runs(wildcards):
+    """The run records a wave learns from: those of every wave before it (only their
+    presence counts: a trial run again does not make the waves after it planned again).
+    """
+    name = wildcards.experiment
+    trials = bayesian_trials(name, before=int(wildcards.wave))
+    return [ancient(f"results/{name}/trials/{trial}/run.json") for trial in trials]
+
+
+def wave_settings(wildcards):
+    """What a wave's proposals depend on, as one JSON parameter."""
+    return wave_settings_of(wildcards.experiment)
+
+
+def bayesian_trial(name, trial_id):
+    """A Bayesian trial's entry in the wave file that proposed it."""
+    for path in sorted(Path(f"results/{name}/waves").glob("*/*.json")):
+        for trial in read_wave(str(path))["trials"]:
+            if trial["id"] == trial_id:
+                return trial
+    raise SnakeyardError(
+        f"trial {trial_id} of {name} is in no wave of results/{name}/waves"
+    )
 
 
 def trial_spec(wildcards):
     """The train job's spec, with the trial's values among the arguments."""
+    name = wildcards.experiment
     spec = json.loads(train_spec(wildcards))
-    trial = TRIALS[wildcards.experiment][wildcards.trial]
-    spec["arguments"] = trial_arguments(spec["arguments"], trial.parameters)
-    spec["trial"] = {"id": trial.id, "parameters": trial.parameters}
+    if name in BAYESIAN:
+        parameters = bayesian_trial(name, wildcards.trial)["parameters"]
+    else:
+        parameters = TRIALS[name][wildcards.trial].parameters
+    spec["arguments"] = trial_arguments(spec["arguments"], parameters)
+    spec["trial"] = {"id": wildcards.trial, "parameters": parameters}
+    sweep = experiment(wildcards)["sweep"]
+    if sweep.get("early_termination"):
+        # what the trial's monitor compares its values with (snakeyard.sweeps.monitor)
+        spec["sweep"] = {
+            "folder": str(sweep_folder(name)),
+            "study": study_name(sweep),
+            "primary_metric": sweep["primary_metric"],
+            "goal": sweep["goal"],
+            "early_termination": sweep["early_termination"],
+        }
     return json.dumps(spec)
 
 

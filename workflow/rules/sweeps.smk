@@ -21,13 +21,39 @@ use rule train as trial with:
         spec=trial_spec,
 
 
+# a Bayesian sweep proposes its trials a wave at a time, each wave after the trials of
+# the waves before it have run (docs/sweeps.md, "Bayesian sampling")
+checkpoint sweep_wave:
+    input:
+        wave_trial_runs,
+    output:
+        "results/{experiment}/waves/{plan}/{wave}-{size}.json",
+    log:
+        "logs/sweep_wave/{experiment}/{plan}/{wave}-{size}.log",
+    wildcard_constraints:
+        experiment=_alternatives(BAYESIAN) or "(?!)",
+        plan="[0-9a-f]{12}",
+        wave="[0-9]+",
+        size="[0-9]+",
+    localrule: LOCAL_STAGES
+    params:
+        settings=wave_settings,
+        study=lambda wildcards: sweep_folder(wildcards.experiment),
+    shell:
+        stage(
+            "sweep-wave --experiment {wildcards.experiment} --wave {wildcards.wave}"
+            " --count {wildcards.size} --settings {params.settings:q} --study {params.study}"
+            " --trials {input} --out {output} --log {log}"
+        )
+
+
 # for a sweep, results/<experiment>/run.json is its best trial's run, not a train job's
 ruleorder: sweep > train
 
 
 rule sweep:
     input:
-        trial_runs,
+        trials=trial_runs,
     output:
         run="results/{experiment}/run.json",
         table="results/{experiment}/sweep.tsv",
@@ -43,7 +69,7 @@ rule sweep:
         registry=REGISTRY,
     shell:
         stage(
-            "sweep --experiment {wildcards.experiment} --trials {input}"
+            "sweep --experiment {wildcards.experiment} --trials {input.trials}"
             " --metric {params.metric:q} --goal {params.goal} --table {output.table}"
             " --summary {output.summary} --registry {params.registry:q}"
             " --out {output.run} --log {log}"

@@ -2,15 +2,17 @@
 
 A sweep is planned when the workflow starts, before any job runs: every parameter
 expression is parsed and checked, and the trials are listed in a fixed order (grid
-order, or the draws of a seeded random generator). A trial's id is a hash of its
-parameter values, so the same values always make the same trial, whatever else
-changes in the plan.
+order, or the draws of a seeded random generator). Bayesian sampling is checked here
+too, but its trials are proposed wave by wave as the sweep runs (:mod:`.study`). A
+trial's id is a hash of its parameter values, so the same values always make the same
+trial, whatever else changes in the plan.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.util
 import itertools
 import json
 import math
@@ -20,8 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
+from .policies import parse_policy
 
-SAMPLINGS = ("grid", "random")
+SAMPLINGS = ("grid", "random", "bayesian")
+# expressions Bayesian sampling takes: bounded ones (Optuna's distributions)
+BAYESIAN_KINDS = ("choice", "uniform", "loguniform", "quniform", "randint")
 GOALS = ("maximize", "minimize")
 EXPRESSIONS = (
     "choice(a, b, ...) or a YAML list, uniform(lo, hi), loguniform(lo, hi), "
@@ -223,9 +228,43 @@ def plan(where: str, sweep: dict[str, Any]) -> list[Trial]:
         if not limit:
             raise ConfigError(f"{where}: random sampling needs max_total_runs")
         chosen = _draw(distributions, limit, random.Random(sweep.get("seed", 0)))
+    elif sampling == "bayesian":
+        _check_bayesian(where, sweep, distributions)
+        chosen = []  # proposed wave by wave while the sweep runs (sweeps/study.py)
     else:
         raise ConfigError(f"{where}.sampling: {sampling!r} is not one of {', '.join(SAMPLINGS)}")
+    if parse_policy(f"{where}.early_termination", sweep.get("early_termination")) or (
+        sampling == "bayesian"
+    ):
+        _check_optuna(where)
     return [Trial(trial_id(p), i, p) for i, p in enumerate(chosen)]
+
+
+def _check_optuna(where: str) -> None:
+    """Bayesian sampling and early termination run Optuna in their jobs: say so before
+    any job runs when it is missing (found, not imported: the workflow starts fast)."""
+    if importlib.util.find_spec("optuna") is None:
+        raise ConfigError(
+            f"{where}: bayesian sampling and early_termination need Optuna, which this "
+            "Python lacks: pip install 'snakeyard[bayesian]'"
+        )
+
+
+def _check_bayesian(
+    where: str, sweep: dict[str, Any], distributions: dict[str, Distribution]
+) -> None:
+    """Bayesian sampling needs bounded expressions, a budget and a wave size."""
+    for name, distribution in distributions.items():
+        if distribution.kind not in BAYESIAN_KINDS:
+            raise ConfigError(
+                f"{where}.parameters.{name}: bayesian sampling needs bounded values, not "
+                f"{distribution.kind}(); use {', '.join(k + '()' for k in BAYESIAN_KINDS)} "
+                "or a list"
+            )
+    for key, meaning in (("max_total_runs", "its number of trials"),
+                         ("max_concurrent_runs", "the number of trials proposed at a time")):
+        if not sweep.get(key):
+            raise ConfigError(f"{where}: bayesian sampling needs {key} ({meaning})")
 
 
 def _draw(

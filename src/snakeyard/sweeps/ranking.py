@@ -66,15 +66,17 @@ class Ranking:
 def rank(records: list[RunRecord], metric: str, goal: str) -> Ranking:
     """Order trial run records by ``metric`` towards ``goal``.
 
-    Ties go to the smaller trial id (:func:`tie_break`). Failed runs, and runs that
-    logged no number under ``metric``, are left out, in the order of ``records``.
+    Ties go to the smaller trial id (:func:`tie_break`). Failed and Canceled runs, and
+    runs that logged no number under ``metric``, are left out, in the order of
+    ``records``.
     """
     if goal not in GOALS:
         raise SnakeyardError(f"invalid goal {goal!r}: use {' or '.join(GOALS)}")
     usable, left_out = [], []
     for record in records:
         if record.get("status") != "Completed":
-            left_out.append((record, record.get("error") or f"status {record.get('status')}"))
+            reason = record.get("error") or record.get("canceled")
+            left_out.append((record, reason or f"status {record.get('status')}"))
         elif metric_value(record, metric) is None:
             left_out.append((record, f"logged no number under {metric!r}"))
         else:

@@ -1,5 +1,5 @@
 """The sweep stages: ``sweep`` ranks the trials and names the best run; ``sweep_report``
-draws the report.
+draws the report; ``sweep_wave`` proposes the next wave of a Bayesian sweep's trials.
 
 Called by :mod:`snakeyard.stages` for ``workflow/rules/sweeps.smk``.
 """
@@ -71,3 +71,38 @@ def sweep_report(
     log(said)
     print(f"snakeyard sweep-report: {said}", file=sys.stderr)  # Snakemake's console shows it
     draw_report(swept, table=table, plot=plot, log=log)
+
+
+def sweep_wave(
+    *,
+    experiment: str,
+    wave: int,
+    count: int,
+    settings: dict,
+    study: Path,
+    trials: list[Path],
+    out: Path,
+    log: Callable[[str], None],
+) -> None:
+    """Plan wave ``wave`` of a Bayesian sweep: tell the study how the trials of the waves
+    before (their run records, ``trials``) ended, ask it for ``count`` trials, and write
+    them to ``out`` (JSON: ``wave``, ``study``, ``trials`` [{id, number, parameters}],
+    ``exhausted``, ``expired``). No trial is proposed once the sweep's time budget
+    (``settings["max_duration_minutes"]``) has run out."""
+    import time
+
+    from .budget import deadline, expired_reason
+    from .study import plan_wave, study_name
+
+    minutes = settings.get("max_duration_minutes")
+    end = deadline(study, minutes)
+    expired = end is not None and time.time() >= end
+    if expired:
+        log(f"sweep of {experiment}: wave {wave} not planned: {expired_reason(minutes)}")
+        name = study_name({**settings, "sampling": "bayesian"})
+        planned = {"wave": wave, "study": name, "trials": [], "exhausted": False}
+    else:
+        records = [read_json(path) for path in trials]
+        planned = plan_wave(study, settings, wave, count, records, log)
+    write_json_atomic(out, {**planned, "expired": expired})
+

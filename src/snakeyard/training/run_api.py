@@ -19,6 +19,7 @@ RUN_DIR_VARIABLE = "SNAKEYARD_RUN_DIR"
 RUN_ID_VARIABLE = "SNAKEYARD_RUN_ID"
 EXPERIMENT_VARIABLE = "SNAKEYARD_EXPERIMENT"
 EVENTS_FILE = "events.jsonl"
+TRIAL_CHANNEL_VARIABLE = "SNAKEYARD_TRIAL_CHANNEL"  # snakeyard.sweeps.channel's
 
 
 def _plain(value: Any) -> Any:
@@ -70,6 +71,12 @@ class Run:
         else:
             self._metrics[name] = value
         self._emit("metric", name, value, f"Attempted to log scalar metric {name}: {value}")
+        if self._dir is not None and os.environ.get(TRIAL_CHANNEL_VARIABLE):
+            # a sweep trial with an early termination policy or a time budget: its stage
+            # decides whether it goes on (snakeyard.sweeps.channel, standard library only)
+            from ..sweeps.channel import report
+
+            report(name, value)
 
     def log_list(self, name: str, value: list[Any], description: str = "") -> None:
         """Log a list of values under one metric name."""

@@ -135,14 +135,17 @@ def execute(
     packages: dict[str, str] | None = None,
     log: Callable[[str], None] = print,
     trial: TrialRef | None = None,
+    monitor: Any = None,
 ) -> RunRecord:
     """Run ``script`` as a new run of ``experiment``; return the finished run record.
 
     ``python`` is the environment's interpreter and ``packages`` what it has installed,
     recorded with the run. ``trial`` (a sweep trial's id and parameter values) is kept in
     the record. ``dataset`` is None for an experiment without one; the script finds it
-    in ``run.input_datasets`` under its name and under ``input_name``. Raises
-    :class:`RunFailed` after recording a Failed run when the script
+    in ``run.input_datasets`` under its name and under ``input_name``. ``monitor`` (a
+    sweep trial's :class:`snakeyard.sweeps.monitor.TrialMonitor`) watches the script
+    while it runs; a run it cancels is returned as ``Canceled``, with its reason under
+    ``canceled``. Raises :class:`RunFailed` after recording a Failed run when the script
     fails, is stopped, or leaves what cannot be recorded; :class:`RecordNotWritten` when
     no final record can be written at all.
     """
@@ -220,18 +223,26 @@ def execute(
         log(f"run {run_id}: {' '.join(command)} (in {work})")
         started = time.monotonic()
         try:
-            exit_code: int | None = _run_child(command, work, env, stops)
+            exit_code: int | None = _run_child(command, work, env, stops, monitor)
             problems = how_it_ended(exit_code, stops.first(), cluster)
         except OSError as error:  # the environment's interpreter is gone, say
             exit_code, problems = None, [f"the training script could not start: {error}"]
+        finally:
+            if monitor is not None:
+                monitor.close()
+        canceled = monitor.canceled if monitor is not None else None
+        if canceled:  # it ended because the monitor said so, whatever its exit code
+            problems = []
         record["exit_code"] = exit_code
         record["end"] = now()
         record["end_unix"] = round(time.time(), 3)
         record["duration_seconds"] = round(time.monotonic() - started, 3)
         problems += record_results(record, folder)
-        record["status"] = "Failed" if problems else "Completed"
+        record["status"] = "Failed" if problems else "Canceled" if canceled else "Completed"
         if problems:
             record["error"] = "; ".join(problems)
+        if canceled:
+            record["canceled"] = canceled
         record = write_final_record(folder, record, log, registry.staging)
 
     std_log = work / STDOUT_LOG
@@ -242,6 +253,9 @@ def execute(
             f"run {run_id} of {experiment!r} failed: {record['error']}{said}; see {std_log}",
             record,
         )
+    if record["status"] == "Canceled":
+        log(f"run {run_id}: Canceled after {record['duration_seconds']} s: {canceled}")
+        return record
     log(f"run {run_id}: Completed in {record['duration_seconds']} s; output in {std_log}")
     return record
 
@@ -522,12 +536,17 @@ class _Stops:
         return self.received[0] if self.received else None
 
 
-def _run_child(command: list[str], work: Path, env: dict[str, str], stops: _Stops) -> int:
+def _run_child(
+    command: list[str], work: Path, env: dict[str, str], stops: _Stops, monitor: Any = None
+) -> int:
     """Run the script with its output in ``logs/``; return its exit code."""
     with open(work / STDOUT_LOG, "wb") as output:
         stops.child = subprocess.Popen(
-            command, cwd=work, env=env, stdout=output, stderr=subprocess.STDOUT
-        )
+            command, cwd=work, env=env, stdout=output, stderr=subprocess.STDOUT,
+            pass_fds=monitor.pass_fds if monitor is not None else (),
+        )  # fmt: skip
+        if monitor is not None:
+            monitor.watch(stops.child)
         if stops.received:  # stopped while starting it
             stops.child.send_signal(stops.received[0])
         return stops.child.wait()

@@ -40,15 +40,30 @@ def train(
     A failed run raises :class:`~snakeyard.training.runner.RunFailed` after its Failed
     record is in the registry, except for a sweep trial (``spec`` has ``trial``) whose
     script failed by itself: its Failed record becomes ``out`` so that the sweep goes on
-    without it. A trial stopped by a signal (killed, cancelled, out of time or memory)
+    without it. A trial canceled by its sweep's early termination policy or time budget
+    (or not started because that budget ran out) is ``Canceled`` and becomes ``out`` too
+    (see docs/sweeps.md). A trial stopped by a signal (killed, cancelled, out of time or memory)
     did not finish, so it fails its job like a run does, and the next ``snakemake`` runs
     it again.
     """
     from .runner import RunFailed
 
     claim = _claim(out)
+    monitor = None
+    if spec.get("trial") is not None:
+        from ..sweeps.monitor import monitor_for
+
+        monitor = monitor_for(experiment, spec, log)
     try:
-        record = _train(experiment, spec, dataset, environment, registry, conda_active, log)
+        if isinstance(monitor, str):  # the sweep's time budget ran out before it started
+            from ..sweeps.monitor import not_started
+
+            log(f"trial {spec['trial']['id']} not started: {monitor}")
+            record = not_started(experiment, spec, monitor)
+        else:
+            record = _train(
+                experiment, spec, dataset, environment, registry, conda_active, log, monitor
+            )
     except RunFailed as failure:
         trial = spec.get("trial")
         if trial is None or _stopped(failure.record):
@@ -150,6 +165,7 @@ def _train(
     registry: str,
     conda_active: bool,
     log: Callable[[str], None],
+    monitor: Any = None,
 ) -> RunRecord:
     from ..environments.specs import METHOD_RECORDED, activate
     from ..registry.registry import Registry
@@ -177,6 +193,7 @@ def _train(
         packages=packages,
         log=log,
         trial=spec.get("trial"),
+        monitor=monitor,
     )
 
 
