@@ -10,14 +10,13 @@ prints one line on stderr and exits 1; a usage error exits 2.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Any
 
 from . import __version__
 from .errors import SnakeyardError
-from .files import human_bytes, resolved
+from .files import human_bytes, json_text, resolved
 from .registry.registry import Registry
 from .registry.versions import parse_ref
 from .sweeps.ranking import metric_value, sort_by_metric
@@ -548,8 +547,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         if args.json:
-            json.dump(result, sys.stdout, indent=2, sort_keys=True)
-            sys.stdout.write("\n")
+            sys.stdout.write(json_text(result) + "\n")
         else:
             print(result)
         sys.stdout.flush()

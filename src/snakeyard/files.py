@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -81,11 +82,36 @@ def content_hash(manifest: list[FileEntry]) -> str:
     return digest.hexdigest()
 
 
+def strict_json(data: Any) -> Any:
+    """``data`` with every float that is not finite written as a string: ``"NaN"``,
+    ``"Infinity"`` or ``"-Infinity"``.
+
+    A script may log ``float('nan')`` or ``float('inf')``; Python's ``json`` would write
+    them as bare ``NaN``/``Infinity``, which strict parsers (JavaScript, jq, Go, Rust)
+    refuse. The strings keep what was logged, and a reader that wants numbers sees that
+    these are not (docs/registry.md, "Numbers").
+    """
+    if isinstance(data, float):
+        return data if math.isfinite(data) else json.dumps(data)  # the spelling json uses
+    if isinstance(data, dict):
+        return {key: strict_json(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [strict_json(value) for value in data]
+    return data
+
+
+def json_text(data: Any, indent: int | None = 2) -> str:
+    """``data`` as strict JSON text (:func:`strict_json`), keys sorted: what every
+    snakeyard file and ``--json`` output holds."""
+    return json.dumps(strict_json(data), indent=indent, sort_keys=True, allow_nan=False)
+
+
 def write_json_atomic(
     path: str | os.PathLike, data: Any, *, staging: Path | None = None, durable: bool = True
 ) -> None:
-    """Write JSON to ``path`` so that a reader sees the old file or the whole new one."""
-    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    """Write strict JSON (:func:`json_text`) to ``path`` so that a reader sees the old file
+    or the whole new one."""
+    text = json_text(data) + "\n"
     write_text_atomic(path, text, staging=staging, durable=durable)
 
 
