@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -117,3 +121,152 @@ def test_a_line_cut_short_by_a_killed_script_is_skipped_and_the_rest_kept(tmp_pa
 def test_read_json_of_a_strict_file_round_trips(tmp_path: Path):
     write_json_atomic(tmp_path / "x.json", {"v": math.inf})
     assert read_json(tmp_path / "x.json") == {"v": "Infinity"}
+
+
+# ---------------------------------------------------------- a damaged registry
+DAMAGES = {
+    "invalid UTF-8": (b'{"name": "m", "version": 1, "x": "\xff\xfe"}', "is not UTF-8 text"),
+    "a list": (b"[]", "is not the metadata of model m:1 (it holds name and version [])"),
+    "no files": (None, "'files' is None, expected a list of {path, bytes, sha256} entries"),
+    "files a string": (
+        "model.joblib", "'files' is 'model.joblib', expected a list of {path, bytes, sha256}"
+    ),
+}  # fmt: skip
+COMMANDS = [["models", "list"], ["models", "show", "m"], ["models", "versions", "m"],
+            ["verify"], ["models", "download", "m", "DEST"]]  # fmt: skip
+
+
+@pytest.fixture
+def damaged(tmp_path: Path, request) -> tuple[Path, str]:
+    """A registry whose model m:1 has a damaged model.json, and the message expected."""
+    import joblib
+
+    from snakeyard.registry.registry import Registry
+
+    joblib.dump({"coef": 1}, tmp_path / "model.joblib")
+    registry = Registry(tmp_path / "registry")
+    registry.register_model("m", tmp_path / "model.joblib", framework="scikit-learn")
+    meta_file = tmp_path / "registry" / "models" / "m" / "1" / "model.json"
+    content, message = DAMAGES[request.param]
+    if isinstance(content, bytes):
+        meta_file.write_bytes(content)
+    else:
+        meta = json.loads(meta_file.read_text())
+        meta["files"] = content
+        if content is None:
+            del meta["files"]
+        meta_file.write_text(json.dumps(meta))
+    return tmp_path / "registry", message
+
+
+@pytest.mark.parametrize("damaged", list(DAMAGES), indirect=True)
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_a_damaged_model_json_is_one_line_from_every_command(damaged, command, tmp_path, capsys):
+    registry, message = damaged
+    args = [str(tmp_path / "dest") if word == "DEST" else word for word in command]
+    assert main(["--registry", str(registry), *args]) == 1
+    captured = capsys.readouterr()
+    lines = (captured.err + captured.out).strip().splitlines()
+    assert message in lines[-1] and "Traceback" not in captured.err
+    assert command[0] == "verify" or len(captured.err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("damaged", list(DAMAGES), indirect=True)
+def test_load_model_of_a_damaged_model_json_raises_a_snakeyard_error(damaged):
+    import snakeyard
+
+    registry, message = damaged
+    with pytest.raises(SnakeyardError) as raised:
+        snakeyard.load_model("m", registry=registry)
+    assert message in str(raised.value)
+
+
+def test_a_run_record_without_status_is_one_line(tmp_path: Path, capsys):
+    run_id = "exp_1795000000_0123abcd"
+    folder = tmp_path / "registry" / "runs" / "exp" / run_id
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps({"experiment": "exp", "id": run_id}))
+    for command in (["runs", "show", run_id], ["runs", "settle", run_id], ["verify"]):
+        assert main(["--registry", str(tmp_path / "registry"), *command]) == 1
+        err = capsys.readouterr().err
+        assert "status is None" in err and "expected one of Running, Completed, Failed" in err
+
+
+# ------------------------------------------------- where the stages write
+def stage(*args: str, wrap: str = "") -> subprocess.CompletedProcess:
+    """Run one stage as the workflow does; ``wrap`` is a shell prefix run before it (in a
+    mount namespace of its own)."""
+    command = " ".join(shlex.quote(word) for word in [sys.executable, "-m", "snakeyard.stages", *args])
+    if wrap:
+        return subprocess.run(["unshare", "-m", "sh", "-c", f"{wrap} && {command}"],
+                              capture_output=True, text=True)  # fmt: skip
+    return subprocess.run(command, shell=True, capture_output=True, text=True)
+
+
+@pytest.fixture
+def fetched(tmp_path: Path) -> list[str]:
+    """A fetched data set of one 200 kB file: the upload stage's arguments but registry."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "big.bin").write_bytes(os.urandom(200_000))
+    done = stage("fetch", "--name", "big", "--source", f"path:{tmp_path / 'src'}",
+                 "--files", str(tmp_path / "files"), "--manifest", str(tmp_path / "m.json"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return ["upload", "--name", "big", "--files", str(tmp_path / "files"), "--manifest",
+            str(tmp_path / "m.json"), "--out", str(tmp_path / "receipt.json")]  # fmt: skip
+
+
+def mounts_work(tmp_path: Path) -> bool:
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    done = subprocess.run(["unshare", "-m", "sh", "-c", f"mount -t tmpfs tmpfs {probe}"],
+                          capture_output=True)  # fmt: skip
+    return done.returncode == 0
+
+
+def test_a_registry_that_is_a_file_is_one_line(tmp_path: Path, fetched):
+    (tmp_path / "regfile").write_text("")
+    done = stage(*fetched, "--registry", str(tmp_path / "regfile"))
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"snakeyard upload: error: registry {tmp_path / 'regfile'} is a file, not a folder: set "
+        "`registry:` (or --registry, $SNAKEYARD_REGISTRY) to a folder (created when missing)"
+    ]
+
+
+def test_a_read_only_registry_is_one_line_naming_the_path(tmp_path: Path, fetched):
+    if not mounts_work(tmp_path):
+        pytest.skip("needs mount namespaces (unshare -m) to make a read-only filesystem")
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    done = stage(*fetched, "--registry", str(registry),
+                 wrap=f"mount --bind {registry} {registry} && "
+                 f"mount -o remount,bind,ro {registry}")  # fmt: skip
+    assert done.returncode == 1
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"snakeyard upload: error: Read-only file system: {registry}")
+    assert "the filesystem is read-only" in line and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_full_disk_is_one_line_naming_the_path(tmp_path: Path, fetched):
+    if not mounts_work(tmp_path):
+        pytest.skip("needs mount namespaces (unshare -m) to mount a small tmpfs")
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    done = stage(*fetched, "--registry", str(registry),
+                 wrap=f"mount -t tmpfs -o size=64k tmpfs {registry}")  # fmt: skip
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "No space left on device" in lines[0], done.stderr
+    assert f": {registry}/datastore/" in lines[0] and "the disk is full" in lines[0]
+
+
+@pytest.mark.parametrize("key", ["registry", "datastore"])
+def test_registry_or_datastore_naming_a_file_is_a_config_error(tmp_path: Path, key):
+    from conftest import ROOT, default_config
+    from snakeyard.config import resolve, validate
+
+    (tmp_path / "afile").write_text("")
+    config = default_config()
+    config[key] = str(tmp_path / "afile")
+    with pytest.raises(SnakeyardError, match=rf"^{key}: '.*afile' is a file, not a folder"):
+        resolve(validate(config, ROOT / "workflow/schemas/config.schema.yaml"), ROOT, ROOT)

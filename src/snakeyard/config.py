@@ -99,6 +99,9 @@ def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]
     places = list(dict.fromkeys([workdir.resolve(), root.resolve()]))
     resolved = copy.deepcopy(config)
     resolved["registry"] = str(config.get("registry") or default_root())
+    _check_folder("registry", resolved["registry"])
+    if isinstance(resolved.get("datastore"), str):
+        _check_folder("datastore", resolved["datastore"])
     for name, dataset in resolved["datasets"].items():
         check_name(name, "data set name")
         kind, what = parse_source(dataset["source"], name)
@@ -137,6 +140,16 @@ def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]
         model["name"] = check_name(model.get("name") or name, f"{key}.model.name")
         model["path"] = _check_model_path(key, model["path"])
     return resolved
+
+
+def _check_folder(key: str, value: str) -> None:
+    """A folder the workflow writes into (created when missing) must not be a file."""
+    path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(
+            f"{key}: {value!r} is a file, not a folder; set it to a folder (created when "
+            "missing)"
+        )
 
 
 def _check_experiment_name(key: str, name: str) -> None:

@@ -13,8 +13,9 @@ import shutil
 import socket
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,18 @@ def write_json_atomic(
     write_text_atomic(path, text, staging=staging, durable=durable)
 
 
+@contextmanager
+def naming(path: str | os.PathLike) -> Iterator[None]:
+    """Let an OSError raised inside name ``path`` when it names no file: the write error
+    of a full disk (``ENOSPC``) or a quota names none, and the user needs to know where."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename is None:
+            error.filename = str(path)
+        raise
+
+
 def write_text_atomic(
     path: str | os.PathLike, text: str, *, staging: Path | None = None, durable: bool = True
 ) -> None:
@@ -134,7 +147,7 @@ def write_text_atomic(
     else:
         tmp = staging / temporary_name(path.name)
     try:
-        with open(tmp, "x", encoding="utf-8") as handle:
+        with naming(path), open(tmp, "x", encoding="utf-8") as handle:
             handle.write(text)
             if durable:
                 handle.flush()
@@ -341,11 +354,17 @@ def sweep_temporaries(folder: Path, suffix: str = "") -> int:
 
 def read_json(path: str | os.PathLike) -> Any:
     """Read one JSON document; a damaged one is a MetadataError naming the file."""
-    with open(path, encoding="utf-8") as handle:
-        try:
-            return json.load(handle)
-        except json.JSONDecodeError as error:
-            raise MetadataError(f"{path} is not valid JSON ({error})") from None
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise MetadataError(
+            f"{path} is not valid JSON: it is not UTF-8 text (byte {data[error.start]:#04x} "
+            f"at offset {error.start})"
+        ) from None
+    except json.JSONDecodeError as error:
+        raise MetadataError(f"{path} is not valid JSON ({error})") from None
 
 
 def copy_files(src_root: Path, dest_root: Path, relpaths: Iterable[Path]) -> None:
@@ -357,7 +376,8 @@ def copy_files(src_root: Path, dest_root: Path, relpaths: Iterable[Path]) -> Non
     for rel in relpaths:
         target = dest_root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(base / rel, target)
+        with naming(target):
+            shutil.copy2(base / rel, target)
 
 
 def human_bytes(size: float) -> str:
@@ -522,7 +542,7 @@ def copy_manifest(
     for entry, source, target in pairs:
         target.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
-        with open(source, "rb") as reader, open(target, "xb") as writer:
+        with naming(target), open(source, "rb") as reader, open(target, "xb") as writer:
             while chunk := reader.read(CHUNK):
                 digest.update(chunk)
                 writer.write(chunk)

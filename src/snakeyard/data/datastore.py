@@ -47,6 +47,7 @@ from ..files import (
     human_bytes,
     inside,
     make_folders,
+    naming,
     sha256_file,
     sweep_temporaries,
     temporary_name,
@@ -114,7 +115,8 @@ def copy_and_hash(source: Path, target: Path) -> str:
     read also catches a source that changes during the copy. The copy is flushed to
     stable storage before the sha256 vouches for it.
     """
-    shutil.copyfile(source, target)
+    with naming(target):
+        shutil.copyfile(source, target)
     with open(target, "rb") as stored:
         digest = hashlib.file_digest(stored, "sha256").hexdigest()
     fsync_file(target)

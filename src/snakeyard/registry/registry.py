@@ -19,6 +19,7 @@ from typing import Any
 
 from ..environments.specs import METHOD_RECORDED
 from ..errors import (
+    ConfigError,
     IntegrityError,
     InvalidNameError,
     MetadataError,
@@ -60,6 +61,7 @@ from .versions import VersionStore, check_name
 REGISTRY_VARIABLE = "SNAKEYARD_REGISTRY"
 DEFAULT_ROOT = "registry"
 LOADABLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
+RUN_STATUSES = ("Running", "Completed", "Failed")  # what a run record may store
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}_[0-9]+_[0-9a-f]{8}")
 
 
@@ -77,6 +79,11 @@ class Registry:
         datastore: str | os.PathLike | dict[str, Any] | None = None,
     ):
         self.root = Path(root) if root is not None else default_root()
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigError(
+                f"registry {self.root} is a file, not a folder: set `registry:` (or "
+                f"--registry, ${REGISTRY_VARIABLE}) to a folder (created when missing)"
+            )
         # a folder (default <registry>/datastore) or {"s3": {...}}; see datastore.py
         self._datastore_spec = datastore
         self._datastore: Any = None
@@ -724,6 +731,11 @@ def _record_and_problems(path: Path) -> tuple[RunRecord, list[str]]:
         )
     label = f"run {folder.name}"
     problems = []
+    if record.get("status") not in RUN_STATUSES:
+        problems.append(
+            f"{label}: status is {record.get('status')!r} in {path}, expected one of "
+            f"{', '.join(RUN_STATUSES)}"
+        )
     for kind in ("images", "uploads"):
         logged = record.get(kind) or {}
         if not isinstance(logged, dict):
