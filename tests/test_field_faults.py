@@ -270,3 +270,198 @@ def test_registry_or_datastore_naming_a_file_is_a_config_error(tmp_path: Path, k
     config[key] = str(tmp_path / "afile")
     with pytest.raises(SnakeyardError, match=rf"^{key}: '.*afile' is a file, not a folder"):
         resolve(validate(config, ROOT / "workflow/schemas/config.schema.yaml"), ROOT, ROOT)
+
+
+# -------------------------------------------------------------- symbolic links
+def source_tree(tmp_path: Path) -> Path:
+    """A source directory as users have them: a script, a helper folder, a data file."""
+    source = tmp_path / "project" / "src"
+    (source / "lib").mkdir(parents=True)
+    (source / "train.py").write_text("print('hi')\n")
+    (source / "lib" / "helpers.py").write_text("X = 1\n")
+    return source
+
+
+def test_links_inside_the_source_directory_are_followed_in_the_snapshot(tmp_path: Path):
+    from snakeyard.training.snapshot import snapshot_files
+
+    source = source_tree(tmp_path)
+    (source / "common").symlink_to("lib")  # a folder link that stays inside
+    (source / "main.py").symlink_to("train.py")
+    assert [p.as_posix() for p in snapshot_files(source)] == [
+        "common/helpers.py", "lib/helpers.py", "main.py", "train.py"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda s: (s / "common").symlink_to("../common"), r"common is a symbolic link to .*/project/common, outside"),
+        (lambda s: (s / "passwd").symlink_to("/etc/passwd"), r"passwd is a symbolic link to /etc/passwd, outside"),
+        (lambda s: (s / "gone.py").symlink_to("nowhere.py"), r"gone.py is a symbolic link to nowhere.py, which does not exist"),
+        (lambda s: (s / "lib" / "loop").symlink_to(".."), r"lib/loop is a symbolic link back to .* \(a loop\)"),
+        (lambda s: os.mkfifo(s / "progress"), r"progress is a named pipe \(FIFO\), not a regular file"),
+    ],
+    ids=["folder out", "file out", "dangling", "loop", "fifo"],
+)  # fmt: skip
+def test_links_that_leave_dangle_or_loop_stop_the_snapshot_in_one_line(tmp_path, make, message):
+    from snakeyard.errors import ConfigError
+    from snakeyard.training.snapshot import snapshot_files
+
+    source = source_tree(tmp_path)
+    (tmp_path / "project" / "common").mkdir()
+    make(source)
+    with pytest.raises(ConfigError, match=rf"^source directory {source}: {message}") as raised:
+        snapshot_files(source)
+    assert "\n" not in str(raised.value) and ".snakeyardignore" in str(raised.value)
+    # the ignore file can leave it out
+    name = str(raised.value).split(": ", 1)[1].split(" is ")[0].split("/")[0]
+    (source / ".snakeyardignore").write_text(f"{name}\n")
+    assert "train.py" in [p.as_posix() for p in snapshot_files(source)]
+
+
+def test_a_source_directory_link_out_is_a_config_error(tmp_path: Path):
+    from conftest import ROOT, default_config
+    from snakeyard.config import resolve, validate
+
+    source = source_tree(tmp_path)
+    (source / "secret").symlink_to("/etc/passwd")
+    config = default_config()
+    experiment = config["experiments"]["sklearn-iris"]
+    experiment["source_directory"], experiment["script"] = str(source), "train.py"
+    with pytest.raises(SnakeyardError, match="secret is a symbolic link to /etc/passwd, outside"):
+        resolve(validate(config, ROOT / "workflow/schemas/config.schema.yaml"), ROOT, ROOT)
+
+
+def test_models_register_follows_the_same_link_policy(tmp_path: Path, capsys):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "weights.bin").write_bytes(b"w")
+    (model / "alias").symlink_to("weights.bin")
+    (model / "sub").symlink_to(".")  # a loop
+    registry = str(tmp_path / "registry")
+    assert main(["--registry", registry, "models", "register", "m", str(model)]) == 1
+    assert "sub is a symbolic link back to" in capsys.readouterr().err
+    (model / "sub").unlink()
+    (model / "passwd").symlink_to("/etc/passwd")
+    assert main(["--registry", registry, "models", "register", "m", str(model)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"snakeyard: error: cannot register model 'm' from {model}: passwd is a symbolic link to "
+        f"/etc/passwd, outside {model}: put what it links to inside the folder (or link the "
+        "folder itself), or leave the link out"
+    )
+    (model / "passwd").unlink()
+    assert main(["--registry", registry, "--json", "models", "register", "m", str(model)]) == 0
+    files = [f["path"] for f in json.loads(capsys.readouterr().out)["files"]]
+    assert files == ["model/alias", "model/weights.bin"]
+
+
+def test_collect_copies_what_the_record_lists_by_the_same_policy(tmp_path: Path):
+    from snakeyard.training.runner import _fold_outputs
+    from snakeyard.training.stage import collect
+
+    folder = tmp_path / "runs" / "e" / "e_1795000000_0123abcd"
+    outputs = folder / "work" / "outputs"
+    (outputs / "real").mkdir(parents=True)
+    (outputs / "real" / "model.joblib").write_bytes(b"m")
+    (outputs / "linked").symlink_to("real")  # inside: followed by both
+    (outputs / "scratch").symlink_to(tmp_path)  # out: left out by both, with a warning
+    record = {"id": folder.name, "folder": str(folder), "metrics": {}}
+    _fold_outputs(record, folder)
+    assert [o["path"] for o in record["outputs"]] == ["linked/model.joblib", "real/model.joblib"]
+    assert record["warnings"][0].startswith("outputs/scratch is a symbolic link to")
+    write_json_atomic(tmp_path / "run.json", record)
+    collect(run=tmp_path / "run.json", outputs=tmp_path / "collected",
+            metrics=tmp_path / "m.tsv", log=lambda _: None)  # fmt: skip
+    assert sorted(p.relative_to(tmp_path / "collected").as_posix()
+                  for p in (tmp_path / "collected").rglob("*") if p.is_file()) == [
+        "linked/model.joblib", "real/model.joblib"]  # fmt: skip
+
+
+# --------------------------------------------------------------------- secrets
+def test_secrets_stay_out_of_snapshots_unless_re_included(tmp_path: Path):
+    from snakeyard.training.snapshot import snapshot_files
+
+    source = source_tree(tmp_path)
+    for secret in (".env", ".aws/credentials", ".ssh/id_rsa", "deploy/key.pem", ".git/config",
+                   "id_ed25519", ".netrc"):  # fmt: skip
+        (source / secret).parent.mkdir(parents=True, exist_ok=True)
+        (source / secret).write_text("secret")
+    assert [p.as_posix() for p in snapshot_files(source)] == ["lib/helpers.py", "train.py"]
+    (source / ".snakeyardignore").write_text("!.env\n!deploy/key.pem\n")
+    assert [p.as_posix() for p in snapshot_files(source)] == [
+        ".env", ".snakeyardignore", "deploy/key.pem", "lib/helpers.py", "train.py"
+    ]
+
+
+def test_a_registered_copy_is_never_wider_than_its_source(tmp_path: Path):
+    from snakeyard.registry.registry import Registry
+
+    model = tmp_path / "model.joblib"
+    model.write_bytes(b"weights")
+    model.chmod(0o640)
+    meta = Registry(tmp_path / "registry").register_model("m", model)
+    stored = Path(meta["path"]) / "artifacts" / "model.joblib"
+    assert stored.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_non_utf8_ignore_file_is_one_line(tmp_path: Path):
+    from snakeyard.errors import ConfigError
+    from snakeyard.training.snapshot import snapshot_files
+
+    source = source_tree(tmp_path)
+    (source / ".snakeyardignore").write_bytes("données/\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"\.snakeyardignore is not UTF-8 text \(byte 0xe9 at "
+                       r"offset 4\); save it as UTF-8$"):  # fmt: skip
+        snapshot_files(source)
+
+
+# ----------------------------------------------------------------- special files
+def test_a_fifo_in_a_data_set_folder_or_as_its_path_is_named(tmp_path: Path):
+    from snakeyard.data.sources import fetch
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.txt").write_text("a")
+    os.mkfifo(data / "feed")
+    with pytest.raises(SnakeyardError, match=r"source path .*data': feed is a named pipe \(FIFO\)"):
+        fetch(f"path:{data}", tmp_path / "out", tmp_path / "m.json", "d", log=lambda _: None)
+    with pytest.raises(SnakeyardError, match=r"feed' is a named pipe \(FIFO\), not a regular file"):
+        fetch(f"path:{data / 'feed'}", tmp_path / "out", tmp_path / "m.json", "d",
+              log=lambda _: None)  # fmt: skip
+
+
+def test_a_socket_given_to_models_register_is_named(tmp_path: Path, capsys):
+    import socket
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(folder / "control.sock"))
+    try:
+        assert main(["--registry", str(tmp_path / "r"), "models", "register", "m", str(folder)]) == 1
+        assert "control.sock is a socket, not a regular file" in capsys.readouterr().err
+        path = str(folder / "control.sock")
+        assert main(["--registry", str(tmp_path / "r"), "models", "register", "m", path]) == 1
+        assert "control.sock is a socket, not a regular file or folder" in capsys.readouterr().err
+    finally:
+        server.close()
+
+
+def test_a_file_url_naming_a_fifo_is_refused_without_waiting(tmp_path: Path):
+    from snakeyard.data.download import DownloadError, download
+
+    os.mkfifo(tmp_path / "feed")
+    with pytest.raises(DownloadError, match=r"feed is a named pipe \(FIFO\), not a regular file"):
+        download(f"file://{tmp_path / 'feed'}", tmp_path / "out" / "feed", "unchecked")
+
+
+def test_a_csv_with_a_byte_order_mark_is_accepted(tmp_path: Path):
+    from snakeyard.data.tabular import describe_table
+
+    table = tmp_path / "wine.csv"
+    table.write_text("cultivar,alcohol\nA,13.2\nB,12.1\n", encoding="utf-8-sig")
+    assert table.read_bytes().startswith(b"\xef\xbb\xbf")
+    described = describe_table(table, "cultivar")
+    assert described["label_column"] == "cultivar"

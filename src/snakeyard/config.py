@@ -22,6 +22,7 @@ from .files import load_yaml
 from .registry.registry import default_root
 from .registry.versions import NAME_PATTERN, NAME_RULE, check_name
 from .training.runner import flag
+from .training.snapshot import snapshot_files
 
 # the folder of a run's working directory whose files are kept and registered
 OUTPUTS = "outputs"
@@ -126,6 +127,7 @@ def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]
         _check_experiment_name(key, name)
         source = find_path(experiment["source_directory"], f"{key}.source_directory", places)
         _check_script(key, source, experiment["script"])
+        snapshot_files(source)  # a link out of it, or a pipe, stops the workflow here
         _check_flags(key, experiment)
         experiment["source_directory"] = str(source)
         for ref, pool in (("dataset", "datasets"), ("environment", "environments")):

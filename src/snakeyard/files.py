@@ -11,15 +11,16 @@ import os
 import re
 import shutil
 import socket
+import stat
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import IntegrityError, MetadataError
+from .errors import IntegrityError, MetadataError, SnakeyardError
 from .records import FileEntry
 
 CHUNK = 1 << 20
@@ -47,15 +48,97 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 def walk_files(root: Path) -> list[Path]:
-    """Every regular file below ``root`` (or ``root`` itself), as sorted relative paths."""
-    if root.is_file():
-        return [Path(root.name)]
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        base = Path(dirpath)
-        found.extend((base / name).relative_to(root) for name in filenames)
-    return sorted(found, key=lambda p: p.as_posix())
+    """Every regular file below ``root`` (or ``root`` itself), as sorted relative paths,
+    by the link policy of :func:`tree_files`; what it leaves out is passed over in silence
+    (for input functions; writers use :func:`checked_files`)."""
+    return tree_files(root)[0]
+
+
+def checked_files(
+    root: Path, label: str, keep: Callable[[str, bool], bool] | None = None
+) -> list[Path]:
+    """The files of :func:`tree_files`; SnakeyardError naming ``label`` and the first
+    entry it leaves out (a link out of the tree or to nothing, a pipe)."""
+    files, problems = tree_files(root, keep)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise SnakeyardError(f"{label}: {problems[0]}{more}")
+    return files
+
+
+def tree_files(
+    root: Path, keep: Callable[[str, bool], bool] | None = None
+) -> tuple[list[Path], list[str]]:
+    """The regular files below ``root`` (or ``root`` itself) as sorted relative paths, and
+    one sentence for each entry left out: snakeyard's one policy for symbolic links, used
+    by the run snapshot, ``collect``, ``register``, ``models register`` and ``path:``
+    data sets alike (docs/registry.md, "Symbolic links").
+
+    A link whose target lies inside ``root`` is followed (a link to a folder is entered,
+    its files listed under the link's name), as the user expects of the tree; a link
+    that leads out of ``root``, to nothing, or round in a loop is left out and named,
+    and so are pipes, sockets and devices (reading a pipe would wait for a writer
+    forever). ``keep(relpath, is_folder)`` False skips an entry before any check (the
+    ignore file of a snapshot).
+    """
+    if not root.is_dir():
+        if root.is_file():
+            return [Path(root.name)], []
+        kind = special_kind(root)
+        return [], [f"{root} is {kind}, not a regular file"] if kind else []
+    base = root.resolve()
+    found: list[Path] = []
+    problems: list[str] = []
+
+    def visit(folder: Path, rel: str, seen: frozenset[Path]) -> None:
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+        for entry in entries:
+            relpath = f"{rel}{entry.name}"
+            path = Path(entry.path)
+            is_folder = entry.is_dir()  # follows links; False for a link to nothing
+            if keep is not None and not keep(relpath, is_folder):
+                continue
+            if entry.is_symlink():
+                target = Path(os.path.realpath(path))
+                if not target.exists():
+                    problems.append(
+                        f"{relpath} is a symbolic link to {os.readlink(path)}, which does not "
+                        "exist"
+                    )
+                    continue
+                if not target.is_relative_to(base):
+                    problems.append(
+                        f"{relpath} is a symbolic link to {target}, outside {root}: put what "
+                        "it links to inside the folder (or link the folder itself), or leave "
+                        "the link out"
+                    )
+                    continue
+            if is_folder:
+                real = Path(os.path.realpath(path))
+                if real in seen:
+                    problems.append(f"{relpath} is a symbolic link back to {real} (a loop)")
+                    continue
+                visit(path, f"{relpath}/", seen | {real})
+            elif entry.is_file():
+                found.append(Path(relpath))
+            else:
+                problems.append(f"{relpath} is {special_kind(path)}, not a regular file")
+
+    visit(root, "", frozenset({base}))
+    return sorted(found, key=lambda p: p.as_posix()), problems
+
+
+def special_kind(path: Path) -> str | None:
+    """What ``path`` is when it is neither a regular file nor a folder ("a named pipe
+    (FIFO)", "a socket", ...); None for a file or folder (or nothing at all)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    kinds = [(stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")]  # fmt: skip
+    return next((name for test, name in kinds if test(mode)), None)
 
 
 def manifest_of(root: Path, relpaths: Iterable[Path] | None = None) -> list[FileEntry]:
@@ -380,6 +463,16 @@ def copy_files(src_root: Path, dest_root: Path, relpaths: Iterable[Path]) -> Non
             shutil.copy2(base / rel, target)
 
 
+def keep_narrow(source: int | str | os.PathLike, target: int | str | os.PathLike) -> None:
+    """Narrow the permissions of the new file ``target`` (a path or descriptor) to those
+    of ``source``: a copy is never readable by more people than its original (a 0640
+    model stays 0640 in the registry, not the umask's 0644)."""
+    allowed = os.stat(source).st_mode & 0o777
+    current = os.stat(target).st_mode & 0o777
+    if current & ~allowed:
+        os.chmod(target, current & allowed)
+
+
 def human_bytes(size: float) -> str:
     """Format a byte count the way ``ls -h`` would."""
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -543,6 +636,7 @@ def copy_manifest(
         target.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
         with naming(target), open(source, "rb") as reader, open(target, "xb") as writer:
+            keep_narrow(reader.fileno(), writer.fileno())
             while chunk := reader.read(CHUNK):
                 digest.update(chunk)
                 writer.write(chunk)

@@ -46,6 +46,7 @@ from ..files import (
     fsync_tree,
     human_bytes,
     inside,
+    keep_narrow,
     make_folders,
     naming,
     sha256_file,
@@ -117,6 +118,7 @@ def copy_and_hash(source: Path, target: Path) -> str:
     """
     with naming(target):
         shutil.copyfile(source, target)
+    keep_narrow(source, target)  # a temporary still: nobody reads it before it is published
     with open(target, "rb") as stored:
         digest = hashlib.file_digest(stored, "sha256").hexdigest()
     fsync_file(target)

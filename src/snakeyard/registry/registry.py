@@ -29,6 +29,7 @@ from ..errors import (
 from ..files import (
     check_entries,
     check_manifest,
+    checked_files,
     content_hash,
     copy_manifest,
     entry_problems,
@@ -41,9 +42,9 @@ from ..files import (
     read_json,
     read_listed,
     resolved,
+    special_kind,
     temporary_name,
     unlisted_files,
-    walk_files,
     write_json_atomic,
 )
 from ..records import (
@@ -177,14 +178,11 @@ class Registry:
         if not source.exists():
             raise NotFoundError(f"{refused} does not exist")
         if not (source.is_file() or source.is_dir()):
-            raise SnakeyardError(f"{refused} is not a regular file or folder")
+            kind = special_kind(source) or "something else"
+            raise SnakeyardError(f"{refused} is {kind}, not a regular file or folder")
         if source.is_dir():
-            odd = [rel for rel in walk_files(source) if not (source / rel).is_file()]
-            if odd:
-                raise SnakeyardError(
-                    f"{refused}/{odd[0].as_posix()} is not a regular file (a pipe, a socket "
-                    "or a symbolic link to nothing); register a folder of regular files"
-                )
+            # the one link policy (files.tree_files): links inside followed, others refused
+            checked_files(source, f"cannot register model {name!r} from {source}")
         real, root = resolved(source, refused), self.models.registry_folder()
         if root.is_relative_to(real):
             raise SnakeyardError(f"{refused} holds the registry {root}; register the model itself")

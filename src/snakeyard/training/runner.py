@@ -32,7 +32,7 @@ from ..files import (
     make_folders,
     manifest_of,
     sha256_file,
-    walk_files,
+    tree_files,
     write_json_atomic,
 )
 from ..records import DatasetReceipt, EnvironmentReceipt, RunRecord, TrialRef
@@ -320,24 +320,17 @@ def kept_files(folder: Path, files: dict[str, Any], label: str) -> dict[str, dic
 
 
 def _fold_outputs(record: RunRecord, folder: Path) -> None:
-    """List the regular files under ``work/outputs/``; name what else is there in
-    ``warnings``: a symbolic link to nothing (or a pipe) has no bytes to keep."""
+    """List the regular files under ``work/outputs/`` by the one link policy
+    (``files.tree_files``: links inside followed); name what else is there in
+    ``warnings``: a link out of outputs or to nothing, or a pipe, is not kept."""
     outputs = folder / "work" / "outputs"
-    found = walk_files(outputs) if outputs.is_dir() else []
-    kept = [rel for rel in found if (outputs / rel).is_file()]  # follows links
+    kept, skipped = tree_files(outputs) if outputs.is_dir() else ([], [])
     record["outputs"] = manifest_of(outputs, kept)
-    skipped = [_not_kept(outputs, rel) for rel in found if not (outputs / rel).is_file()]
     if skipped:
-        record["warnings"] = [*record.get("warnings", []), *skipped]
-
-
-def _not_kept(outputs: Path, rel: Path) -> str:
-    path = outputs / rel
-    if path.is_symlink():
-        what = f"a symbolic link to {os.readlink(path)}, which does not exist"
-    else:
-        what = "not a regular file"
-    return f"outputs/{rel.as_posix()} is {what}; left out of outputs"
+        record["warnings"] = [
+            *record.get("warnings", []),
+            *(f"outputs/{problem}; left out of outputs" for problem in skipped),
+        ]
 
 
 class RecordNotWritten(SnakeyardError):
