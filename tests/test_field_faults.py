@@ -465,3 +465,98 @@ def test_a_csv_with_a_byte_order_mark_is_accepted(tmp_path: Path):
     assert table.read_bytes().startswith(b"\xef\xbb\xbf")
     described = describe_table(table, "cultivar")
     assert described["label_column"] == "cultivar"
+
+
+# ------------------------------------------------------------ pip: option lines
+def local_index(tmp_path: Path) -> Path:
+    """A PEP 503 index in a folder, holding one wheel: tinypkg 1.0."""
+    import hashlib
+
+    from test_venvs import wheel
+
+    project = tmp_path / "simple" / "tinypkg"
+    project.mkdir(parents=True)
+    built = wheel(project, "tinypkg", "1.0")
+    digest = hashlib.sha256(built.read_bytes()).hexdigest()
+    (project / "index.html").write_text(f'<a href="{built.name}#sha256={digest}">{built.name}</a>')
+    return tmp_path / "simple"
+
+
+def pip_spec(tmp_path: Path, *lines: str) -> tuple[Path, dict]:
+    from snakeyard.environments.specs import read_spec
+
+    path = tmp_path / "proj" / "env.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entries = "".join(f"    - {line}\n" for line in lines)
+    path.write_text(f"dependencies:\n  - python\n  - pip:\n{entries}")
+    return path, read_spec(path)[1]
+
+
+def test_a_pip_list_with_an_index_url_and_a_requirement_file_locks_and_builds(tmp_path: Path):
+    from snakeyard.environments import pip_env
+
+    index = local_index(tmp_path)
+    (tmp_path / "proj" / "reqs").mkdir(parents=True)
+    (tmp_path / "proj" / "reqs" / "base.txt").write_text("# pinned\ntinypkg==1.0  # ours\n")
+    spec, data = pip_spec(tmp_path, f"--index-url {index.as_uri()}", "-r reqs/base.txt",
+                          "--extra-index-url=https://example.invalid/simple")  # fmt: skip
+    wanted = pip_env.pip_list(spec, data)
+    assert wanted.requirements == ["tinypkg==1.0"]
+    assert wanted.options == [("--index-url", index.as_uri()),
+                              ("--extra-index-url", "https://example.invalid/simple")]  # fmt: skip
+    # the unreachable extra index is not needed: pip only warns about it
+    spec, data = pip_spec(tmp_path, f"--index-url {index.as_uri()}", "-r reqs/base.txt")
+    lockfile = tmp_path / "proj" / "env.pip-lock.txt"
+    locked = pip_env.lock(spec, data, lockfile, lambda _: None)
+    assert locked["packages"]["tinypkg"] == "1.0"
+    assert f"--index-url {index.as_uri()}" in locked["lock_text"].splitlines()
+    python = pip_env.build_environment(locked["lock_text"], sys.executable, lambda _: None,
+                                       tmp_path / "cache")  # fmt: skip
+    done = subprocess.run([str(python), "-c", "import tinypkg; print(tinypkg.VERSION)"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.stdout.strip() == "1.0"
+
+    # the unchanged-spec check covers the -r file: a changed one is a new spec
+    said: list[str] = []
+    before = pip_env.spec_digest(spec)
+    pip_env.lock(spec, data, lockfile, said.append)
+    assert any("is the lock of this spec already" in line for line in said)
+    (tmp_path / "proj" / "reqs" / "base.txt").write_text("tinypkg>=1.0\n")
+    assert pip_env.spec_digest(spec) != before
+    said.clear()
+    pip_env.lock(spec, data, lockfile, said.append)
+    assert not any("is the lock of this spec already" in line for line in said)
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (["-e ."], r"'-e \.' cannot be locked: an editable install is a working folder"),
+        (["--editable=git+https://x/y.git"], r"cannot be locked: an editable install"),
+        (["--find-links ./wheels"], r"pip option '--find-links ./wheels' is not supported in a "
+                                    r"'pip:' list \(supported: requirements, -r FILE, --index-url"),
+        (["-r missing.txt"], r"'-r missing.txt': requirement file .*proj/missing.txt does not "
+                             r"exist \(a -r path is relative to the file that names it"),
+        (["joblib==1.4.2 --hash=sha256:abc"], r"options on a requirement line \(--hash, \.\.\.\) "
+                                              r"cannot be locked again"),
+        (["--index-url"], r"pip option '--index-url' needs a value"),
+    ],
+)  # fmt: skip
+def test_pip_lines_that_cannot_be_locked_are_one_line(tmp_path: Path, lines, message):
+    from snakeyard.environments import pip_env
+
+    spec, data = pip_spec(tmp_path, *lines)
+    with pytest.raises(SnakeyardError, match=message) as raised:
+        pip_env.pip_list(spec, data)
+    assert "\n" not in str(raised.value) and str(raised.value).startswith(str(spec))
+
+
+def test_an_editable_pip_line_is_refused_before_any_job_runs(tmp_path: Path):
+    from conftest import ROOT, default_config
+    from snakeyard.config import resolve, validate
+
+    spec, _ = pip_spec(tmp_path, "joblib", "-e .")
+    config = default_config()
+    config["environments"]["sklearn"]["file"] = str(spec)
+    with pytest.raises(SnakeyardError, match=r"'-e \.' cannot be locked"):
+        resolve(validate(config, ROOT / "workflow/schemas/config.schema.yaml"), ROOT, ROOT)

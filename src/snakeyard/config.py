@@ -16,6 +16,7 @@ import jsonschema
 from jsonschema.exceptions import best_match
 
 from .data.sources import parse_source
+from .environments.pip_env import pip_list, pip_only
 from .environments.specs import CURRENT, read_spec
 from .errors import ConfigError
 from .files import load_yaml
@@ -119,7 +120,9 @@ def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]
                 "(environment: current in an experiment); name this environment otherwise"
             )
         spec = find_path(environment["file"], f"environments.{name}.file", places)
-        read_spec(spec)  # a malformed file stops the workflow before any job runs
+        data = read_spec(spec)[1]  # a malformed file stops the workflow before any job runs
+        if pip_only(data):
+            pip_list(spec, data)  # so do -e lines and missing -r files
         environment["file"] = str(spec)
     for name, experiment in resolved["experiments"].items():
         check_name(name, "experiment name")

@@ -2,7 +2,6 @@
 # Their code: src/snakeyard/config.py, and src/snakeyard/snakemake_internals.py for
 # every use of a Snakemake name that Snakemake does not document.
 
-import hashlib
 import json
 import os
 import re
@@ -23,7 +22,7 @@ from snakeyard.snakemake_internals import (
     skip_final_collection,
 )
 from snakeyard.training.snapshot import snapshot_files
-from snakeyard.environments.pip_env import pip_only
+from snakeyard.environments.pip_env import pip_only, spec_digest
 from snakeyard.sweeps.plan import plan as plan_sweep
 from snakeyard.sweeps.plan import check_resource_names, resource_name, trial_arguments
 
@@ -117,10 +116,11 @@ def environment_spec(wildcards):
 
 
 def environment_spec_hash(wildcards):
-    """The spec's sha256: a changed spec is locked again, a touched one is not."""
+    """The spec's sha256 (with its pip -r files): a changed spec is locked again, a
+    touched one is not."""
     if wildcards.environment == CURRENT:
         return ""
-    return hashlib.sha256(Path(environment_spec(wildcards)).read_bytes()).hexdigest()
+    return spec_digest(Path(environment_spec(wildcards)))
 
 
 def environment_setting(key):
