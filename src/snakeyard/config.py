@@ -9,6 +9,7 @@ module from another project.
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -31,6 +32,10 @@ OUTPUTS = "outputs"
 # results/environments/<name>.json, results/data/<name>/): an experiment of that name
 # would have its outputs, results/<experiment>/..., among theirs
 RESERVED_EXPERIMENTS = ("data", "datasets", "environments")
+
+NOT_BLANK = r"\S"  # the schema's pattern of a string that must not be empty or blank
+# keys whose numbers are handed to the script as text, where "inf" may mean something
+FREE_NUMBERS = ("arguments",)
 
 # what the schema's name patterns mean, in words
 PATTERN_RULES = {
@@ -65,6 +70,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "anyOf" and error.schema.get("description"):
         expected = " ".join(error.schema["description"].split())
         return f"{where}: {error.instance!r} is not valid; use {expected}"
+    if error.validator == "pattern" and error.validator_value == NOT_BLANK:
+        return f"{where}: {error.instance!r} is empty; give a value, or leave the key out"
     if error.validator == "pattern":
         rule = PATTERN_RULES.get(error.validator_value, f"the form {error.validator_value}")
         return f"{where}: invalid name {error.instance!r}; use {rule}"
@@ -73,6 +80,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
 
 def validate(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
     """Check ``config`` against the schema and fill in defaults; errors name the key."""
+    _check_finite(config, "")
     schema = load_yaml(Path(schema_path).read_text(encoding="utf-8"))
     validator_class = _with_defaults(jsonschema.validators.validator_for(schema))
     errors = list(validator_class(schema).iter_errors(config))
@@ -80,6 +88,18 @@ def validate(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
         error = best_match(errors)
         raise ConfigError(f"config: {_describe(error)}")
     return config
+
+
+def _check_finite(value: Any, where: str) -> None:
+    """Refuse NaN and infinities (YAML's ``.nan``, ``.inf``): a timeout, a size or a
+    model's resources must be a number, and JSON schemas let these through."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"config: {where}: {value} is not a finite number")
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(
+        value, list) else ()  # fmt: skip
+    for key, item in items:
+        if key not in FREE_NUMBERS:
+            _check_finite(item, f"{where}.{key}" if where else str(key))
 
 
 def find_path(value: str, key: str, places: list[Path]) -> Path:

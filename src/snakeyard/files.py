@@ -243,6 +243,21 @@ def write_text_atomic(
         fsync_folder(path.parent)
 
 
+def write_if_changed(path: str | os.PathLike, text: str) -> bool:
+    """Write ``text`` to ``path`` (atomically, folders made) unless it holds it already;
+    return whether it wrote. A file whose modification time changes only with its content
+    is how a value reaches Snakemake's ``mtime`` rerun trigger."""
+    path = Path(path)
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass  # missing or unreadable: written below
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, text, durable=False)
+    return True
+
+
 # ---------------------------------------------------------------------- durability
 def _fsync(fd: int) -> None:
     if _DURABLE:

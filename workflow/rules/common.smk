@@ -11,7 +11,7 @@ from pathlib import Path
 from snakeyard import config as snakeyard_config
 from snakeyard.environments.specs import CURRENT, read_spec
 from snakeyard.errors import SnakeyardError
-from snakeyard.files import walk_files
+from snakeyard.files import walk_files, write_if_changed
 from snakeyard.snakemake_internals import (
     add_global_resource,
     cancel_scheduler_wakeups,
@@ -166,6 +166,15 @@ def train_spec(wildcards):
     keys = ("source_directory", "script", "arguments", "data_argument")
     # arguments keep the order of the configuration: scripts may care
     return json.dumps({key: spec[key] for key in keys})
+
+
+def train_spec_file(wildcards):
+    """``results/<experiment>/train.spec.json``: train_spec as an input file, rewritten
+    only when it changes. A changed argument then re-trains under every
+    ``--rerun-triggers`` (``mtime`` alone, common in cluster profiles, ignores params)."""
+    path = f"results/{wildcards.experiment}/train.spec.json"
+    write_if_changed(path, train_spec(wildcards) + "\n")
+    return path
 
 
 def model_spec(wildcards):

@@ -204,6 +204,12 @@ def execute(
         try:
             exit_code: int | None = _run_child(command, work, env, stops)
             problems = how_it_ended(exit_code, stops.first(), cluster)
+            # the script's own words (a Python exception's last line): what a sweep's
+            # table and `runs show` then name, not only the exit code
+            ended_itself = stops.first() is None and exit_code > 0
+            last = last_line(work / STDOUT_LOG) if ended_itself else ""
+            if last:
+                problems[0] += f" (its last line: {last})"
         except OSError as error:  # the environment's interpreter is gone, say
             exit_code, problems = None, [f"the training script could not start: {error}"]
         record["exit_code"] = exit_code
@@ -218,11 +224,8 @@ def execute(
 
     std_log = work / STDOUT_LOG
     if record["status"] == "Failed":
-        last = last_line(std_log)
-        said = f" (its last line: {last})" if last else ""
         raise RunFailed(
-            f"run {run_id} of {experiment!r} failed: {record['error']}{said}; see {std_log}",
-            record,
+            f"run {run_id} of {experiment!r} failed: {record['error']}; see {std_log}", record
         )
     log(f"run {run_id}: Completed in {record['duration_seconds']} s; output in {std_log}")
     return record
