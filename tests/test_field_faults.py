@@ -3,6 +3,7 @@ silently dropped."""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -560,3 +561,128 @@ def test_an_editable_pip_line_is_refused_before_any_job_runs(tmp_path: Path):
     config["environments"]["sklearn"]["file"] = str(spec)
     with pytest.raises(SnakeyardError, match=r"'-e \.' cannot be locked"):
         resolve(validate(config, ROOT / "workflow/schemas/config.schema.yaml"), ROOT, ROOT)
+
+
+# ---------------------------------------------------------------- configuration
+def full_config() -> dict:
+    """The default configuration with every optional key present, so each can be spoiled."""
+    from conftest import default_config
+
+    config = default_config()
+    config["datasets"]["web"] = {
+        "source": [{"url": "https://example.org/a.csv", "sha256": "0" * 64, "path": "a.csv"}],
+        "download": {"timeout": 5, "retries": 1},
+    }
+    config["datastore"] = {"s3": {"bucket": "bkt", "endpoint": "http://localhost:9000",
+                                  "prefix": "p", "region": "r"}}  # fmt: skip
+    config["environments"]["sklearn"]["channels"] = ["conda-forge"]
+    config["experiments"]["sklearn-iris"]["sweep"] = {
+        "parameters": {"C": "choice(1, 2)"}, "primary_metric": "accuracy",
+        "max_total_runs": 2, "max_concurrent_runs": 1, "seed": 0,
+    }  # fmt: skip
+    return config
+
+
+def checked(config: dict) -> dict:
+    from conftest import ROOT
+    from snakeyard.config import resolve, validate
+    from snakeyard.sweeps.plan import plan
+
+    resolved = resolve(validate(config, ROOT / "workflow/schemas/config.schema.yaml"), ROOT, ROOT)
+    for name, experiment in resolved["experiments"].items():
+        if experiment.get("sweep"):
+            plan(f"experiments.{name}.sweep", experiment["sweep"])
+    return resolved
+
+
+EXPERIMENT = ("experiments", "sklearn-iris")
+BAD_VALUES = [
+    # the five (and one more) accepted before, failing later or doing the wrong thing
+    (("datasets", "web", "source", 0, "path"), "", r"datasets.web.source.0.path: '' is empty"),
+    (("datasets", "web", "download", "timeout"), math.inf, r"datasets.web.download.timeout: inf is not a finite number"),
+    (("datasets", "web", "download", "timeout"), math.nan, r"timeout: nan is not a finite number"),
+    (("environments", "sklearn", "channels"), [], r"environments.sklearn.channels: \[\] should be non-empty"),
+    (("environments", "sklearn", "channels", 0), " ", r"channels.0: ' ' is empty"),
+    ((*EXPERIMENT, "model", "resource_configuration", "cpu"), math.inf, r"cpu: inf is not a finite number"),
+    ((*EXPERIMENT, "model", "resource_configuration", "memory_in_gb"), math.nan, r"memory_in_gb: nan is not a finite"),
+    (("datastore", "s3", "endpoint"), "", r"datastore.s3.endpoint: '' is empty; give a value, or leave the key out"),
+    (("datastore", "s3", "region"), " ", r"datastore.s3.region: ' ' is empty"),
+    ((*EXPERIMENT, "sweep", "primary_metric"), " ", r"sweep.primary_metric: ' ' is empty"),
+    # wrong types and empty values, refused already; kept refused
+    (("datasets",), {}, r"datasets: {} should be non-empty"),
+    (("datasets", "iris", "source"), 3, r"datasets.iris.source: 3 is not valid"),
+    (("datasets", "iris", "source"), [], r"datasets.iris.source: \[\] should be non-empty"),
+    (("datasets", "iris", "format"), "csv", r"datasets.iris.format: 'csv' is not one of"),
+    (("datasets", "web", "download", "retries"), -1, r"retries: -1 is less than the minimum of 0"),
+    (("datasets", "web", "download", "timeout"), 0, r"timeout: 0 is less than or equal to"),
+    (("environments", "sklearn", "file"), "", r"environment file .* does not exist"),
+    (("environments", "sklearn", "platforms"), [], r"platforms: \[\] should be non-empty"),
+    (("experiments",), {}, r"experiments: {} should be non-empty"),
+    ((*EXPERIMENT, "script"), "", r"script: '' must name a file"),
+    ((*EXPERIMENT, "script"), 3, r"script: 3 is not of type 'string'"),
+    ((*EXPERIMENT, "arguments"), [], r"arguments: \[\] is not of type 'object'"),
+    ((*EXPERIMENT, "dataset"), "", r"experiments.sklearn-iris.dataset: invalid name ''"),
+    ((*EXPERIMENT, "environment"), None, r"environment: None is not of type 'string'"),
+    ((*EXPERIMENT, "resources", "cpus"), 0, r"cpus: 0 is less than the minimum of 1"),
+    ((*EXPERIMENT, "resources", "mem_mb"), "1G", r"mem_mb: '1G' is not of type 'integer'"),
+    ((*EXPERIMENT, "resources", "partition"), "", r"partition: '' should be non-empty"),
+    ((*EXPERIMENT, "model", "path"), "model.joblib", r"model.path: 'model.joblib' must name"),
+    ((*EXPERIMENT, "model", "tags"), {"a": 1}, r"tags.a: 1 is not of type 'string'"),
+    ((*EXPERIMENT, "model", "resource_configuration", "cpu"), 0, r"cpu: 0 is less than or equal to"),
+    ((*EXPERIMENT, "sweep", "parameters"), {}, r"sweep.parameters: {} should be non-empty"),
+    ((*EXPERIMENT, "sweep", "max_total_runs"), 0, r"max_total_runs: 0 is less than the minimum of 1"),
+    ((*EXPERIMENT, "sweep", "goal"), "max", r"goal: 'max' is not one of"),
+    (("registry",), "", r"registry: '' should be non-empty"),
+    (("local_stages",), "yes", r"local_stages: 'yes' is not of type 'boolean'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"), BAD_VALUES, ids=[f"{'.'.join(map(str, p))}={v!r}" for p, v, _ in BAD_VALUES]
+)  # fmt: skip
+def test_each_key_with_a_wrong_type_empty_or_out_of_range_value_is_a_config_error(path, value, message):
+    config = full_config()
+    checked(copy.deepcopy(config))  # the unspoiled configuration is valid
+    parent = config
+    for key in path[:-1]:
+        parent = parent[key]
+    parent[path[-1]] = value
+    with pytest.raises(SnakeyardError, match=message) as raised:
+        checked(config)
+    assert "\n" not in str(raised.value)
+
+
+def test_no_environments_when_every_experiment_trains_with_current():
+    config = full_config()
+    config["environments"] = {}
+    assert checked(config)["environments"] == {}
+    del config["environments"]
+    assert checked(config)["environments"] == {}
+
+
+@pytest.mark.parametrize("dataset", ["run", "model", "outputs"])
+def test_an_experiment_named_datasets_is_refused_whatever_its_data_set(dataset):
+    config = full_config()
+    config["datasets"][dataset] = config["datasets"].pop("iris")
+    experiment = config["experiments"].pop("sklearn-iris")
+    config["experiments"]["datasets"] = {**experiment, "dataset": dataset}
+    with pytest.raises(SnakeyardError, match=r"experiments.datasets: the experiment name "
+                       r"'datasets' is reserved, as results/datasets/ holds other stages' files"):  # fmt: skip
+        checked(config)
+
+
+def test_a_changed_argument_retrains_with_rerun_triggers_mtime(tmp_path: Path):
+    from conftest import Project, jobs_run
+
+    project = Project(tmp_path)
+    project.snakemake("results/sklearn-iris/run.json")
+    spec = tmp_path / "results" / "sklearn-iris" / "train.spec.json"
+    assert json.loads(spec.read_text())["arguments"]["penalty"] == 1.0
+    unchanged = project.snakemake("-n", "results/sklearn-iris/run.json", "--rerun-triggers", "mtime")
+    assert jobs_run(unchanged.stdout + unchanged.stderr, "train") == 0
+    config = project.config()
+    config["experiments"]["sklearn-iris"]["arguments"]["penalty"] = 0.5
+    project.write_config(config)
+    for trigger in ("mtime", "params", "input"):
+        done = project.snakemake("-n", "results/sklearn-iris/run.json", "--rerun-triggers", trigger)
+        assert jobs_run(done.stdout + done.stderr, "train") == 1, trigger
