@@ -686,3 +686,54 @@ def test_a_changed_argument_retrains_with_rerun_triggers_mtime(tmp_path: Path):
     for trigger in ("mtime", "params", "input"):
         done = project.snakemake("-n", "results/sklearn-iris/run.json", "--rerun-triggers", trigger)
         assert jobs_run(done.stdout + done.stderr, "train") == 1, trigger
+
+
+# ------------------------------------------------------- loading across versions
+def test_load_model_of_another_sklearn_version_warns_once_with_the_way_back(tmp_path: Path):
+    import warnings
+
+    import joblib
+    import sklearn
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    import snakeyard
+    from snakeyard.errors import FrameworkVersionWarning
+    from snakeyard.registry.registry import Registry
+
+    here = sklearn.__version__
+    # a model pickled by another scikit-learn: the version its estimators record
+    other = ("9" if here[0] != "9" else "8") + here[1:]
+    X, y = load_iris(return_X_y=True)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y)
+    path = tmp_path / "model.joblib"
+    joblib.dump(model, path)
+    path.write_bytes(path.read_bytes().replace(here.encode(), other.encode()))
+
+    registry = Registry(tmp_path / "registry")
+    env = registry.register_environment(
+        "sk-old", spec_file="envs/sk-old.yaml", spec_text="dependencies: [scikit-learn]\n",
+        packages={"python": "3.11.7", "scikit-learn": other}, method="recorded",
+    )  # fmt: skip
+    registry.register_model("iris", path, framework="scikit-learn", framework_version=other,
+                            environment={"name": "sk-old", "version": env["version"]})  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = snakeyard.load_model("iris", registry=registry)
+    assert loaded.predict(X[:3]).tolist() == model.predict(X[:3]).tolist()
+    assert [w.category for w in caught] == [FrameworkVersionWarning]  # once, not per estimator
+    assert str(caught[0].message) == (
+        f"model iris:1 was trained with scikit-learn {other}, and this interpreter has "
+        f"scikit-learn {here}: it may fail or predict differently; environment sk-old:1 has "
+        f"scikit-learn {other}: load it there (snakeyard environments show sk-old:1)"
+    )
+
+    # the same version: no warning
+    joblib.dump(model, path)
+    registry.register_model("same", path, framework="scikit-learn", framework_version=here)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        snakeyard.load_model("same", registry=registry)
+    assert caught == []

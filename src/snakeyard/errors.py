@@ -48,3 +48,7 @@ def describe_os_error(error: OSError) -> str:
     where = f": {path}" if path is not None else ""
     hint = OS_ERROR_HINTS.get(error.errno)
     return f"{error.strerror or error}{where}" + (f" ({hint})" if hint else "")
+
+
+class FrameworkVersionWarning(UserWarning):
+    """A model loaded with another version of its framework than it was trained with."""

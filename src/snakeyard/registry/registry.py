@@ -13,6 +13,7 @@ import os
 import platform
 import re
 import shutil
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from ..environments.specs import METHOD_RECORDED
 from ..errors import (
     ConfigError,
+    FrameworkVersionWarning,
     IntegrityError,
     InvalidNameError,
     MetadataError,
@@ -250,12 +252,57 @@ class Registry:
         data = read_listed(Path(meta["path"]) / "artifacts", meta["files"], relpath, label)
         import joblib
 
+        mismatch = self._sklearn_mismatch(meta, label)
+        with warnings.catch_warnings():
+            if mismatch:
+                warnings.warn(mismatch, FrameworkVersionWarning, stacklevel=3)
+                # said once above, for the whole model, instead of once per estimator
+                from sklearn.exceptions import InconsistentVersionWarning
+
+                warnings.simplefilter("ignore", InconsistentVersionWarning)
+            try:
+                return joblib.load(io.BytesIO(data))
+            except Exception as error:  # unpickling can raise anything
+                raise SnakeyardError(
+                    f"{label}: cannot load {relpath} with joblib ({type(error).__name__}: "
+                    f"{error})"
+                ) from error
+
+    def _sklearn_mismatch(self, meta: ModelVersion, label: str) -> str | None:
+        """The warning for a scikit-learn model trained with another scikit-learn version
+        than this interpreter's (scikit-learn itself says so once per estimator, without
+        the way back); None when the versions agree or are unknown."""
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as installed_version
+
+        environment = meta.get("environment") or {}
+        packages: dict[str, str] = {}
+        if environment.get("name"):
+            try:
+                packages = self.get_environment(environment["name"], environment["version"])[
+                    "packages"]  # fmt: skip
+            except (SnakeyardError, OSError, KeyError, TypeError):
+                packages = {}
+        trained = packages.get("scikit-learn")
+        if str(meta.get("framework") or "").lower() in ("scikit-learn", "sklearn"):
+            trained = meta.get("framework_version") or trained
         try:
-            return joblib.load(io.BytesIO(data))
-        except Exception as error:  # unpickling can raise anything
-            raise SnakeyardError(
-                f"{label}: cannot load {relpath} with joblib ({type(error).__name__}: {error})"
-            ) from error
+            here = installed_version("scikit-learn")
+        except PackageNotFoundError:
+            return None
+        if not trained or trained == here:
+            return None
+        way_back = (
+            f"environment {environment['name']}:{environment['version']} has scikit-learn "
+            f"{packages['scikit-learn']}: load it there (snakeyard environments show "
+            f"{environment['name']}:{environment['version']})"
+            if packages.get("scikit-learn") == trained
+            else f"install scikit-learn=={trained} to load it as it was trained"
+        )
+        return (
+            f"{label} was trained with scikit-learn {trained}, and this interpreter has "
+            f"scikit-learn {here}: it may fail or predict differently; {way_back}"
+        )
 
     def download_model(self, name: str, version: int | str, dest: str | os.PathLike) -> Path:
         """Copy a model version's checked files into the new folder ``dest``.
