@@ -234,6 +234,15 @@ def test_a_registry_that_is_a_file_is_one_line(tmp_path: Path, fetched):
     ]
 
 
+def test_the_cli_with_a_registry_that_is_a_file_is_one_line(tmp_path: Path, capsys):
+    (tmp_path / "regfile").write_text("")
+    assert main(["--registry", str(tmp_path / "regfile"), "models", "list"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"snakeyard: error: registry {tmp_path / 'regfile'} is a file, not a folder: set "
+        "`registry:` (or --registry, $SNAKEYARD_REGISTRY) to a folder (created when missing)"
+    )
+
+
 def test_a_read_only_registry_is_one_line_naming_the_path(tmp_path: Path, fetched):
     if not mounts_work(tmp_path):
         pytest.skip("needs mount namespaces (unshare -m) to make a read-only filesystem")

@@ -534,8 +534,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``snakeyard`` command; returns the exit code."""
     args = parser().parse_args(argv)
     args.json = getattr(args, "json", False)
-    registry = Registry(getattr(args, "registry", None))
     try:
+        registry = Registry(getattr(args, "registry", None))
         if args.function is not models_register and not registry.root.is_dir():
             raise SnakeyardError(
                 f"no registry at '{resolved(registry.root, 'registry')}' (choose one with "
