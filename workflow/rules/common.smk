@@ -170,8 +170,9 @@ def train_spec(wildcards):
 
 def train_spec_file(wildcards):
     """``results/<experiment>/train.spec.json``: train_spec as an input file, rewritten
-    only when it changes. A changed argument then re-trains under every
-    ``--rerun-triggers`` (``mtime`` alone, common in cluster profiles, ignores params)."""
+    only when it changes, so that a changed argument re-trains under every
+    ``--rerun-triggers`` (``mtime`` alone, common in cluster profiles, ignores params)
+    """
     path = f"results/{wildcards.experiment}/train.spec.json"
     write_if_changed(path, train_spec(wildcards) + "\n")
     return path
