@@ -173,9 +173,11 @@ def train_spec_file(wildcards):
     only when it changes, so that a changed argument re-trains under every
     ``--rerun-triggers`` (``mtime`` alone, common in cluster profiles, ignores params)
     """
-    path = f"results/{wildcards.experiment}/train.spec.json"
+    path = Path(f"results/{wildcards.experiment}/train.spec.json").resolve()
     write_if_changed(path, train_spec(wildcards) + "\n")
-    return path
+    # absolute: inside a `module`, a relative input that no rule makes is looked up
+    # beside the module's Snakefile
+    return str(path)
 
 
 def model_spec(wildcards):
