@@ -57,6 +57,10 @@ def train(
         log(f"trial {trial['id']}: {failure}")
         print(f"snakeyard train: trial {trial['id']} failed: {failure}", file=sys.stderr)
         record = failure.record
+    for warning in record.get("warnings", []):
+        # what the run left that is not kept (a link out of outputs/): said where it shows
+        log(f"warning: {warning}")
+        print(f"snakeyard train: warning: run {record['id']}: {warning}", file=sys.stderr)
     _still_claimed(out, claim, record)
     write_json_atomic(out, record)
     _claim_file(out).unlink(missing_ok=True)
