@@ -746,3 +746,22 @@ def test_load_model_of_another_sklearn_version_warns_once_with_the_way_back(tmp_
         warnings.simplefilter("always")
         snakeyard.load_model("same", registry=registry)
     assert caught == []
+
+
+# ------------------------------------------------------------- a failed trial
+def test_a_failed_trials_note_in_sweep_tsv_names_the_error(registry, tmp_path: Path):
+    from snakeyard.sweeps.ranking import tsv
+    from test_runner import run_script
+
+    script = "raise ValueError('C must be positive, got -1')\n"
+    failed = run_script(registry, tmp_path, script)
+    assert failed["error"] == (
+        "training script exited with code 1 (its last line: ValueError: C must be positive, "
+        "got -1)"
+    )
+    failed["trial"] = {"id": "t2", "parameters": {"C": -1}}
+    _summary, rows, _best = choose_best("e", [trial(1, 0.9), failed], "accuracy", "maximize",
+                                        log=lambda _: None)  # fmt: skip
+    table = tsv(rows).splitlines()
+    note = table[0].split("\t").index("note")
+    assert table[2].split("\t")[note].endswith("(its last line: ValueError: C must be positive, got -1)")
