@@ -245,15 +245,18 @@ def test_only_a_regular_file_or_folder_can_be_registered(tmp_path: Path):
     registry = tmp_path / "registry"
     os.mkfifo(tmp_path / "fifo")
     assert one_line(cli(registry, "models", "register", "m", str(tmp_path / "fifo"))) == (
-        f"snakeyard: error: cannot register model 'm': {tmp_path / 'fifo'} is not a regular "
-        "file or folder"
+        f"snakeyard: error: cannot register model 'm': {tmp_path / 'fifo'} is a named pipe "
+        "(FIFO), not a regular file or folder"
     )
     # a pipe in a folder would block the registration forever
     (tmp_path / "bundle").mkdir()
     (tmp_path / "bundle" / "model.pkl").write_bytes(b"x")
     os.mkfifo(tmp_path / "bundle" / "progress")
     error = one_line(cli(registry, "models", "register", "m", str(tmp_path / "bundle")))
-    assert f"{tmp_path / 'bundle'}/progress is not a regular file" in error
+    assert error == (
+        f"snakeyard: error: cannot register model 'm' from {tmp_path / 'bundle'}: progress is "
+        "a named pipe (FIFO), not a regular file"
+    )
     assert not (registry / "models" / "m").exists()
 
 

@@ -240,7 +240,9 @@ def test_a_pipe_in_outputs_is_named_and_left_out(registry: Registry, tmp_path: P
     script = 'import os\nos.mkfifo("outputs/progress")\n'
     run = run_script(registry, tmp_path, script)
     assert run["status"] == "Completed" and run["outputs"] == []
-    assert run["warnings"] == ["outputs/progress is not a regular file; left out of outputs"]
+    assert run["warnings"] == [
+        "outputs/progress is a named pipe (FIFO), not a regular file; left out of outputs"
+    ]
 
 
 def test_an_interpreter_that_cannot_start_fails_the_run(registry: Registry, tmp_path: Path):

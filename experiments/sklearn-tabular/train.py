@@ -23,7 +23,8 @@ from snakeyard import Run
 
 def load(path, label_column):
     """Feature matrix, label vector and feature names of the CSV file at path."""
-    with open(path, newline="", encoding="utf-8") as handle:
+    # utf-8-sig: a spreadsheet's byte-order mark is not part of the first column's name
+    with open(path, newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.reader(handle))
     header, body = rows[0], [row for row in rows[1:] if row]
     label = header.index(label_column)

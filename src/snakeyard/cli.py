@@ -10,7 +10,6 @@ prints one line on stderr and exits 1; a usage error exits 2.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -18,7 +17,7 @@ from typing import Any, NamedTuple
 
 from . import __version__
 from .errors import SnakeyardError
-from .files import human_bytes, resolved
+from .files import human_bytes, json_text, resolved
 from .registry.registry import Registry
 from .registry.versions import parse_ref, parse_version
 from .sweeps.ranking import metric_value, sort_by_metric
@@ -622,7 +621,7 @@ def runs_watch(registry: Registry, args: argparse.Namespace) -> Any:
 
     def draw(runs: list[dict[str, Any]]) -> None:
         if args.json:
-            print(json.dumps(runs, sort_keys=True), flush=True)
+            print(json_text(runs, indent=None), flush=True)
             return
         shown = table(
             ["RUN", "STATUS", "SECONDS", "HOST", "TRIAL", "LATEST"],
@@ -956,8 +955,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``snakeyard`` command; returns the exit code."""
     args = parser().parse_args(argv)
     args.json = getattr(args, "json", False)
-    registry = Registry(getattr(args, "registry", None))
     try:
+        registry = Registry(getattr(args, "registry", None))
         if args.function not in (models_register, serve_bundle) and not registry.root.is_dir():
             raise SnakeyardError(
                 f"no registry at '{resolved(registry.root, 'registry')}' (choose one with "
@@ -973,8 +972,7 @@ def main(argv: list[str] | None = None) -> int:
         return result.code
     try:
         if args.json:
-            json.dump(result, sys.stdout, indent=2, sort_keys=True)
-            sys.stdout.write("\n")
+            sys.stdout.write(json_text(result) + "\n")
         else:
             print(result)
         sys.stdout.flush()

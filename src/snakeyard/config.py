@@ -9,6 +9,7 @@ module from another project.
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -16,6 +17,7 @@ import jsonschema
 from jsonschema.exceptions import best_match
 
 from .data.sources import parse_source
+from .environments.pip_env import pip_list, pip_only
 from .environments.specs import CURRENT, read_spec
 from .errors import ConfigError, InvalidNameError
 from .files import load_yaml
@@ -23,6 +25,7 @@ from .registry.registry import default_root
 from .registry.versions import NAME_PATTERN, NAME_RULE, check_alias, check_name
 from .sweeps.plan import GOALS
 from .training.runner import flag
+from .training.snapshot import snapshot_files
 
 # the folder of a run's working directory whose files are kept and registered
 OUTPUTS = "outputs"
@@ -30,6 +33,10 @@ OUTPUTS = "outputs"
 # results/environments/<name>.json, results/data/<name>/): an experiment of that name
 # would have its outputs, results/<experiment>/..., among theirs
 RESERVED_EXPERIMENTS = ("data", "datasets", "environments")
+
+NOT_BLANK = r"\S"  # the schema's pattern of a string that must not be empty or blank
+# keys whose numbers are handed to the script as text, where "inf" may mean something
+FREE_NUMBERS = ("arguments",)
 
 # what the schema's name patterns mean, in words
 PATTERN_RULES = {
@@ -64,6 +71,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "anyOf" and error.schema.get("description"):
         expected = " ".join(error.schema["description"].split())
         return f"{where}: {error.instance!r} is not valid; use {expected}"
+    if error.validator == "pattern" and error.validator_value == NOT_BLANK:
+        return f"{where}: {error.instance!r} is empty; give a value, or leave the key out"
     if error.validator == "pattern":
         rule = PATTERN_RULES.get(error.validator_value, f"the form {error.validator_value}")
         return f"{where}: invalid name {error.instance!r}; use {rule}"
@@ -72,6 +81,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
 
 def validate(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
     """Check ``config`` against the schema and fill in defaults; errors name the key."""
+    _check_finite(config, "")
     schema = load_yaml(Path(schema_path).read_text(encoding="utf-8"))
     validator_class = _with_defaults(jsonschema.validators.validator_for(schema))
     errors = list(validator_class(schema).iter_errors(config))
@@ -79,6 +89,18 @@ def validate(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
         error = best_match(errors)
         raise ConfigError(f"config: {_describe(error)}")
     return config
+
+
+def _check_finite(value: Any, where: str) -> None:
+    """Refuse NaN and infinities (YAML's ``.nan``, ``.inf``): a timeout, a size or a
+    model's resources must be a number, and JSON schemas let these through."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"config: {where}: {value} is not a finite number")
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(
+        value, list) else ()  # fmt: skip
+    for key, item in items:
+        if key not in FREE_NUMBERS:
+            _check_finite(item, f"{where}.{key}" if where else str(key))
 
 
 def find_path(value: str, key: str, places: list[Path]) -> Path:
@@ -100,6 +122,9 @@ def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]
     places = list(dict.fromkeys([workdir.resolve(), root.resolve()]))
     resolved = copy.deepcopy(config)
     resolved["registry"] = str(config.get("registry") or default_root())
+    _check_folder("registry", resolved["registry"])
+    if isinstance(resolved.get("datastore"), str):
+        _check_folder("datastore", resolved["datastore"])
     for name, dataset in resolved["datasets"].items():
         check_name(name, "data set name")
         kind, what = parse_source(dataset["source"], name)
@@ -116,7 +141,9 @@ def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]
                 "(environment: current in an experiment); name this environment otherwise"
             )
         spec = find_path(environment["file"], f"environments.{name}.file", places)
-        read_spec(spec)  # a malformed file stops the workflow before any job runs
+        data = read_spec(spec)[1]  # a malformed file stops the workflow before any job runs
+        if pip_only(data):
+            pip_list(spec, data)  # so do -e lines and missing -r files
         environment["file"] = str(spec)
     for name, experiment in resolved["experiments"].items():
         check_name(name, "experiment name")
@@ -124,6 +151,7 @@ def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]
         _check_experiment_name(key, name)
         source = find_path(experiment["source_directory"], f"{key}.source_directory", places)
         _check_script(key, source, experiment["script"])
+        snapshot_files(source)  # a link out of it, or a pipe, stops the workflow here
         _check_flags(key, experiment)
         experiment["source_directory"] = str(source)
         for ref, pool in (("dataset", "datasets"), ("environment", "environments")):
@@ -173,6 +201,16 @@ def _resolve_serving(resolved: dict[str, Any], places: list[Path]) -> None:
                 f"scoring.{name}.dataset: {scoring['dataset']!r} is not defined under datasets "
                 f"(defined: {', '.join(sorted(resolved['datasets']))})"
             )
+
+
+def _check_folder(key: str, value: str) -> None:
+    """A folder the workflow writes into (created when missing) must not be a file."""
+    path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(
+            f"{key}: {value!r} is a file, not a folder; set it to a folder (created when "
+            "missing)"
+        )
 
 
 def _check_experiment_name(key: str, name: str) -> None:

@@ -6,18 +6,21 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
 import socket
+import stat
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import IntegrityError, MetadataError
+from .errors import IntegrityError, MetadataError, SnakeyardError
 from .records import FileEntry
 
 CHUNK = 1 << 20
@@ -47,15 +50,97 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 def walk_files(root: Path) -> list[Path]:
-    """Every regular file below ``root`` (or ``root`` itself), as sorted relative paths."""
-    if root.is_file():
-        return [Path(root.name)]
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        base = Path(dirpath)
-        found.extend((base / name).relative_to(root) for name in filenames)
-    return sorted(found, key=lambda p: p.as_posix())
+    """Every regular file below ``root`` (or ``root`` itself), as sorted relative paths,
+    by the link policy of :func:`tree_files`; what it leaves out is passed over in silence
+    (for input functions; writers use :func:`checked_files`)."""
+    return tree_files(root)[0]
+
+
+def checked_files(
+    root: Path, label: str, keep: Callable[[str, bool], bool] | None = None
+) -> list[Path]:
+    """The files of :func:`tree_files`; SnakeyardError naming ``label`` and the first
+    entry it leaves out (a link out of the tree or to nothing, a pipe)."""
+    files, problems = tree_files(root, keep)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise SnakeyardError(f"{label}: {problems[0]}{more}")
+    return files
+
+
+def tree_files(
+    root: Path, keep: Callable[[str, bool], bool] | None = None
+) -> tuple[list[Path], list[str]]:
+    """The regular files below ``root`` (or ``root`` itself) as sorted relative paths, and
+    one sentence for each entry left out: snakeyard's one policy for symbolic links, used
+    by the run snapshot, ``collect``, ``register``, ``models register`` and ``path:``
+    data sets alike (docs/registry.md, "Symbolic links").
+
+    A link whose target lies inside ``root`` is followed (a link to a folder is entered,
+    its files listed under the link's name), as the user expects of the tree; a link
+    that leads out of ``root``, to nothing, or round in a loop is left out and named,
+    and so are pipes, sockets and devices (reading a pipe would wait for a writer
+    forever). ``keep(relpath, is_folder)`` False skips an entry before any check (the
+    ignore file of a snapshot).
+    """
+    if not root.is_dir():
+        if root.is_file():
+            return [Path(root.name)], []
+        kind = special_kind(root)
+        return [], [f"{root} is {kind}, not a regular file"] if kind else []
+    base = root.resolve()
+    found: list[Path] = []
+    problems: list[str] = []
+
+    def visit(folder: Path, rel: str, seen: frozenset[Path]) -> None:
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+        for entry in entries:
+            relpath = f"{rel}{entry.name}"
+            path = Path(entry.path)
+            is_folder = entry.is_dir()  # follows links; False for a link to nothing
+            if keep is not None and not keep(relpath, is_folder):
+                continue
+            if entry.is_symlink():
+                target = Path(os.path.realpath(path))
+                if not target.exists():
+                    problems.append(
+                        f"{relpath} is a symbolic link to {os.readlink(path)}, which does not "
+                        "exist"
+                    )
+                    continue
+                if not target.is_relative_to(base):
+                    problems.append(
+                        f"{relpath} is a symbolic link to {target}, outside {root}: put what "
+                        "it links to inside the folder (or link the folder itself), or leave "
+                        "the link out"
+                    )
+                    continue
+            if is_folder:
+                real = Path(os.path.realpath(path))
+                if real in seen:
+                    problems.append(f"{relpath} is a symbolic link back to {real} (a loop)")
+                    continue
+                visit(path, f"{relpath}/", seen | {real})
+            elif entry.is_file():
+                found.append(Path(relpath))
+            else:
+                problems.append(f"{relpath} is {special_kind(path)}, not a regular file")
+
+    visit(root, "", frozenset({base}))
+    return sorted(found, key=lambda p: p.as_posix()), problems
+
+
+def special_kind(path: Path) -> str | None:
+    """What ``path`` is when it is neither a regular file nor a folder ("a named pipe
+    (FIFO)", "a socket", ...); None for a file or folder (or nothing at all)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    kinds = [(stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")]  # fmt: skip
+    return next((name for test, name in kinds if test(mode)), None)
 
 
 def manifest_of(root: Path, relpaths: Iterable[Path] | None = None) -> list[FileEntry]:
@@ -83,12 +168,49 @@ def content_hash(manifest: list[FileEntry]) -> str:
     return digest.hexdigest()
 
 
+def strict_json(data: Any) -> Any:
+    """``data`` with every float that is not finite written as a string: ``"NaN"``,
+    ``"Infinity"`` or ``"-Infinity"``.
+
+    A script may log ``float('nan')`` or ``float('inf')``; Python's ``json`` would write
+    them as bare ``NaN``/``Infinity``, which strict parsers (JavaScript, jq, Go, Rust)
+    refuse. The strings keep what was logged, and a reader that wants numbers sees that
+    these are not (docs/registry.md, "Numbers").
+    """
+    if isinstance(data, float):
+        return data if math.isfinite(data) else json.dumps(data)  # the spelling json uses
+    if isinstance(data, dict):
+        return {key: strict_json(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [strict_json(value) for value in data]
+    return data
+
+
+def json_text(data: Any, indent: int | None = 2) -> str:
+    """``data`` as strict JSON text (:func:`strict_json`), keys sorted: what every
+    snakeyard file and ``--json`` output holds."""
+    return json.dumps(strict_json(data), indent=indent, sort_keys=True, allow_nan=False)
+
+
 def write_json_atomic(
     path: str | os.PathLike, data: Any, *, staging: Path | None = None, durable: bool = True
 ) -> None:
-    """Write JSON to ``path`` so that a reader sees the old file or the whole new one."""
-    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    """Write strict JSON (:func:`json_text`) to ``path`` so that a reader sees the old file
+    or the whole new one."""
+    text = json_text(data) + "\n"
     write_text_atomic(path, text, staging=staging, durable=durable)
+
+
+@contextmanager
+def naming(path: str | os.PathLike) -> Iterator[None]:
+    """Let an OSError raised inside name ``path`` when it names no file: the write error
+    of a full disk (``ENOSPC``) or a quota names none, and the user needs to know where."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename is None:
+            error.filename = str(path)
+        raise
 
 
 def write_text_atomic(
@@ -110,7 +232,7 @@ def write_text_atomic(
     else:
         tmp = staging / temporary_name(path.name)
     try:
-        with open(tmp, "x", encoding="utf-8") as handle:
+        with naming(path), open(tmp, "x", encoding="utf-8") as handle:
             handle.write(text)
             if durable:
                 handle.flush()
@@ -130,6 +252,21 @@ def write_new_file(path: str | os.PathLike, text: str) -> None:
         handle.write(text)
         handle.flush()
         _fsync(handle.fileno())
+
+
+def write_if_changed(path: str | os.PathLike, text: str) -> bool:
+    """Write ``text`` to ``path`` (atomically, folders made) unless it holds it already;
+    return whether it wrote. A file whose modification time changes only with its content
+    is how a value reaches Snakemake's ``mtime`` rerun trigger."""
+    path = Path(path)
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass  # missing or unreadable: written below
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, text, durable=False)
+    return True
 
 
 # ---------------------------------------------------------------------- durability
@@ -349,11 +486,17 @@ def sweep_temporaries(folder: Path, suffix: str = "") -> int:
 
 def read_json(path: str | os.PathLike) -> Any:
     """Read one JSON document; a damaged one is a MetadataError naming the file."""
-    with open(path, encoding="utf-8") as handle:
-        try:
-            return json.load(handle)
-        except json.JSONDecodeError as error:
-            raise MetadataError(f"{path} is not valid JSON ({error})") from None
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise MetadataError(
+            f"{path} is not valid JSON: it is not UTF-8 text (byte {data[error.start]:#04x} "
+            f"at offset {error.start})"
+        ) from None
+    except json.JSONDecodeError as error:
+        raise MetadataError(f"{path} is not valid JSON ({error})") from None
 
 
 def copy_files(src_root: Path, dest_root: Path, relpaths: Iterable[Path]) -> None:
@@ -365,7 +508,18 @@ def copy_files(src_root: Path, dest_root: Path, relpaths: Iterable[Path]) -> Non
     for rel in relpaths:
         target = dest_root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(base / rel, target)
+        with naming(target):
+            shutil.copy2(base / rel, target)
+
+
+def keep_narrow(source: int | str | os.PathLike, target: int | str | os.PathLike) -> None:
+    """Narrow the permissions of the new file ``target`` (a path or descriptor) to those
+    of ``source``: a copy is never readable by more people than its original (a 0640
+    model stays 0640 in the registry, not the umask's 0644)."""
+    allowed = os.stat(source).st_mode & 0o777
+    current = os.stat(target).st_mode & 0o777
+    if current & ~allowed:
+        os.chmod(target, current & allowed)
 
 
 def human_bytes(size: float) -> str:
@@ -541,17 +695,14 @@ def try_link(source: str | os.PathLike, target: str | os.PathLike) -> bool:
     return True
 
 
-def link_tree(source: Path, target: Path) -> int:
-    """Build the new folder ``target`` with the files below ``source``, each linked or
-    copied by :func:`link_or_copy`; return how many were copied. Symbolic links to
-    nothing are left out."""
+def link_files(src_root: Path, dest_root: Path, relpaths: Iterable[Path]) -> int:
+    """Like :func:`copy_files`, each file linked or copied by :func:`link_or_copy`;
+    return how many were copied."""
     copied = 0
-
-    def place(src: str, dst: str) -> None:
-        nonlocal copied
-        copied += not link_or_copy(src, dst)
-
-    shutil.copytree(source, target, copy_function=place, ignore_dangling_symlinks=True)
+    for rel in relpaths:
+        target = dest_root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        copied += not link_or_copy(src_root / rel, target)
     return copied
 
 
@@ -590,7 +741,8 @@ def copy_manifest(
             actual = sha256_file(target)  # the bytes behind the link, as they are now
         else:
             digest = hashlib.sha256()
-            with open(source, "rb") as reader, open(target, "xb") as writer:
+            with naming(target), open(source, "rb") as reader, open(target, "xb") as writer:
+                keep_narrow(reader.fileno(), writer.fileno())
                 while chunk := reader.read(CHUNK):
                     digest.update(chunk)
                     writer.write(chunk)

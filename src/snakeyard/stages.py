@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .errors import SnakeyardError
+from .errors import SnakeyardError, describe_os_error
 
 
 class StageLog:
@@ -181,11 +181,15 @@ def main(argv: list[str] | None = None) -> int:
     log = StageLog(args.log)
     try:
         call(STAGES[args.stage], args, log)
+        return 0
     except SnakeyardError as error:
-        log(f"error: {error}")
-        print(f"snakeyard {args.stage}: error: {error}", file=sys.stderr)
-        return 1
-    return 0
+        message = str(error)
+    except OSError as error:
+        # a read-only registry or a full disk is the user's to fix, as a bad value is
+        message = describe_os_error(error)
+    log(f"error: {message}")
+    print(f"snakeyard {args.stage}: error: {message}", file=sys.stderr)
+    return 1
 
 
 def exit_now(code: int) -> None:

@@ -2,7 +2,6 @@
 # Their code: src/snakeyard/config.py, and src/snakeyard/snakemake_internals.py for
 # every use of a Snakemake name that Snakemake does not document.
 
-import hashlib
 import json
 import os
 import re
@@ -12,7 +11,7 @@ from pathlib import Path
 from snakeyard import config as snakeyard_config
 from snakeyard.environments.specs import CURRENT, read_spec
 from snakeyard.errors import SnakeyardError
-from snakeyard.files import walk_files
+from snakeyard.files import walk_files, write_if_changed
 from snakeyard.snakemake_internals import (
     add_global_resource,
     cancel_scheduler_wakeups,
@@ -23,7 +22,7 @@ from snakeyard.snakemake_internals import (
     skip_final_collection,
 )
 from snakeyard.training.snapshot import snapshot_files
-from snakeyard.environments.pip_env import pip_only
+from snakeyard.environments.pip_env import pip_only, spec_digest
 from snakeyard.sweeps.plan import plan as plan_sweep
 from snakeyard.sweeps.plan import check_resource_names, resource_name, trial_arguments
 from snakeyard.sweeps.budget import BUDGETS_VARIABLE
@@ -133,10 +132,11 @@ def environment_spec(wildcards):
 
 
 def environment_spec_hash(wildcards):
-    """The spec's sha256: a changed spec is locked again, a touched one is not."""
+    """The spec's sha256 (with its pip -r files): a changed spec is locked again, a
+    touched one is not."""
     if wildcards.environment == CURRENT:
         return ""
-    return hashlib.sha256(Path(environment_spec(wildcards)).read_bytes()).hexdigest()
+    return spec_digest(Path(environment_spec(wildcards)))
 
 
 def environment_setting(key):
@@ -190,6 +190,18 @@ def train_spec(wildcards):
     if spec["model"] is None:
         train["register"] = False
     return json.dumps(train)
+
+
+def train_spec_file(wildcards):
+    """``results/<experiment>/train.spec.json``: train_spec as an input file, rewritten
+    only when it changes, so that a changed argument re-trains under every
+    ``--rerun-triggers`` (``mtime`` alone, common in cluster profiles, ignores params)
+    """
+    path = Path(f"results/{wildcards.experiment}/train.spec.json").resolve()
+    write_if_changed(path, train_spec(wildcards) + "\n")
+    # absolute: inside a `module`, a relative input that no rule makes is looked up
+    # beside the module's Snakefile
+    return str(path)
 
 
 def model_spec(wildcards):

@@ -7,6 +7,7 @@ rule train:
         dataset=dataset_receipt,
         environment=environment_receipt,
         sources=source_files,
+        spec=train_spec_file,
     output:
         "results/{experiment}/run.json",
     log:

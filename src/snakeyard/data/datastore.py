@@ -46,7 +46,9 @@ from ..files import (
     fsync_tree,
     human_bytes,
     inside,
+    keep_narrow,
     make_folders,
+    naming,
     sha256_file,
     sweep_temporaries,
     temporary_name,
@@ -112,7 +114,9 @@ def copy_and_hash(source: Path, target: Path) -> str:
     read also catches a source that changes during the copy. The copy is flushed to
     stable storage before the sha256 vouches for it.
     """
-    shutil.copyfile(source, target)
+    with naming(target):
+        shutil.copyfile(source, target)
+    keep_narrow(source, target)  # a temporary still: nobody reads it before it is published
     with open(target, "rb") as stored:
         digest = hashlib.file_digest(stored, "sha256").hexdigest()
     fsync_file(target)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SnakeyardError
-from ..files import CHUNK, human_bytes
+from ..files import CHUNK, human_bytes, special_kind
 
 SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 UNCHECKED = "unchecked"  # the documented opt-out of checksum verification
@@ -88,6 +88,8 @@ def download(
     if scheme not in ("http", "https", "file"):
         raise SnakeyardError(f"unsupported URL {url!r}: use http://, https:// or file://")
     check_sha256(sha256, url)
+    if scheme == "file":
+        _check_local(url)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex}.part"
     try:
@@ -103,6 +105,15 @@ def download(
     if sha256 == UNCHECKED:
         log(f"warning: {url} was not checked (sha256: {UNCHECKED}); its sha256 is {actual}")
     return size
+
+
+def _check_local(url: str) -> None:
+    """Refuse a ``file://`` URL naming a pipe, socket or device, in one line: reading a
+    pipe waits for a writer forever (no timeout applies to a local open)."""
+    path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+    kind = special_kind(path)
+    if kind:
+        raise DownloadError(f"cannot download {url}: {path} is {kind}, not a regular file")
 
 
 def _fetch_with_retries(

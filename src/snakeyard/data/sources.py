@@ -27,7 +27,14 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import ConfigError, SnakeyardError
-from ..files import manifest_of, walk_files, write_json_atomic
+from ..files import (
+    checked_files,
+    copy_files,
+    manifest_of,
+    special_kind,
+    walk_files,
+    write_json_atomic,
+)
 from .bundled import BUNDLED_FILES, FEATURE_NAMES
 from .download import DownloadOptions, check_sha256, download, file_name
 
@@ -233,9 +240,13 @@ def _loaded_table(what: str) -> Table:
 
 
 def _copy_path(path: Path, dest: Path, dataset: str) -> None:
-    if path.is_file():
-        shutil.copy2(path, dest / path.name)
-    elif path.is_dir():
-        shutil.copytree(path, dest, dirs_exist_ok=True)
-    else:
-        raise ConfigError(f"data set {dataset!r}: source path {str(path)!r} does not exist")
+    """Copy a ``path:`` source by the one link policy (``files.tree_files``): a pipe,
+    socket or device, or a link out of the folder or to nothing, is one line naming it
+    (copying a pipe would wait for a writer forever)."""
+    label = f"data set {dataset!r}: source path {str(path)!r}"
+    if not path.exists() and not path.is_symlink():
+        raise ConfigError(f"{label} does not exist")
+    if not (path.is_file() or path.is_dir()):
+        kind = special_kind(path) or "a symbolic link to nothing"
+        raise ConfigError(f"{label} is {kind}, not a regular file or folder")
+    copy_files(path, dest, checked_files(path, label))

@@ -50,7 +50,8 @@ def describe_table(path: str | os.PathLike, label_column: str) -> dict[str, Any]
     """Check a CSV file and describe it: columns with types, rows, label column."""
     path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        # utf-8-sig: spreadsheets save UTF-8 with a byte-order mark, which is not a name
+        with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
             if not header or not any(name.strip() for name in header):

@@ -22,13 +22,14 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import ConfigError, SnakeyardError
 from ..files import (
@@ -71,9 +72,32 @@ def python_version_wanted(data: dict[str, Any]) -> str | None:
     return None
 
 
+class PipList(NamedTuple):
+    """A spec's ``pip:`` list read as pip reads it: requirements, index options, and the
+    requirement files its ``-r`` lines name (whose content the lock depends on too)."""
+
+    requirements: list[str]
+    options: list[tuple[str, str]]  # ("--index-url", URL), ("--extra-index-url", URL), ...
+    files: list[Path]
+
+
+# pip's options that a lock can keep: where the wheels come from
+INDEX_OPTIONS = {"-i": "--index-url", "--index-url": "--index-url",
+                 "--extra-index-url": "--extra-index-url"}  # fmt: skip
+REQUIREMENT_FILE_OPTIONS = ("-r", "--requirement")
+SUPPORTED = "requirements, -r FILE, --index-url URL and --extra-index-url URL"
+
+
 def pip_requirements(path: Path, data: dict[str, Any]) -> list[str]:
     """The ``pip:`` requirement strings of a pip-only spec."""
-    requirements: list[str] = []
+    return pip_list(path, data).requirements
+
+
+def pip_list(path: Path, data: dict[str, Any]) -> PipList:
+    """Read a spec's ``pip:`` list, following ``-r`` files (relative to the file that
+    names them); ConfigError in one line for what cannot be locked (``-e``, other
+    options, a missing file)."""
+    found = PipList([], [], [])
     for item in data["dependencies"]:
         if isinstance(item, dict):
             entries = item["pip"]
@@ -81,10 +105,83 @@ def pip_requirements(path: Path, data: dict[str, Any]) -> list[str]:
                 raise ConfigError(
                     f"environment file {path}: 'pip:' must be a list of requirement strings"
                 )
-            requirements += [entry.strip() for entry in entries if entry.strip()]
-    if not requirements:
+            for entry in entries:
+                _pip_line(entry, path, found, (path.resolve(),))
+    if not found.requirements:
         raise ConfigError(f"environment file {path}: the 'pip:' list is empty")
-    return requirements
+    return found
+
+
+def _pip_line(line: str, source: Path, found: PipList, chain: tuple[Path, ...]) -> None:
+    """Add one line of a ``pip:`` list or requirement file (``source``) to ``found``."""
+    line = re.sub(r"(^|\s)#.*", "", line).strip()  # pip's comments
+    if not line:
+        return
+    if not line.startswith("-"):
+        if re.search(r"\s--?[A-Za-z]", line):
+            raise ConfigError(
+                f"{source}: {line!r}: options on a requirement line (--hash, ...) cannot be "
+                "locked again; give the requirement alone (the lock adds the hashes)"
+            )
+        found.requirements.append(line)
+        return
+    try:
+        words = shlex.split(line)
+    except ValueError as error:
+        raise ConfigError(f"{source}: pip line {line!r} cannot be read ({error})") from None
+    option, _, value = words[0].partition("=")
+    if option.startswith("-r") and option not in REQUIREMENT_FILE_OPTIONS:
+        option, value = "-r", option[2:]  # -rfile.txt
+    value = value or " ".join(words[1:])
+    if option in ("-e", "--editable"):
+        raise ConfigError(
+            f"{source}: {line!r} cannot be locked: an editable install is a working folder, "
+            f"not a released wheel with a sha256; build and list a wheel, or install the "
+            f"folder from the training script (supported in 'pip:': {SUPPORTED})"
+        )
+    if option not in INDEX_OPTIONS and option not in REQUIREMENT_FILE_OPTIONS:
+        raise ConfigError(
+            f"{source}: pip option {line!r} is not supported in a 'pip:' list (supported: "
+            f"{SUPPORTED})"
+        )
+    if not value:
+        raise ConfigError(f"{source}: pip option {line!r} needs a value")
+    if option in INDEX_OPTIONS:
+        found.options.append((INDEX_OPTIONS[option], value))
+        return
+    requirements = (source.parent / value).resolve()
+    if requirements in chain:
+        raise ConfigError(f"{source}: {line!r} includes {requirements} again (a loop)")
+    if not requirements.is_file():
+        raise ConfigError(
+            f"{source}: {line!r}: requirement file {requirements} does not exist (a -r path "
+            f"is relative to the file that names it, {source.parent})"
+        )
+    found.files.append(requirements)
+    for inner in requirements.read_text(encoding="utf-8-sig").splitlines():
+        _pip_line(inner, requirements, found, (*chain, requirements))
+
+
+def spec_digest(spec: Path) -> str:
+    """The sha256 of an environment file and of the requirement files its ``pip:`` list
+    names with ``-r``: a change to any of them is a new spec, which is locked again.
+
+    For a spec without ``-r`` lines, the sha256 of the file alone (as locks always had).
+    """
+    from .specs import read_spec
+
+    data = spec.read_bytes()
+    try:
+        parsed = read_spec(spec)[1]
+        files = pip_list(spec, parsed).files if pip_only(parsed) else []
+    except ConfigError:
+        files = []  # the lock stage names what is wrong; the digest is the file's
+    if not files:
+        return hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256(data)
+    for path in files:
+        digest.update(b"\0" + str(path).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def find_python(version: str | None, path: Path) -> str:
@@ -121,9 +218,10 @@ def lock(
     A lock file already written for the same spec content (its ``# spec sha256`` line)
     is kept as it is, so a committed lock is reused rather than resolved again.
     """
-    requirements = pip_requirements(spec, data)
+    wanted = pip_list(spec, data)
     python = find_python(python_version_wanted(data), spec)
-    spec_line = f"# spec sha256 {hashlib.sha256(spec.read_bytes()).hexdigest()}"
+    # covers the -r files too: a changed requirements.txt is a changed spec
+    spec_line = f"# spec sha256 {spec_digest(spec)}"
     if lockfile.is_file() and spec_line in lockfile.read_text(encoding="utf-8").splitlines():
         text = lockfile.read_text(encoding="utf-8")
         packages = dict(
@@ -141,7 +239,8 @@ def lock(
         command = [
             python, "-m", "pip", "install", "--dry-run", "--ignore-installed",
             "--only-binary", ":all:", "--disable-pip-version-check", "--quiet",
-            "--report", str(report), *requirements,
+            "--report", str(report), *(word for pair in wanted.options for word in pair),
+            *wanted.requirements,
         ]  # fmt: skip
         log("resolving with pip: " + " ".join(command))
         done = subprocess.run(command, capture_output=True, text=True)
@@ -156,6 +255,8 @@ def lock(
         "#   pip install --require-hashes --no-deps -r THIS_FILE",
         f"# python {interpreter_version(python)}, platform {sys.platform}",
         spec_line,
+        # pip reads these from the lock when it builds the environment
+        *(f"{option} {value}" for option, value in wanted.options),
     ]
     for item in sorted(installs, key=lambda i: _normal(i["metadata"]["name"])):
         name, version = _normal(item["metadata"]["name"]), item["metadata"]["version"]

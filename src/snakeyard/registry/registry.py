@@ -13,12 +13,15 @@ import platform
 import re
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..environments.specs import METHOD_RECORDED
 from ..errors import (
+    ConfigError,
+    FrameworkVersionWarning,
     IntegrityError,
     InvalidNameError,
     MetadataError,
@@ -28,6 +31,7 @@ from ..errors import (
 from ..files import (
     check_entries,
     check_manifest,
+    checked_files,
     content_hash,
     copy_manifest,
     entry_problems,
@@ -40,9 +44,9 @@ from ..files import (
     read_json,
     read_listed,
     resolved,
+    special_kind,
     temporary_name,
     unlisted_files,
-    walk_files,
     write_json_atomic,
 )
 from ..records import (
@@ -65,6 +69,7 @@ from .versions import VersionStore, check_name, parse_ref, split_ref
 REGISTRY_VARIABLE = "SNAKEYARD_REGISTRY"
 DEFAULT_ROOT = "registry"
 LOADABLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
+RUN_STATUSES = ("Running", "Completed", "Failed")  # what a run record may store
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}_[0-9]+_[0-9a-f]{8}")
 
 
@@ -82,6 +87,11 @@ class Registry:
         datastore: str | os.PathLike | dict[str, Any] | None = None,
     ):
         self.root = Path(root) if root is not None else default_root()
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigError(
+                f"registry {self.root} is a file, not a folder: set `registry:` (or "
+                f"--registry, ${REGISTRY_VARIABLE}) to a folder (created when missing)"
+            )
         # a folder (default <registry>/datastore) or {"s3": {...}}; see datastore.py
         self._datastore_spec = datastore
         self._datastore: Any = None
@@ -186,14 +196,11 @@ class Registry:
         if not source.exists():
             raise NotFoundError(f"{refused} does not exist")
         if not (source.is_file() or source.is_dir()):
-            raise SnakeyardError(f"{refused} is not a regular file or folder")
+            kind = special_kind(source) or "something else"
+            raise SnakeyardError(f"{refused} is {kind}, not a regular file or folder")
         if source.is_dir():
-            odd = [rel for rel in walk_files(source) if not (source / rel).is_file()]
-            if odd:
-                raise SnakeyardError(
-                    f"{refused}/{odd[0].as_posix()} is not a regular file (a pipe, a socket "
-                    "or a symbolic link to nothing); register a folder of regular files"
-                )
+            # the one link policy (files.tree_files): links inside followed, others refused
+            checked_files(source, f"cannot register model {name!r} from {source}")
         real, root = resolved(source, refused), self.models.registry_folder()
         if root.is_relative_to(real):
             raise SnakeyardError(f"{refused} holds the registry {root}; register the model itself")
@@ -315,7 +322,44 @@ class Registry:
         from memory, so nothing can replace the file between the check and the load.
         """
         meta = self.verified_model(name, version)
-        return load_listed_model(meta, Path(meta["path"]) / "artifacts")
+        mismatch = self._sklearn_mismatch(meta, f"model {meta['name']}:{meta['version']}")
+        return load_listed_model(meta, Path(meta["path"]) / "artifacts", mismatch)
+
+    def _sklearn_mismatch(self, meta: ModelVersion, label: str) -> str | None:
+        """The warning for a scikit-learn model trained with another scikit-learn version
+        than this interpreter's (scikit-learn itself says so once per estimator, without
+        the way back); None when the versions agree or are unknown."""
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as installed_version
+
+        environment = meta.get("environment") or {}
+        packages: dict[str, str] = {}
+        if environment.get("name"):
+            try:
+                packages = self.get_environment(environment["name"], environment["version"])[
+                    "packages"]  # fmt: skip
+            except (SnakeyardError, OSError, KeyError, TypeError):
+                packages = {}
+        trained = packages.get("scikit-learn")
+        if str(meta.get("framework") or "").lower() in ("scikit-learn", "sklearn"):
+            trained = meta.get("framework_version") or trained
+        try:
+            here = installed_version("scikit-learn")
+        except PackageNotFoundError:
+            return None
+        if not trained or trained == here:
+            return None
+        way_back = (
+            f"environment {environment['name']}:{environment['version']} has scikit-learn "
+            f"{packages['scikit-learn']}: load it there (snakeyard environments show "
+            f"{environment['name']}:{environment['version']})"
+            if packages.get("scikit-learn") == trained
+            else f"install scikit-learn=={trained} to load it as it was trained"
+        )
+        return (
+            f"{label} was trained with scikit-learn {trained}, and this interpreter has "
+            f"scikit-learn {here}: it may fail or predict differently; {way_back}"
+        )
 
     def download_model(self, name: str, version: int | str, dest: str | os.PathLike) -> Path:
         """Copy a model version's checked files into the new folder ``dest``.
@@ -900,24 +944,34 @@ def _listed_artifact(meta: ModelVersion, label: str) -> list[str]:
     return below
 
 
-def load_listed_model(meta: ModelVersion, artifacts: Path) -> Any:
+def load_listed_model(
+    meta: ModelVersion, artifacts: Path, mismatch: str | None = None
+) -> Any:
     """Deserialise the loadable file of a model version whose files lie below
     ``artifacts`` (a registry version's folder, or a deployment bundle's copy).
 
     Its bytes are read once, hashed, and unpickled from memory, so nothing can replace
-    the file between the check and the load.
+    the file between the check and the load. ``mismatch`` (a scikit-learn version
+    mismatch, see :meth:`Registry._sklearn_mismatch`) is warned once as a
+    :class:`FrameworkVersionWarning`, instead of scikit-learn's warning per estimator.
     """
     label = f"model {meta['name']}:{meta['version']}"
     relpath = _loadable_file(meta, label)
     data = read_listed(artifacts, meta["files"], relpath, label)
     import joblib
 
-    try:
-        return joblib.load(io.BytesIO(data))
-    except Exception as error:  # unpickling can raise anything
-        raise SnakeyardError(
-            f"{label}: cannot load {relpath} with joblib ({type(error).__name__}: {error})"
-        ) from error
+    with warnings.catch_warnings():
+        if mismatch:
+            warnings.warn(mismatch, FrameworkVersionWarning, stacklevel=3)
+            from sklearn.exceptions import InconsistentVersionWarning
+
+            warnings.simplefilter("ignore", InconsistentVersionWarning)
+        try:
+            return joblib.load(io.BytesIO(data))
+        except Exception as error:  # unpickling can raise anything
+            raise SnakeyardError(
+                f"{label}: cannot load {relpath} with joblib ({type(error).__name__}: {error})"
+            ) from error
 
 
 def _loadable_file(meta: ModelVersion, label: str) -> str:
@@ -968,6 +1022,11 @@ def _record_and_problems(path: Path) -> tuple[RunRecord, list[str]]:
         )
     label = f"run {folder.name}"
     problems = []
+    if record.get("status") not in RUN_STATUSES:
+        problems.append(
+            f"{label}: status is {record.get('status')!r} in {path}, expected one of "
+            f"{', '.join(RUN_STATUSES)}"
+        )
     for kind in ("images", "uploads"):
         logged = record.get(kind) or {}
         if not isinstance(logged, dict):

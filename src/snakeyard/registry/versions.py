@@ -267,6 +267,12 @@ class VersionStore:
                 f"{folder / self.meta_file} is not the metadata of {self.kind} "
                 f"{name}:{folder.name} (it holds name and version {found!r})"
             )
+        if not isinstance(meta.get("files"), list):
+            # every kind lists its files; readers index and iterate them
+            raise MetadataError(
+                f"{folder / self.meta_file}: 'files' is {meta.get('files')!r}, expected a "
+                "list of {path, bytes, sha256} entries"
+            )
         meta["path"] = str(folder)
         return meta
 

@@ -18,15 +18,35 @@ from ..errors import SnakeyardError
 from ..records import RunRecord
 from .plan import GOALS
 
+NON_FINITE = ("NaN", "Infinity", "-Infinity")  # how records write them (files.strict_json)
 
-def metric_value(record: RunRecord, metric: str) -> float | None:
-    """The run's final value of ``metric`` as a number, or None if it has none."""
+
+def final_value(record: RunRecord, metric: str) -> Any:
+    """The run's last logged value of ``metric`` (None when it logged none)."""
     value = record.get("metrics", {}).get(metric)
     if isinstance(value, list):
         value = value[-1] if value else None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+    return value
+
+
+def metric_value(record: RunRecord, metric: str) -> float | None:
+    """The run's final value of ``metric`` as a finite number, or None if it has none.
+
+    NaN and infinities (written ``"NaN"``, ``"Infinity"``) are no number to rank by: an
+    infinite loss or score is a diverged run, never the best one.
+    """
+    value = final_value(record, metric)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     return float(value)
+
+
+def _no_number(record: RunRecord, metric: str) -> str:
+    """Why a completed run has no usable ``metric``: none logged, or not a finite one."""
+    value = final_value(record, metric)
+    if isinstance(value, float) or value in NON_FINITE:
+        return f"logged {metric!r} as {value}, not a finite number"
+    return f"logged no number under {metric!r}"
 
 
 def tie_break(run: RunRecord) -> tuple[str, str]:
@@ -67,7 +87,7 @@ def rank(records: list[RunRecord], metric: str, goal: str) -> Ranking:
     """Order trial run records by ``metric`` towards ``goal``.
 
     Ties go to the smaller trial id (:func:`tie_break`). Failed and Canceled runs, and
-    runs that logged no number under ``metric``, are left out, in the order of
+    runs that logged no finite number under ``metric``, are left out, in the order of
     ``records``.
     """
     if goal not in GOALS:
@@ -78,7 +98,7 @@ def rank(records: list[RunRecord], metric: str, goal: str) -> Ranking:
             reason = record.get("error") or record.get("canceled")
             left_out.append((record, reason or f"status {record.get('status')}"))
         elif metric_value(record, metric) is None:
-            left_out.append((record, f"logged no number under {metric!r}"))
+            left_out.append((record, _no_number(record, metric)))
         else:
             usable.append(record)
     return Ranking(sort_by_metric(usable, metric, descending=goal == "maximize"), left_out)

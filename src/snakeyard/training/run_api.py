@@ -10,26 +10,44 @@ nothing else, so the same script also runs by hand.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import sys
 from typing import Any
+
+from ..errors import InvalidNameError
 
 RUN_DIR_VARIABLE = "SNAKEYARD_RUN_DIR"
 RUN_ID_VARIABLE = "SNAKEYARD_RUN_ID"
 EXPERIMENT_VARIABLE = "SNAKEYARD_EXPERIMENT"
 EVENTS_FILE = "events.jsonl"
 TRIAL_CHANNEL_VARIABLE = "SNAKEYARD_TRIAL_CHANNEL"  # snakeyard.sweeps.channel's
+OFFLINE_MESSAGES = {
+    "metric": "Attempted to log scalar metric {name}: {value}",
+    "list": "Attempted to log list metric {name}: {value}",
+    "row": "Attempted to log row metric {name}: {value}",
+    "tag": "Attempted to set tag {name}: {value}",
+}
+# one encoder for every event (json.dumps with options builds a new one at each call)
+_ENCODER = json.JSONEncoder(allow_nan=False)
 
 
 def _plain(value: Any) -> Any:
-    """A JSON-ready copy of ``value`` (numpy scalars and arrays become Python values)."""
-    if isinstance(value, (str, int, float, bool)) or value is None:
+    """A JSON-ready copy of ``value`` (numpy scalars and arrays become Python values).
+
+    NaN and infinities become the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``,
+    as in every snakeyard file (``snakeyard.files.strict_json``): strict JSON has no
+    such numbers.
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else json.dumps(value)
+    if isinstance(value, (str, int, bool)) or value is None:
         return value
     if hasattr(value, "tolist"):
-        return value.tolist()
+        return _plain(value.tolist())
     if hasattr(value, "item"):
-        return value.item()
+        return _plain(value.item())
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -48,6 +66,7 @@ class Run:
         self.experiment = experiment
         self._metrics: dict[str, Any] = {}
         self._tags: dict[str, str] = {}
+        self._events: int | None = None  # events.jsonl, opened for appending at first use
 
     @classmethod
     def get_context(cls) -> Run:
@@ -65,12 +84,10 @@ class Run:
 
     def log(self, name: str, value: Any, description: str = "") -> None:
         """Log a scalar metric; logging one name again makes it a list of values."""
+        _check_name(name, "metric")
         value = _plain(value)
-        if name in self._metrics:
-            self._append(name, value)
-        else:
-            self._metrics[name] = value
-        self._emit("metric", name, value, f"Attempted to log scalar metric {name}: {value}")
+        self._fold("metric", name, value)
+        self._emit("metric", name, value)
         if self._dir is not None and os.environ.get(TRIAL_CHANNEL_VARIABLE):
             # a sweep trial with an early termination policy or a time budget: its stage
             # decides whether it goes on (snakeyard.sweeps.channel, standard library only)
@@ -80,20 +97,23 @@ class Run:
 
     def log_list(self, name: str, value: list[Any], description: str = "") -> None:
         """Log a list of values under one metric name."""
+        _check_name(name, "metric")
         value = _plain(list(value))
-        self._metrics[name] = value
-        self._emit("list", name, value, f"Attempted to log list metric {name}: {value}")
+        self._fold("list", name, value)
+        self._emit("list", name, value)
 
     def log_row(self, name: str, description: str = "", **row: Any) -> None:
         """Log one row of a table metric (keyword arguments are the columns)."""
+        _check_name(name, "metric")
         row = _plain(row)
-        self._append(name, row)
-        self._emit("row", name, row, f"Attempted to log row metric {name}: {row}")
+        self._fold("row", name, row)
+        self._emit("row", name, row)
 
     def tag(self, key: str, value: Any = "") -> None:
         """Attach a tag to the run."""
-        self._tags[key] = str(value)
-        self._emit("tag", key, str(value), f"Attempted to set tag {key}: {value}")
+        _check_name(key, "tag")
+        self._fold("tag", key, str(value))
+        self._emit("tag", key, str(value))
 
     def set_tags(self, tags: dict[str, Any]) -> None:
         """Attach several tags at once."""
@@ -123,17 +143,29 @@ class Run:
 
     def get_metrics(self, name: str | None = None) -> dict[str, Any]:
         """Metrics logged by this process so far, as ``{name: value or [values]}``."""
-        if name is not None:
-            return {name: self._metrics[name]} if name in self._metrics else {}
-        return dict(self._metrics)
+        # copies of the lists: later logging appends to them in place
+        found = self._metrics if name is None else {
+            key: value for key, value in self._metrics.items() if key == name
+        }
+        return {key: list(v) if isinstance(v, list) else v for key, v in found.items()}
 
     def get_tags(self) -> dict[str, str]:
         """Tags set by this process so far."""
         return dict(self._tags)
 
-    def _append(self, name: str, value: Any) -> None:
-        previous = self._metrics.get(name, [])
-        self._metrics[name] = (previous if isinstance(previous, list) else [previous]) + [value]
+    def _fold(self, kind: str, name: str, value: Any) -> None:
+        """Add one event to the metrics and tags; the one rule for logging and replaying."""
+        if kind == "tag":
+            self._tags[name] = value
+        elif kind in ("list", "table") or (kind == "metric" and name not in self._metrics):
+            self._metrics[name] = value
+        elif kind in ("metric", "row"):
+            # in place: a metric logged 100,000 times must not be copied at every value
+            previous = self._metrics.get(name)
+            if isinstance(previous, list):
+                previous.append(value)
+            else:
+                self._metrics[name] = [value] if name not in self._metrics else [previous, value]
 
     def _artifact(self, kind: str, name: str) -> str:
         """Where a file kept under ``name`` goes in the run folder (``<kind>/<name>``)."""
@@ -144,13 +176,31 @@ class Run:
         os.makedirs(os.path.dirname(target), exist_ok=True)
         return target
 
-    def _emit(self, kind: str, name: str, value: Any, offline_message: str) -> None:
+    def _emit(self, kind: str, name: str, value: Any, offline_message: str = "") -> None:
         if self._dir is None:
-            print(offline_message, file=sys.stdout, flush=True)
+            # built only here: formatting it at every call would double the cost of logging
+            message = offline_message or OFFLINE_MESSAGES[kind].format(name=name, value=value)
+            print(message, file=sys.stdout, flush=True)
             return
-        line = json.dumps({"kind": kind, "name": name, "value": value})
-        with open(os.path.join(self._dir, EVENTS_FILE), "a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+        line = _ENCODER.encode({"kind": kind, "name": name, "value": value})
+        if self._events is None:
+            self._events = os.open(
+                os.path.join(self._dir, EVENTS_FILE), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666
+            )
+        # one write of a whole line to a file opened for appending: it reaches the kernel
+        # at once (kept if the script crashes next), and lines of processes that share the
+        # run (forked workers) do not interleave
+        data = (line + "\n").encode("utf-8")
+        while data:
+            data = data[os.write(self._events, data) :]
+
+
+def _check_name(name: Any, what: str) -> None:
+    """Refuse a metric or tag name that is not a non-empty string, naming it."""
+    if not isinstance(name, str) or not name:
+        raise InvalidNameError(
+            f"{what} name {name!r} is refused: use a non-empty string, such as 'accuracy'"
+        )
 
 
 def _safe(name: str) -> str:
@@ -164,10 +214,15 @@ def _events(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
     A line cut short by a killed script, or one that is not a JSON object, is skipped.
     """
     try:
-        with open(os.path.join(run_dir, EVENTS_FILE), encoding="utf-8") as handle:
-            lines = handle.readlines()
+        with open(os.path.join(run_dir, EVENTS_FILE), encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
     except FileNotFoundError:
         return []
+    try:  # the common case, every line whole: one parse instead of one per line
+        events = json.loads("[" + ",".join(line for line in lines if line.strip()) + "]")
+        return [event for event in events if isinstance(event, dict)]
+    except json.JSONDecodeError:
+        pass
     events = []
     for line in lines:
         try:
@@ -188,20 +243,14 @@ def _name(name: Any) -> str:
 def read_events(run_dir: str | os.PathLike) -> tuple[dict[str, Any], dict[str, str]]:
     """Fold a run's ``events.jsonl`` into its metrics and tags, the way :class:`Run` does."""
     replay = Run(None, "replay", None)
-    replay._emit = lambda *args: None  # type: ignore[method-assign]
     for event in _events(run_dir):
         kind, name, value = event.get("kind"), _name(event.get("name")), event.get("value")
-        if kind == "metric":
-            replay.log(name, value)
-        elif kind == "list":
-            replay.log_list(name, value if isinstance(value, list) else [value])
-        elif kind == "row":
-            replay._append(name, value)
-        elif kind == "table":
-            replay._metrics[name] = value
+        if kind == "list" and not isinstance(value, list):
+            value = [value]
         elif kind == "tag":
-            replay.tag(name, value)
-    return replay.get_metrics(), replay.get_tags()
+            value = str(value)
+        replay._fold(kind, name, value)
+    return replay._metrics, replay._tags
 
 
 def read_files(run_dir: str | os.PathLike) -> dict[str, dict[str, str]]:

@@ -33,7 +33,7 @@ from ..files import (
     make_folders,
     manifest_of,
     sha256_file,
-    walk_files,
+    tree_files,
     write_json_atomic,
 )
 from ..records import DatasetReceipt, EnvironmentReceipt, RunRecord, TrialRef
@@ -225,6 +225,10 @@ def execute(
         try:
             exit_code: int | None = _run_child(command, work, env, stops, monitor)
             problems = how_it_ended(exit_code, stops.first(), cluster)
+            # the script's own words (its exception's line, else its last line): what a
+            # sweep's table and `runs show` then name, not only the exit code
+            if stops.first() is None and exit_code > 0:
+                problems[0] += script_words(work / STDOUT_LOG)
         except OSError as error:  # the environment's interpreter is gone, say
             exit_code, problems = None, [f"the training script could not start: {error}"]
         finally:
@@ -247,11 +251,8 @@ def execute(
 
     std_log = work / STDOUT_LOG
     if record["status"] == "Failed":
-        error, last = exception_line(std_log), last_line(std_log)
-        said = f" (its error: {error})" if error else f" (its last line: {last})" if last else ""
         raise RunFailed(
-            f"run {run_id} of {experiment!r} failed: {record['error']}{said}; see {std_log}",
-            record,
+            f"run {run_id} of {experiment!r} failed: {record['error']}; see {std_log}", record
         )
     if record["status"] == "Canceled":
         log(f"run {run_id}: Canceled after {record['duration_seconds']} s: {canceled}")
@@ -391,24 +392,17 @@ def kept_files(folder: Path, files: dict[str, Any], label: str) -> dict[str, dic
 
 
 def _fold_outputs(record: RunRecord, folder: Path) -> None:
-    """List the regular files under ``work/outputs/``; name what else is there in
-    ``warnings``: a symbolic link to nothing (or a pipe) has no bytes to keep."""
+    """List the regular files under ``work/outputs/`` by the one link policy
+    (``files.tree_files``: links inside followed); name what else is there in
+    ``warnings``: a link out of outputs or to nothing, or a pipe, is not kept."""
     outputs = folder / "work" / "outputs"
-    found = walk_files(outputs) if outputs.is_dir() else []
-    kept = [rel for rel in found if (outputs / rel).is_file()]  # follows links
+    kept, skipped = tree_files(outputs) if outputs.is_dir() else ([], [])
     record["outputs"] = manifest_of(outputs, kept)
-    skipped = [_not_kept(outputs, rel) for rel in found if not (outputs / rel).is_file()]
     if skipped:
-        record["warnings"] = [*record.get("warnings", []), *skipped]
-
-
-def _not_kept(outputs: Path, rel: Path) -> str:
-    path = outputs / rel
-    if path.is_symlink():
-        what = f"a symbolic link to {os.readlink(path)}, which does not exist"
-    else:
-        what = "not a regular file"
-    return f"outputs/{rel.as_posix()} is {what}; left out of outputs"
+        record["warnings"] = [
+            *record.get("warnings", []),
+            *(f"outputs/{problem}; left out of outputs" for problem in skipped),
+        ]
 
 
 class RecordNotWritten(SnakeyardError):
@@ -450,6 +444,16 @@ def write_final_record(
         ) from None
     log(f"run {record['id']}: wrote a short Failed record: {short['error']}")
     return short
+
+
+def script_words(std_log: Path) -> str:
+    """`` (its error: <exception line>)`` from a failed script's output, else
+    `` (its last line: <line>)``, else nothing."""
+    error = exception_line(std_log)
+    if error:
+        return f" (its error: {error})"
+    last = last_line(std_log)
+    return f" (its last line: {last})" if last else ""
 
 
 def exception_line(path: Path, window: int = 16384) -> str:

@@ -5,15 +5,19 @@ subset of ``.gitignore`` syntax: ``#`` comments, ``*``/``?``/``[...]`` wildcards
 trailing ``/`` for folders only, a ``/`` inside the pattern anchors it to the source
 directory (otherwise it matches a name at any depth), and ``!`` re-includes what an
 earlier pattern left out. The last matching pattern wins. Version-control folders,
-caches and the run's own ``outputs/`` and ``logs/`` are always left out.
+caches, the run's own ``outputs/`` and ``logs/``, and files that hold secrets (``.env``,
+``.aws/``, ``.ssh/``, ``*.pem``, ... see :data:`ALWAYS_IGNORED`) are left out before the
+ignore file is read, so a ``!`` line there can bring one back.
 """
 
 from __future__ import annotations
 
-import os
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import NamedTuple
+
+from ..errors import ConfigError
+from ..files import tree_files
 
 IGNORE_FILE = ".snakeyardignore"
 ALWAYS_IGNORED = (
@@ -25,6 +29,23 @@ ALWAYS_IGNORED = (
     ".snakemake/",
     "/outputs/",
     "/logs/",
+    # secrets: a snapshot is copied into the shared registry, readable by all its users
+    ".env",
+    ".env.*",
+    ".aws/",
+    ".ssh/",
+    ".gnupg/",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    ".netrc",
+    ".pypirc",
+    ".git-credentials",
 )
 
 
@@ -62,7 +83,14 @@ def read_patterns(source_dir: Path) -> list[Pattern]:
     lines = list(ALWAYS_IGNORED)
     ignore_file = source_dir / IGNORE_FILE
     if ignore_file.is_file():
-        lines += ignore_file.read_text(encoding="utf-8").splitlines()
+        data = ignore_file.read_bytes()
+        try:
+            lines += data.decode("utf-8-sig").splitlines()
+        except UnicodeDecodeError as error:
+            raise ConfigError(
+                f"{ignore_file} is not UTF-8 text (byte {data[error.start]:#04x} at offset "
+                f"{error.start}); save it as UTF-8"
+            ) from None
     return [p for p in map(Pattern.parse, lines) if p is not None]
 
 
@@ -75,15 +103,19 @@ def _ignored(patterns: list[Pattern], relpath: str, is_folder: bool) -> bool:
 
 
 def snapshot_files(source_dir: Path) -> list[Path]:
-    """The files of ``source_dir`` that a run's snapshot holds, as sorted relative paths."""
+    """The files of ``source_dir`` that a run's snapshot holds, as sorted relative paths.
+
+    Symbolic links follow snakeyard's one policy (``snakeyard.files.tree_files``): those
+    that stay inside the source directory are followed, and one that leads out of it or
+    to nothing, or a pipe, is a ConfigError naming it, unless the ignore file leaves it
+    out.
+    """
     patterns = read_patterns(source_dir)
-    chosen = []
-    for dirpath, dirnames, filenames in os.walk(source_dir):
-        base = Path(dirpath).relative_to(source_dir)
-        dirnames[:] = sorted(
-            d for d in dirnames if not _ignored(patterns, (base / d).as_posix(), True)
+    files, problems = tree_files(
+        source_dir, lambda relpath, is_folder: not _ignored(patterns, relpath, is_folder)
+    )
+    if problems:
+        raise ConfigError(
+            f"source directory {source_dir}: {problems[0]}; or list it in {IGNORE_FILE}"
         )
-        chosen.extend(
-            base / f for f in filenames if not _ignored(patterns, (base / f).as_posix(), False)
-        )
-    return sorted(chosen, key=lambda p: p.as_posix())
+    return files

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import IntegrityError, SnakeyardError
-from ..files import link_tree, read_json, write_json_atomic, write_text_atomic
+from ..files import check_entries, link_files, read_json, write_json_atomic, write_text_atomic
 from ..records import DatasetReceipt, RunRecord, TrainSpec
 
 
@@ -73,6 +73,10 @@ def train(
         log(f"trial {trial['id']}: {failure}")
         print(f"snakeyard train: trial {trial['id']} failed: {failure}", file=sys.stderr)
         record = failure.record
+    for warning in record.get("warnings", []):
+        # what the run left that is not kept (a link out of outputs/): said where it shows
+        log(f"warning: {warning}")
+        print(f"snakeyard train: warning: run {record['id']}: {warning}", file=sys.stderr)
     _warn_without_metrics(record, spec, log)
     _still_claimed(out, claim, record)
     write_json_atomic(out, record)
@@ -226,38 +230,39 @@ def local_dataset(
 
 
 def collect(*, run: Path, outputs: Path, metrics: Path, log: Callable[[str], None]) -> None:
-    """Link (or copy) the run's ``outputs/`` to ``outputs`` and write its metrics as a TSV table
-    (``metric``, ``value``; lists and mappings as JSON) to ``metrics``.
+    """Link (or copy) the files the run's record lists in its ``outputs/`` to ``outputs``
+    and write its metrics as a TSV table (``metric``, ``value``; lists and mappings as
+    JSON) to ``metrics``.
 
-    Raises :class:`~snakeyard.errors.SnakeyardError` when a link in the run's outputs
-    leads to nothing any more, so that the job fails with one line instead of a copy
-    error, and the next ``snakemake`` collects again. A link that already led nowhere
-    when the run ended is not an output (the record names it in ``warnings``) and is
-    left out.
+    The record lists the outputs by the one link policy (``files.tree_files``), so
+    ``collect`` copies what ``register`` registers: links inside outputs/ followed,
+    links out or to nothing left out (the record names them in ``warnings``). Raises
+    :class:`~snakeyard.errors.SnakeyardError` when a listed file is gone since (a link
+    whose target was removed), so that the job fails with one line instead of a copy
+    error, and the next ``snakemake`` collects again.
     """
     record: RunRecord = read_json(run)
     source = Path(record["folder"]) / "work" / "outputs"
-    # the links the runner left out, in the words of runner._not_kept
-    named = " ".join(record.get("warnings", []))
-    broken = [
-        link
-        for link in _broken_links(source)
-        if f"outputs/{link.relative_to(source).as_posix()} is a symbolic link" not in named
-    ]
-    if broken:
-        link = broken[0]
+    entries = check_entries(record.get("outputs") or [], f"run {record['id']}: outputs")
+    listed = [Path(entry["path"]) for entry in entries]
+    gone = [rel for rel in listed if not (source / rel).is_file()]
+    if gone:
+        link = source / gone[0]
+        what = (
+            f"is a link to {os.readlink(link)}, which no longer exists"
+            if link.is_symlink() else "no longer exists"
+        )  # fmt: skip
         raise SnakeyardError(
-            f"run {record['id']}: outputs/{link.relative_to(source).as_posix()} is a link to "
-            f"{os.readlink(link)}, which no longer exists; keep what a run must keep in "
-            "outputs/ itself, not linked from elsewhere (a job's scratch space is gone once "
-            "the job ends)"
+            f"run {record['id']}: outputs/{gone[0].as_posix()} {what}; keep what a run must "
+            "keep in outputs/ itself, not linked from elsewhere (a job's scratch space is gone "
+            "once the job ends)"
         )
     if outputs.exists():
         shutil.rmtree(outputs)
-    # one copy of the bytes: read-only hard links to the run's outputs on one filesystem
-    # (the registered model links to them too), copies elsewhere; a symbolic link to
-    # nothing has no bytes to keep, and its run record names it in warnings
-    copied = link_tree(source, outputs)
+    outputs.mkdir(parents=True)
+    # one copy of the bytes: read-only hard links to the run's listed outputs on one
+    # filesystem (the registered model links to them too), copies elsewhere
+    copied = link_files(source, outputs, listed)
     if copied:
         log(f"run {record['id']}: {copied} output file(s) copied (not hard-linked)")
     rows = ["metric\tvalue"] + [
@@ -267,12 +272,3 @@ def collect(*, run: Path, outputs: Path, metrics: Path, log: Callable[[str], Non
     write_text_atomic(metrics, "\n".join(rows) + "\n")
     count, logged = len(record["outputs"]), len(record["metrics"])
     log(f"run {record['id']}: {count} output file(s) and {logged} metric(s) collected")
-
-
-def _broken_links(folder: Path) -> list[Path]:
-    """The symbolic links below ``folder`` whose target is gone, sorted."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder):  # links to folders not entered
-        base = Path(dirpath)
-        found += [base / name for name in dirnames + filenames if not (base / name).exists()]
-    return sorted(found)
