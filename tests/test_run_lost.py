@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -158,13 +159,14 @@ def test_another_hosts_run_is_judged_by_its_heartbeat(tmp_path: Path):
     assert status(root) == "Running"
     refused = cli(root, "runs", "settle", RUN_ID)
     assert refused.returncode == 1
-    assert "its heartbeat from node17 is 0 s old (limit 150 s)" in refused.stderr
+    # its age in whole seconds: 0 on a quiet machine, more when the command starts slowly
+    assert re.search(r"its heartbeat from node17 is \d+ s old \(limit 150 s\)", refused.stderr)
 
     stale = time.time() - 151
     os.utime(heartbeat, (stale, stale))
     assert status(root) == "Lost"
-    assert Registry(root).get_run(RUN_ID)["lost"] == (
-        "no heartbeat from node17 for 151 s (limit 150 s)"
+    assert re.fullmatch(
+        r"no heartbeat from node17 for 15\d s \(limit 150 s\)", Registry(root).get_run(RUN_ID)["lost"]
     )
     assert cli(root, "runs", "settle", RUN_ID).returncode == 0
     assert status(root) == "Failed"
