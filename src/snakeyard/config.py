@@ -21,6 +21,7 @@ from .errors import ConfigError
 from .files import load_yaml
 from .registry.registry import default_root
 from .registry.versions import NAME_PATTERN, NAME_RULE, check_name
+from .training.distributed import resources as distributed_resources
 from .training.runner import flag
 
 # the folder of a run's working directory whose files are kept and registered
@@ -133,6 +134,10 @@ def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]
                     f"{key}.{ref}: {experiment[ref]!r} is not defined under {pool} "
                     f"(defined: {', '.join(known)})"
                 )
+        if experiment.get("distributed"):
+            experiment["distributed"] = distributed_resources.check(
+                f"{key}.distributed", experiment["distributed"]
+            )
         model = experiment["model"]
         model["name"] = check_name(model.get("name") or name, f"{key}.model.name")
         model["path"] = _check_model_path(key, model["path"])

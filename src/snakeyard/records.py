@@ -156,6 +156,9 @@ class RunRecord(TypedDict):
     error: NotRequired[str]
     warnings: NotRequired[list[str]]  # what was left out of the record, e.g. a dangling link
     trial: NotRequired[TrialRef]
+    # a run with distributed: (docs/distributed.md): backend, process counts, and the Dask
+    # cluster's scheduler, dashboard and workers, or the MPI ranks' own logs
+    distributed: NotRequired[dict[str, Any]]
     # added when read, never stored: why a Running run's process looks gone
     lost: NotRequired[str]
 
@@ -198,6 +201,7 @@ class TrainSpec(TypedDict):
     arguments: dict[str, Any]
     data_argument: str | None
     trial: NotRequired[TrialRef]
+    distributed: NotRequired[dict[str, Any]]  # the experiment's checked distributed:
 
 
 class ModelSpec(TypedDict):

@@ -23,6 +23,8 @@ from snakeyard.snakemake_internals import (
     skip_final_collection,
 )
 from snakeyard.training.snapshot import snapshot_files
+from snakeyard.training.distributed.resources import snakemake_resources as distributed_resources
+from snakeyard.training.distributed.resources import threads as distributed_threads
 from snakeyard.environments.pip_env import pip_only
 from snakeyard.sweeps.plan import plan as plan_sweep
 from snakeyard.sweeps.plan import check_resource_names, resource_name, trial_arguments
@@ -165,7 +167,10 @@ def train_spec(wildcards):
     spec = experiment(wildcards)
     keys = ("source_directory", "script", "arguments", "data_argument")
     # arguments keep the order of the configuration: scripts may care
-    return json.dumps({key: spec[key] for key in keys})
+    found = {key: spec[key] for key in keys}
+    if spec.get("distributed"):  # only then: other runs' spec text stays as it was
+        found["distributed"] = spec["distributed"]
+    return json.dumps(found)
 
 
 def model_spec(wildcards):
@@ -183,6 +188,34 @@ def resource(name, config_key=None):
 
     def configured(wildcards):
         return experiment(wildcards)["resources"].get(config_key or name)
+
+    return resource_function(workflow, name, configured, RESOURCE_FALLBACKS.get(name))
+
+
+def distributed_setting(name):
+    """A train resource a ``distributed:`` experiment needs (nodes, tasks, cpus_per_task,
+    mpi, and its cores and memory); None for the others."""
+
+    def value(wildcards):
+        found = distributed_resources(experiment(wildcards).get("distributed"))
+        if name == "cpus":
+            return distributed_threads(experiment(wildcards).get("distributed"))
+        return found.get(name)
+
+    return value
+
+
+def train_resource(name):
+    """``resource(name)``, except where a ``distributed:`` experiment sets it: its cores
+    (threads) are all its processes' threads; an explicit resources.mem_mb wins over the
+    memory its processes add up to."""
+
+    def configured(wildcards):
+        explicit = experiment(wildcards)["resources"].get(name)
+        chosen = distributed_setting(name)(wildcards)
+        if name == "mem_mb" and explicit is not None:
+            return explicit
+        return chosen if chosen is not None else explicit
 
     return resource_function(workflow, name, configured, RESOURCE_FALLBACKS.get(name))
 

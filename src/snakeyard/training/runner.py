@@ -122,12 +122,15 @@ def execute(
     packages: dict[str, str] | None = None,
     log: Callable[[str], None] = print,
     trial: TrialRef | None = None,
+    distributed: dict[str, Any] | None = None,
 ) -> RunRecord:
     """Run ``script`` as a new run of ``experiment``; return the finished run record.
 
     ``python`` is the environment's interpreter and ``packages`` what it has installed,
     recorded with the run. ``trial`` (a sweep trial's id and parameter values) is kept in
-    the record. Raises :class:`RunFailed` after recording a Failed run when the script
+    the record. ``distributed`` (an experiment's checked ``distributed:``) runs the
+    script on a Dask cluster or as MPI ranks (see :mod:`.distributed`).
+    Raises :class:`RunFailed` after recording a Failed run when the script
     fails, is stopped, or leaves what cannot be recorded; :class:`RecordNotWritten` when
     no final record can be written at all.
     """
@@ -154,6 +157,12 @@ def execute(
     command = [python, script, *arguments_list(arguments)]
     if data_argument:
         command += [data_argument, dataset["location"]]
+    launch = None
+    if distributed:
+        from .distributed.launch import Launch
+
+        launch = Launch(distributed, python, folder)
+        command = launch.command(command)
     cluster = job_context()
     record: RunRecord = {
         "id": run_id,
@@ -189,6 +198,8 @@ def execute(
     }
     if trial is not None:
         record["trial"] = trial
+    if launch is not None:
+        record["distributed"] = launch.describe()
 
     env = child_environment(folder, run_id, experiment, python)
     # a stop request (Slurm signals every process of the job, a closed terminal sends
@@ -202,10 +213,21 @@ def execute(
         log(f"run {run_id}: {' '.join(command)} (in {work})")
         started = time.monotonic()
         try:
+            if launch is not None:
+                env = _start_distributed(launch, env, record, folder, registry.staging)
             exit_code: int | None = _run_child(command, work, env, stops)
             problems = how_it_ended(exit_code, stops.first(), cluster)
         except OSError as error:  # the environment's interpreter is gone, say
             exit_code, problems = None, [f"the training script could not start: {error}"]
+        except SnakeyardError as error:  # the Dask cluster did not start
+            exit_code, problems = None, [str(error)]
+        finally:
+            if launch is not None:
+                # the backend's words first: the worker that died, the rank that failed
+                found, said = launch.finish(_tail(work / STDOUT_LOG))
+                record["distributed"].update(found)
+        if launch is not None:
+            problems = said + problems
         record["exit_code"] = exit_code
         record["end"] = now()
         record["end_unix"] = round(time.time(), 3)
@@ -226,6 +248,28 @@ def execute(
         )
     log(f"run {run_id}: Completed in {record['duration_seconds']} s; output in {std_log}")
     return record
+
+
+def _start_distributed(
+    launch: Any, env: dict[str, str], record: RunRecord, folder: Path, staging: Path
+) -> dict[str, str]:
+    """Start what a distributed run needs before its script; the Running record then
+    names it (a Dask cluster's dashboard, while the run is alive)."""
+    env, found = launch.start(env)
+    if found:
+        record["distributed"].update(found)
+        write_json_atomic(folder / "run.json", record, staging=staging)
+    return env
+
+
+def _tail(path: Path, window: int = 65536) -> str:
+    """The last ``window`` bytes of a log, as text."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, path.stat().st_size - window))
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 def not_started(folder: Path, error: OSError) -> SnakeyardError:

@@ -138,6 +138,7 @@ def _train(
         packages=packages,
         log=log,
         trial=spec.get("trial"),
+        distributed=spec.get("distributed"),
     )
 
 

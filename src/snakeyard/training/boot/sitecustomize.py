@@ -12,6 +12,9 @@ On Linux it also ties the script to the stage process that started it: if that p
 dies without a chance to stop the script (SIGKILL, the out-of-memory killer), the kernel
 kills the script too (``prctl(PR_SET_PDEATHSIG)``, see prctl(2)), so that no orphan goes
 on training, writing into a run that is already reported ``Lost``, next to the retry.
+
+In a run with ``distributed: {backend: dask}`` it connects the script to the run's Dask
+cluster and makes that joblib's default backend (see ``training/distributed/``).
 """
 
 import importlib.machinery
@@ -63,6 +66,12 @@ def _die_with_the_stage():
 
 
 _die_with_the_stage()
+
+if os.environ.get("SNAKEYARD_DASK_SCHEDULER_FILE"):
+    # a run with distributed: backend dask: joblib's default backend is the run's cluster
+    from snakeyard.training.distributed.dask_client import connect_from_environment
+
+    connect_from_environment()
 
 _here = os.path.dirname(os.path.abspath(__file__))
 _spec = importlib.machinery.PathFinder.find_spec(

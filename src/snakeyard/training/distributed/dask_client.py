@@ -1,0 +1,30 @@
+"""Connect a training script to its run's Dask cluster, before the script starts.
+
+Imported by ``boot/sitecustomize.py`` only when the train stage started a cluster for
+the run (``SNAKEYARD_DASK_SCHEDULER_FILE`` is set), so other runs never load Dask.
+"""
+
+from __future__ import annotations
+
+import os
+
+SCHEDULER_FILE_VARIABLE = "SNAKEYARD_DASK_SCHEDULER_FILE"
+
+
+def connect_from_environment() -> None:
+    """Make the run's cluster joblib's default backend in this process.
+
+    The variable is removed first: processes the script starts in turn are not the
+    run's client. joblib's ``dask`` backend sends each ``Parallel`` batch (the trees of
+    a forest, the candidates of a search) to the cluster's workers; code that asks joblib
+    for shared memory (``require="sharedmem"``) still runs in threads here.
+    """
+    scheduler_file = os.environ.pop(SCHEDULER_FILE_VARIABLE, None)
+    if not scheduler_file:
+        return
+    import joblib
+    from distributed import Client
+
+    Client(scheduler_file=scheduler_file, set_as_default=True)
+    # without a `with`, parallel_config sets the main thread's configuration for good
+    joblib.parallel_config(backend="dask")
