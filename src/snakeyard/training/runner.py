@@ -214,7 +214,7 @@ def execute(
         started = time.monotonic()
         try:
             if launch is not None:
-                env = _start_distributed(launch, env, record, folder, registry.staging)
+                env = _start_distributed(launch, env, record, folder, registry.staging, stops)
             exit_code: int | None = _run_child(command, work, env, stops)
             problems = how_it_ended(exit_code, stops.first(), cluster)
         except OSError as error:  # the environment's interpreter is gone, say
@@ -251,11 +251,12 @@ def execute(
 
 
 def _start_distributed(
-    launch: Any, env: dict[str, str], record: RunRecord, folder: Path, staging: Path
+    launch: Any, env: dict[str, str], record: RunRecord, folder: Path, staging: Path,
+    stops: _Stops,
 ) -> dict[str, str]:
     """Start what a distributed run needs before its script; the Running record then
     names it (a Dask cluster's dashboard, while the run is alive)."""
-    env, found = launch.start(env)
+    env, found = launch.start(env, lambda: stops.child)
     if found:
         record["distributed"].update(found)
         write_json_atomic(folder / "run.json", record, staging=staging)

@@ -11,7 +11,9 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,7 @@ class DaskCluster:
         self.slurm_job = os.environ.get("SLURM_JOB_ID")
         self.processes: list[subprocess.Popen] = []
         self.log = folder / "work" / "logs" / "dask_cluster.txt"
+        self.stopped = threading.Event()
 
     def _spawn(self, command: list[str], env: dict[str, str]) -> None:
         with open(self.log, "ab") as output:
@@ -131,8 +134,27 @@ class DaskCluster:
             ],
         }
 
+    def watch(self, script: Callable[[], subprocess.Popen | None]) -> None:
+        """Stop the script (SIGTERM) as soon as a worker dies, until :meth:`stop`.
+
+        Dask does not retry the dead worker's task, but a script may go on waiting for
+        other work, or a worker may die between tasks: either way the run has failed,
+        and the rest of the fit would be spent for nothing.
+        """
+
+        def look() -> None:
+            while not self.stopped.wait(0.5):
+                child = script()
+                if _read(self.state_file).get("died") and child is not None:
+                    if child.poll() is None:
+                        child.send_signal(signal.SIGTERM)
+                    return
+
+        threading.Thread(target=look, name="dask-worker-deaths", daemon=True).start()
+
     def stop(self) -> None:
         """Close the cluster (SIGTERM, then SIGKILL for what is left of each session)."""
+        self.stopped.set()
         for process in self.processes:
             _signal_session(process, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT

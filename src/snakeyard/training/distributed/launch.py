@@ -9,6 +9,8 @@ exited non-zero.
 from __future__ import annotations
 
 import os
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +47,12 @@ class Launch:
             "memory_per_process_mb": d.get("memory_per_process_mb"),
         }
 
-    def start(self, env: dict[str, str]) -> tuple[dict[str, str], dict[str, Any]]:
+    def start(
+        self, env: dict[str, str], script: Callable[[], subprocess.Popen | None]
+    ) -> tuple[dict[str, str], dict[str, Any]]:
         """Start what the script needs; return its environment and what the Running
-        record adds (a Dask cluster's scheduler, dashboard and workers). Raises
+        record adds (a Dask cluster's scheduler, dashboard and workers). ``script`` gives
+        the script's process once started: it is stopped when a Dask worker dies. Raises
         :class:`~snakeyard.errors.SnakeyardError` when the cluster does not start."""
         if self.distributed["backend"] == "mpi":
             return mpi.environment(env), {}
@@ -55,6 +60,7 @@ class Launch:
 
         self.cluster = DaskCluster(self.distributed, self.python, self.folder, env)
         found = self.cluster.start()
+        self.cluster.watch(script)
         return self.cluster.script_environment(env), found
 
     def finish(self, output: str) -> tuple[dict[str, Any], list[str]]:
