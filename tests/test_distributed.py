@@ -54,7 +54,7 @@ from mpi4py import MPI
 from snakeyard import Run
 parser = argparse.ArgumentParser()
 parser.add_argument("--fail-rank", type=int, default=-1)
-args = parser.parse_args()
+args, _ = parser.parse_known_args()  # and --data-folder, from the workflow
 comm = MPI.COMM_WORLD
 rank = comm.Get_rank()
 run = Run.get_context()

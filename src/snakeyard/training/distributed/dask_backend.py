@@ -53,7 +53,7 @@ class DaskCluster:
     def __init__(self, distributed: dict[str, Any], python: str, folder: Path, env: dict):
         self.distributed = distributed
         self.python = python
-        self.folder = folder
+        self.folder = folder = folder.resolve()  # the cluster runs in work/
         self.env = {k: v for k, v in env.items() if k != SCHEDULER_FILE_VARIABLE}
         self.state_file = folder / STATE_FILE
         self.scheduler_file = folder / SCHEDULER_FILE

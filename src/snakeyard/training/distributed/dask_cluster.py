@@ -46,14 +46,14 @@ def write_state(path: str, state: dict[str, Any]) -> None:
     os.replace(temporary, path)
 
 
-def _host_name(ip: str) -> str:
-    """The name of the machine at ``ip``, as a user knows it (this one's for loopback)."""
-    if ip.startswith("127.") or ip in ("::1", "localhost"):
-        return socket.gethostname()
-    try:
-        return socket.gethostbyaddr(ip)[0]
-    except OSError:
-        return ip
+def host_name(worker: object = None) -> str:
+    """The name of the machine this runs on; each worker sends its own when it joins
+    (``startup_information``), as an address such as 192.0.2.2 may have no name in DNS."""
+    return socket.gethostname()
+
+
+# what every worker tells the scheduler about itself when it joins
+STARTUP_INFORMATION = {"hostname": host_name}
 
 
 class RunState(SchedulerPlugin):
@@ -70,7 +70,7 @@ class RunState(SchedulerPlugin):
     async def start(self, scheduler: Scheduler) -> None:
         self.scheduler = scheduler
         port = scheduler.http_server.port if scheduler.http_server else None
-        host = _host_name(scheduler.address.split("://")[-1].rsplit(":", 1)[0])
+        host = scheduler.address.split("://")[-1].rsplit(":", 1)[0]
         self.state["scheduler"] = scheduler.address
         # served while the run is alive (the /status pages need bokeh installed)
         self.state["dashboard"] = f"http://{host}:{port}/status" if port else None
@@ -82,7 +82,7 @@ class RunState(SchedulerPlugin):
         ws = scheduler.workers[worker]
         self.state["workers"][worker] = {
             "name": str(ws.name),
-            "host": _host_name(ws.host),
+            "host": ws.extra.get("hostname") or ws.host,
             "threads": ws.nthreads,
             "memory_limit": ws.memory_limit,
             "pid": ws.pid,
@@ -128,6 +128,7 @@ async def run_local(args: argparse.Namespace) -> None:
         scheduler_port=0,
         dashboard_address="127.0.0.1:0",
         scheduler_kwargs={"scheduler_file": args.scheduler_file},
+        worker_kwargs={"startup_information": STARTUP_INFORMATION},
         asynchronous=True,
     ) as cluster:
         await cluster.scheduler.register_scheduler_plugin(plugin, idempotent=False)
@@ -161,7 +162,11 @@ def run_worker(args: argparse.Namespace) -> None:
         scheduler=False,
         client=False,
         scheduler_file=args.scheduler_file,
-        worker_options={"nthreads": args.threads, "memory_limit": memory},
+        worker_options={
+            "nthreads": args.threads,
+            "memory_limit": memory,
+            "startup_information": STARTUP_INFORMATION,
+        },
     )
 
 
