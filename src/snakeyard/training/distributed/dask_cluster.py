@@ -128,7 +128,7 @@ async def run_local(args: argparse.Namespace) -> None:
         scheduler_port=0,
         dashboard_address="127.0.0.1:0",
         scheduler_kwargs={"scheduler_file": args.scheduler_file},
-        worker_kwargs={"startup_information": STARTUP_INFORMATION},
+        startup_information=STARTUP_INFORMATION,  # passed on to each worker
         asynchronous=True,
     ) as cluster:
         await cluster.scheduler.register_scheduler_plugin(plugin, idempotent=False)
