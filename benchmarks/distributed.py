@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+# this file's folder comes off the path: its name would shadow Dask's `distributed`
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != REPO / "benchmarks"]
 sys.path.insert(0, str(REPO / "src"))
 
 import joblib  # noqa: E402

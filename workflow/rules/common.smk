@@ -23,8 +23,10 @@ from snakeyard.snakemake_internals import (
     skip_final_collection,
 )
 from snakeyard.training.snapshot import snapshot_files
-from snakeyard.training.distributed.resources import snakemake_resources as distributed_resources
-from snakeyard.training.distributed.resources import threads as distributed_threads
+from snakeyard.training.distributed.resources import (
+    snakemake_resources as distributed_resources,
+    threads as distributed_threads,
+)
 from snakeyard.environments.pip_env import pip_only
 from snakeyard.sweeps.plan import plan as plan_sweep
 from snakeyard.sweeps.plan import check_resource_names, resource_name, trial_arguments
