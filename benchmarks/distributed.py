@@ -75,6 +75,9 @@ def forest_figures(args: argparse.Namespace, scratch: Path) -> dict[str, list[fl
     startup = time.perf_counter() - started
     figures: dict[str, list[float]] = {"serial": [], "loky_2": [], "dask_2_workers": []}
     try:
+        # the first use of each pool imports scikit-learn in its workers: timed apart
+        figures["loky_first_use"] = [fit_seconds(X[:200], y[:200], 2, backend="loky", n_jobs=2)]
+        figures["dask_first_use"] = [fit_seconds(X[:200], y[:200], 2, backend="dask")]
         for _ in range(args.rounds):
             figures["serial"].append(fit_seconds(X, y, args.trees, n_jobs=1))
             figures["loky_2"].append(fit_seconds(X, y, args.trees, backend="loky", n_jobs=2))
@@ -178,6 +181,8 @@ def _table(report: dict[str, Any]) -> str:
         f"| fit, Dask, 2 worker processes | {m['dask_2_workers']} | "
         f"{report['speedup_over_serial']['dask_2_workers']} |",
         f"| Dask cluster start (2 workers) + connect | {m['dask_cluster_start']} | |",
+        f"| first use of the loky pool (2-tree fit) | {m['loky_first_use']} | |",
+        f"| first use of the Dask workers (2-tree fit) | {m['dask_first_use']} | |",
         f"| whole run, trivial script, no cluster | {m['run_plain']} | |",
         f"| whole run, trivial script, backend dask | {m['run_dask']} | |",
         f"| Dask start-up cost per run | {report['dask_start_per_run_seconds']} | |",

@@ -34,6 +34,16 @@ class ClusterNotStarted(SnakeyardError):
     """The Dask cluster did not come up: the script was not started."""
 
 
+def last_line(path: Path) -> str:
+    """The last non-blank line of a log, shortened to 200 characters."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    lines = [line.strip() for line in lines if line.strip()]
+    return lines[-1][:200] if lines else ""
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -111,8 +121,11 @@ class DaskCluster:
                     if ended
                     else f"not within {START_TIMEOUT} s"
                 )
+                last = last_line(self.log)
+                said = f"; its log ends: {last}" if last else ""
                 raise ClusterNotStarted(
-                    f"the Dask cluster did not start ({what}: {why}); see {self.log}"
+                    f"the Dask cluster did not start ({what}: {why}{said}); the environment "
+                    f"must hold dask[distributed] (and dask-jobqueue under Slurm); see {self.log}"
                 )
             time.sleep(0.2)
 
