@@ -22,9 +22,17 @@ def connect_from_environment() -> None:
     scheduler_file = os.environ.pop(SCHEDULER_FILE_VARIABLE, None)
     if not scheduler_file:
         return
-    import joblib
-    from distributed import Client
+    try:
+        import joblib
+        from distributed import Client
 
-    Client(scheduler_file=scheduler_file, set_as_default=True)
-    # without a `with`, parallel_config sets the main thread's configuration for good
-    joblib.parallel_config(backend="dask")
+        Client(scheduler_file=scheduler_file, set_as_default=True, timeout=60)
+        # without a `with`, parallel_config sets the main thread's configuration for good
+        joblib.parallel_config(backend="dask")
+    except Exception as error:  # noqa: BLE001 - any reason: the run must not go on alone
+        # Python reports an exception in sitecustomize and runs the script anyway, which
+        # would then fit in one process; SystemExit ends it, saying why
+        raise SystemExit(
+            f"snakeyard: the training script could not connect to its run's Dask cluster "
+            f"({type(error).__name__}: {error})"
+        ) from None
