@@ -7,6 +7,7 @@ the run (``SNAKEYARD_DASK_SCHEDULER_FILE`` is set), so other runs never load Das
 from __future__ import annotations
 
 import os
+import sys
 
 SCHEDULER_FILE_VARIABLE = "SNAKEYARD_DASK_SCHEDULER_FILE"
 
@@ -31,8 +32,12 @@ def connect_from_environment() -> None:
         joblib.parallel_config(backend="dask")
     except Exception as error:  # noqa: BLE001 - any reason: the run must not go on alone
         # Python reports an exception in sitecustomize and runs the script anyway, which
-        # would then fit in one process; SystemExit ends it, saying why
-        raise SystemExit(
+        # would then fit in one process: end here, with one line saying why (the last
+        # line of the run's log, which the Failed run's message quotes)
+        print(
             f"snakeyard: the training script could not connect to its run's Dask cluster "
-            f"({type(error).__name__}: {error})"
-        ) from None
+            f"({type(error).__name__}: {error})",
+            file=sys.stderr,
+            flush=True,
+        )
+        os._exit(1)
