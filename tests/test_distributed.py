@@ -195,6 +195,12 @@ def test_a_forest_on_two_dask_workers_predicts_as_a_serial_fit(tmp_path: Path):
     for worker in dask["workers"]:
         assert worker["tasks"] > 0, dask["workers"]
         assert worker["host"] and worker["threads"] == 1 and worker["memory_limit"] > 0
+    shown = subprocess.run(
+        [sys.executable, "-m", "snakeyard", "--registry", str(registry), "runs", "show", record["id"]],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    assert "dask (local), 2 processes on 1 node" in shown
+    assert f"worker 0   {dask['workers'][0]['host']}, 1 thread, " in shown
     # the same script in one process, joblib's default backend
     serial, _, serial_out = train_stage(tmp_path, FOREST_SCRIPT, None)
     _, err = serial.communicate(timeout=600)
