@@ -27,7 +27,7 @@ from snakeyard.training.distributed.mpi import failed_ranks
 pytest.importorskip("distributed")
 
 FOREST_SCRIPT = """
-import os
+import os, sys
 import numpy as np
 from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
@@ -37,6 +37,7 @@ model = RandomForestClassifier(n_estimators=40, n_jobs=-1, random_state=0).fit(X
 os.makedirs("outputs", exist_ok=True)
 np.save("outputs/proba.npy", model.predict_proba(X))
 Run.get_context().log("accuracy", model.score(X, y))
+Run.get_context().log("dask_loaded", "distributed" in sys.modules)
 """
 
 # fits until a worker dies under it (the test kills one once "fitting" shows)
@@ -210,7 +211,10 @@ def test_a_forest_on_two_dask_workers_predicts_as_a_serial_fit(tmp_path: Path):
     proba = np.load(Path(record["folder"]) / "work/outputs/proba.npy")
     serial_proba = np.load(Path(serial_record["folder"]) / "work/outputs/proba.npy")
     assert np.array_equal(proba, serial_proba)
-    assert record["metrics"] == serial_record["metrics"]
+    assert record["metrics"]["accuracy"] == serial_record["metrics"]["accuracy"]
+    # a run without distributed: never loads Dask
+    assert record["metrics"]["dask_loaded"] is True
+    assert serial_record["metrics"]["dask_loaded"] is False
     # the cluster is gone with the job: no process names the run's folder
     assert processes_naming(record["folder"]) == []
     state = json.loads((Path(record["folder"]) / "dask.json").read_text())
