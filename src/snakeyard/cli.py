@@ -70,6 +70,24 @@ def cluster_job(run: dict) -> str | None:
     return f"{cluster['scheduler']} job {cluster['job_id']} on {cluster['node']}{where}"
 
 
+def distributed_summary(run: dict) -> dict[str, Any]:
+    """A distributed run's processes, and its Dask workers or MPI rank logs."""
+    d = run["distributed"]
+    found: dict[str, Any] = {
+        "backend": f"{d['backend']} ({d.get('launcher')}), {d['processes']} processes on "
+        f"{plural(d['nodes'], 'node')}"
+    }
+    if d.get("dashboard"):
+        found["dashboard"] = d["dashboard"] + ("" if run["status"] == "Running" else " (gone)")
+    for w in d.get("workers", []):
+        found[f"worker {w['name']}"] = (
+            f"{w['host']}, {plural(w['threads'], 'thread')}, {plural(w['tasks'], 'task')}"
+        )
+    for rank, path in (d.get("rank_logs") or {}).items():
+        found[f"rank {rank} log"] = path
+    return found
+
+
 def lineage(ref: dict[str, Any] | None) -> str | None:
     return f"{ref['name']}:{ref['version']}" if ref else None
 
@@ -565,6 +583,7 @@ def runs_show(registry: Registry, args: argparse.Namespace) -> Any:
         *([("elapsed", f"{r['elapsed_seconds']} s so far")] if "elapsed_seconds" in r else []),
         ("host", r["host"] + (f" (pid {r['pid']})" if r.get("pid") else "")),
         ("cluster job", cluster_job(r)),
+        *([("distributed", distributed_summary(r))] if r.get("distributed") else []),
         ("git commit", r.get("git_commit")),
         ("command", " ".join(r["command"])),
         ("arguments", r["arguments"]),

@@ -24,6 +24,7 @@ from .files import load_yaml
 from .registry.registry import default_root
 from .registry.versions import NAME_PATTERN, NAME_RULE, check_alias, check_name
 from .sweeps.plan import GOALS
+from .training.distributed import resources as distributed_resources
 from .training.runner import flag
 from .training.snapshot import snapshot_files
 
@@ -164,6 +165,10 @@ def resolve(config: dict[str, Any], workdir: Path, root: Path) -> dict[str, Any]
                     f"{key}.{ref}: {experiment[ref]!r} is not defined under {pool} "
                     f"(defined: {', '.join(known) or 'none'})"
                 )
+        if experiment.get("distributed"):
+            experiment["distributed"] = distributed_resources.check(
+                f"{key}.distributed", experiment["distributed"]
+            )
         model = experiment["model"]
         if model is not None:  # null: an analysis script, whose run registers no model
             model["name"] = check_name(model.get("name") or name, f"{key}.model.name")

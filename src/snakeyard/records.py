@@ -241,6 +241,9 @@ class RunRecord(TypedDict):
     children: NotRequired[list[ChildRun]]
     # a sweep's parent run (written by the sweep stage): its trials' run ids, best first
     sweep_trials: NotRequired[list[str]]
+    # a run with distributed: (docs/distributed.md): backend, process counts, and the Dask
+    # cluster's scheduler, dashboard and workers, or the MPI ranks' own logs
+    distributed: NotRequired[dict[str, Any]]
     # added when read, never stored: why a Running run's process looks gone
     lost: NotRequired[str]
     # added when read, never stored: seconds since a Running (or Lost) run started
@@ -291,6 +294,7 @@ class TrainSpec(TypedDict):
     # a trial whose sweep has an early termination policy: the study (folder, name),
     # primary_metric, goal and early_termination (snakeyard.sweeps.monitor)
     sweep: NotRequired[dict[str, Any]]
+    distributed: NotRequired[dict[str, Any]]  # the experiment's checked distributed:
 
 
 class ModelSpec(TypedDict):

@@ -22,6 +22,10 @@ from snakeyard.snakemake_internals import (
     skip_final_collection,
 )
 from snakeyard.training.snapshot import snapshot_files
+from snakeyard.training.distributed.resources import (
+    snakemake_resources as distributed_resources,
+    threads as distributed_threads,
+)
 from snakeyard.environments.pip_env import pip_only, spec_digest
 from snakeyard.sweeps.plan import plan as plan_sweep
 from snakeyard.sweeps.plan import check_resource_names, resource_name, trial_arguments
@@ -189,6 +193,8 @@ def train_spec(wildcards):
         train["input_name"] = spec["input_name"]
     if spec["model"] is None:
         train["register"] = False
+    if spec.get("distributed"):
+        train["distributed"] = spec["distributed"]
     return json.dumps(train)
 
 
@@ -219,6 +225,34 @@ def resource(name, config_key=None):
 
     def configured(wildcards):
         return experiment(wildcards)["resources"].get(config_key or name)
+
+    return resource_function(workflow, name, configured, RESOURCE_FALLBACKS.get(name))
+
+
+def distributed_setting(name):
+    """A train resource a ``distributed:`` experiment needs (nodes, tasks, cpus_per_task,
+    mpi, and its cores and memory); None for the others."""
+
+    def value(wildcards):
+        found = distributed_resources(experiment(wildcards).get("distributed"))
+        if name == "cpus":
+            return distributed_threads(experiment(wildcards).get("distributed"))
+        return found.get(name)
+
+    return value
+
+
+def train_resource(name):
+    """``resource(name)``, except where a ``distributed:`` experiment sets it: its cores
+    (threads) are all its processes' threads; an explicit resources.mem_mb wins over the
+    memory its processes add up to."""
+
+    def configured(wildcards):
+        explicit = experiment(wildcards)["resources"].get(name)
+        chosen = distributed_setting(name)(wildcards)
+        if name == "mem_mb" and explicit is not None:
+            return explicit
+        return chosen if chosen is not None else explicit
 
     return resource_function(workflow, name, configured, RESOURCE_FALLBACKS.get(name))
 

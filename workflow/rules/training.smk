@@ -16,10 +16,16 @@ rule train:
         "results/{experiment}/train.benchmark.tsv"
     conda:
         conda_environment
-    threads: resource("cpus")
+    threads: train_resource("cpus")
     resources:
         **trial_slots(),
-        mem_mb=resource("mem_mb"),
+        mem_mb=train_resource("mem_mb"),
+        # a distributed experiment's allocation: one task per process
+        # (src/snakeyard/training/distributed/resources.py)
+        nodes=distributed_setting("nodes"),
+        tasks=distributed_setting("tasks"),
+        cpus_per_task=distributed_setting("cpus_per_task"),
+        mpi=distributed_setting("mpi"),
         runtime=resource("runtime"),
         slurm_partition=resource("slurm_partition", "partition"),
         slurm_extra=resource("slurm_extra"),

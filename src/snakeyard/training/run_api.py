@@ -3,8 +3,9 @@
 Standard library only, so it imports in any training environment. Inside a snakeyard
 run (``SNAKEYARD_RUN_DIR`` is set by the runner) every call appends one JSON line to
 ``<run dir>/events.jsonl``, flushed at once, so the metrics of a script that crashes
-half-way are kept. Outside a run the calls print what they would have logged and do
-nothing else, so the same script also runs by hand.
+half-way are kept; in an MPI run, ranks other than 0 append to
+``<run dir>/ranks/<rank>/events.jsonl`` instead. Outside a run the calls print what they
+would have logged and do nothing else, so the same script also runs by hand.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ OFFLINE_MESSAGES = {
 }
 # one encoder for every event (json.dumps with options builds a new one at each call)
 _ENCODER = json.JSONEncoder(allow_nan=False)
+# set by the runner in an MPI run: ranks other than 0 log apart (see _rank_folder)
+MPI_VARIABLE = "SNAKEYARD_MPI"
 
 
 def _plain(value: Any) -> Any:
@@ -72,7 +75,7 @@ class Run:
     def get_context(cls) -> Run:
         """The current run, or an offline run that prints when outside the workflow."""
         if cls._context is None:
-            run_dir = os.environ.get(RUN_DIR_VARIABLE) or None
+            run_dir = _rank_folder(os.environ.get(RUN_DIR_VARIABLE) or None)
             run_id = os.environ.get(RUN_ID_VARIABLE) or "OfflineRun"
             cls._context = cls(run_dir, run_id, os.environ.get(EXPERIMENT_VARIABLE))
         return cls._context
@@ -206,6 +209,22 @@ def _check_name(name: Any, what: str) -> None:
 def _safe(name: str) -> str:
     """``name`` as a file name: letters, digits and ``._-``, the rest as ``_``."""
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "image"
+
+
+def _rank_folder(run_dir: str | None) -> str | None:
+    """Where this process logs: the run folder, or for rank N > 0 of an MPI run
+    (``SNAKEYARD_MPI`` set) its ``ranks/N/``, kept out of the run's record."""
+    if run_dir is None or not os.environ.get(MPI_VARIABLE):
+        return run_dir
+    for variable in ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"):
+        rank = os.environ.get(variable)
+        if rank:
+            break
+    if not rank or rank == "0":
+        return run_dir
+    folder = os.path.join(run_dir, "ranks", rank)
+    os.makedirs(folder, exist_ok=True)
+    return folder
 
 
 def _events(run_dir: str | os.PathLike) -> list[dict[str, Any]]:

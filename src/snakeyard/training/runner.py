@@ -136,6 +136,7 @@ def execute(
     log: Callable[[str], None] = print,
     trial: TrialRef | None = None,
     monitor: Any = None,
+    distributed: dict[str, Any] | None = None,
 ) -> RunRecord:
     """Run ``script`` as a new run of ``experiment``; return the finished run record.
 
@@ -145,9 +146,11 @@ def execute(
     in ``run.input_datasets`` under its name and under ``input_name``. ``monitor`` (a
     sweep trial's :class:`snakeyard.sweeps.monitor.TrialMonitor`) watches the script
     while it runs; a run it cancels is returned as ``Canceled``, with its reason under
-    ``canceled``. Raises :class:`RunFailed` after recording a Failed run when the script
-    fails, is stopped, or leaves what cannot be recorded; :class:`RecordNotWritten` when
-    no final record can be written at all.
+    ``canceled``. ``distributed`` (an experiment's checked ``distributed:``) runs the
+    script on a Dask cluster or as MPI ranks (see :mod:`.distributed`). Raises
+    :class:`RunFailed` after recording a Failed run when the script fails, is stopped,
+    or leaves what cannot be recorded; :class:`RecordNotWritten` when no final record
+    can be written at all.
     """
     if not (source_directory / script).is_file():
         raise ConfigError(
@@ -172,6 +175,12 @@ def execute(
     command = [python, script, *arguments_list(arguments)]
     if data_argument and dataset is not None:
         command += [data_argument, dataset["location"]]
+    launch = None
+    if distributed:
+        from .distributed.launch import Launch
+
+        launch = Launch(distributed, python, folder)
+        command = launch.command(command)
     cluster = job_context()
     record: RunRecord = {
         "id": run_id,
@@ -209,6 +218,8 @@ def execute(
     }
     if trial is not None:
         record["trial"] = trial
+    if launch is not None:
+        record["distributed"] = launch.describe()
 
     env = child_environment(folder, run_id, experiment, python)
     env.update(hosted_bindings(registry, dataset, input_name, folder if trial else None))
@@ -223,17 +234,27 @@ def execute(
         log(f"run {run_id}: {' '.join(command)} (in {work})")
         started = time.monotonic()
         try:
+            if launch is not None:
+                env = _start_distributed(launch, env, record, folder, registry.staging, stops)
             exit_code: int | None = _run_child(command, work, env, stops, monitor)
             problems = how_it_ended(exit_code, stops.first(), cluster)
             # the script's own words (its exception's line, else its last line): what a
             # sweep's table and `runs show` then name, not only the exit code
-            if stops.first() is None and exit_code > 0:
+            if stops.first() is None and exit_code is not None and exit_code > 0:
                 problems[0] += script_words(work / STDOUT_LOG)
         except OSError as error:  # the environment's interpreter is gone, say
             exit_code, problems = None, [f"the training script could not start: {error}"]
+        except SnakeyardError as error:  # the Dask cluster did not start
+            exit_code, problems = None, [str(error)]
         finally:
             if monitor is not None:
                 monitor.close()
+            if launch is not None:
+                # the backend's words first: the worker that died, the rank that failed
+                found, said = launch.finish(_tail(work / STDOUT_LOG))
+                record["distributed"].update(found)
+        if launch is not None:
+            problems = said + problems
         canceled = monitor.canceled if monitor is not None else None
         if canceled:  # it ended because the monitor said so, whatever its exit code
             problems = []
@@ -277,6 +298,29 @@ def hosted_bindings(
     if trial_folder is not None:
         env[PARENT_DIR_VARIABLE] = str((trial_folder / PARENT).resolve())
     return env
+
+
+def _start_distributed(
+    launch: Any, env: dict[str, str], record: RunRecord, folder: Path, staging: Path,
+    stops: _Stops,
+) -> dict[str, str]:
+    """Start what a distributed run needs before its script; the Running record then
+    names it (a Dask cluster's dashboard, while the run is alive)."""
+    env, found = launch.start(env, lambda: stops.child)
+    if found:
+        record["distributed"].update(found)
+        write_json_atomic(folder / "run.json", record, staging=staging)
+    return env
+
+
+def _tail(path: Path, window: int = 65536) -> str:
+    """The last ``window`` bytes of a log, as text."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, path.stat().st_size - window))
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 def not_started(folder: Path, error: OSError) -> SnakeyardError:

@@ -198,6 +198,7 @@ def _train(
         log=log,
         trial=spec.get("trial"),
         monitor=monitor,
+        distributed=spec.get("distributed"),
     )
 
 

@@ -15,6 +15,8 @@ on training, writing into a run that is already reported ``Lost``, next to the r
 
 Inside a run, when the environment has the real SDK, what the script logs through its
 offline run is recorded too (see ``snakeyard/training/sdk_capture.py``).
+In a run with ``distributed: {backend: dask}`` it connects the script to the run's Dask
+cluster and makes that joblib's default backend (see ``training/distributed/``).
 """
 
 import importlib.machinery
@@ -99,6 +101,12 @@ def _die_with_the_stage():
 
 
 _die_with_the_stage()
+
+if os.environ.get("SNAKEYARD_DASK_SCHEDULER_FILE"):
+    # a run with distributed: backend dask: joblib's default backend is the run's cluster
+    from snakeyard.training.distributed.dask_client import connect_from_environment
+
+    connect_from_environment()
 
 _here = os.path.dirname(os.path.abspath(__file__))
 _spec = importlib.machinery.PathFinder.find_spec(
