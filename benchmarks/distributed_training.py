@@ -8,7 +8,7 @@ Run from the repository root::
     python benchmarks/distributed.py --quick   # small sizes, a smoke check
     python benchmarks/distributed.py --trees 100 --samples 20000 --rounds 2
 
-Figures go to ``benchmarks/results/distributed.json`` and ``.md`` and are printed. It
+Figures go to ``benchmarks/results/distributed_training.json`` and ``.md`` and are printed. It
 only measures; it asserts nothing about time. See docs/distributed.md for what they mean.
 """
 
@@ -26,8 +26,6 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-# this file's folder comes off the path: its name would shadow Dask's `distributed`
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != REPO / "benchmarks"]
 sys.path.insert(0, str(REPO / "src"))
 
 import joblib  # noqa: E402
@@ -148,8 +146,8 @@ def main() -> None:
         "versions": _versions(),
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "distributed.json").write_text(json.dumps(report, indent=1) + "\n")
-    (args.out / "distributed.md").write_text(_table(report))
+    (args.out / "distributed_training.json").write_text(json.dumps(report, indent=1) + "\n")
+    (args.out / "distributed_training.md").write_text(_table(report))
     print(_table(report))
 
 
