@@ -73,7 +73,7 @@ def test_register_list_show_download(tmp_path: Path, model_file: Path, capsys):
         (["environments", "show", "sklearn:2"], "snakeyard: error: no environment named 'sklearn'"),
         (["runs", "show", "nope_1795000000_0123abcd"], "snakeyard: error: no run with id 'nope_1795000000_0123abcd'"),
         (["runs", "show", "../x"], "snakeyard: error: invalid run id '../x'"),
-        (["runs", "list", "--status", "done"], "snakeyard: error: invalid --status 'done': use Completed, Failed, Running or Lost"),
+        (["runs", "list", "--status", "done"], "snakeyard: error: invalid --status 'done': use Completed, Failed, Canceled, Running or Lost"),
         (["models", "register", "x", "/no/such/file"], "snakeyard: error: cannot register model 'x': /no/such/file does not exist"),
         (["models", "register", "x", "/etc/hostname", "--tag", "novalue"], "snakeyard: error: invalid --tag 'novalue'"),
     ],
@@ -289,3 +289,130 @@ def test_runs_show_counts_the_snapshot_files(tmp_path: Path):
         (folder / "run.json").write_text(json.dumps(record))
         done = cli(tmp_path / "registry", "runs", "show", record["id"])
         assert f"snapshot     {record['snapshot_hash']} {shown}" in done.stdout
+
+
+def models_with_accuracy(tmp_path: Path, metrics: dict[str, dict]) -> Path:
+    """A registry with one version of each model, logged ``metrics[name]``."""
+    from snakeyard.registry.registry import Registry
+
+    registry = Registry(tmp_path / "registry")
+    for number, (name, logged) in enumerate(metrics.items()):
+        path = tmp_path / f"{name}.joblib"
+        joblib.dump({"coef": [number]}, path)
+        registry.register_model(name, path, metrics=logged)
+    return tmp_path / "registry"
+
+
+def names(done: subprocess.CompletedProcess, column: int = 0) -> list[str]:
+    assert done.returncode == 0, done.stderr
+    return [line.split()[column] for line in done.stdout.splitlines()[1:]]
+
+
+def test_models_list_sorts_by_a_metric_best_first_and_those_without_it_last(tmp_path: Path):
+    registry = models_with_accuracy(tmp_path, {
+        "a-none": {"loss": 0.1},
+        "b-good": {"accuracy": 0.9},
+        "c-text": {"accuracy": "high"},
+        "d-curve": {"accuracy": [0.99, 0.5, 0.95]},  # logged several times: the last counts
+        "e-nan": {"accuracy": float("nan")},
+        "f-worst": {"accuracy": 0.2},
+    })  # fmt: skip
+    assert names(cli(registry, "models", "list", "--sort", "accuracy")) == [
+        "d-curve", "b-good", "f-worst", "a-none", "c-text", "e-nan"
+    ]  # fmt: skip
+    listing = cli(registry, "models", "list", "--sort", "accuracy").stdout.splitlines()
+    assert listing[0].split()[-2:] == ["ACCURACY", "METRICS"]
+    assert listing[1].split()[6] == "0.95" and listing[4].split()[6] == "-"
+    assert names(cli(registry, "models", "list", "--sort", "accuracy", "--ascending")) == [
+        "f-worst", "b-good", "d-curve", "a-none", "c-text", "e-nan"
+    ]  # fmt: skip
+    as_json = cli(registry, "--json", "models", "list", "--sort", "accuracy", "--ascending")
+    assert [m["name"] for m in json.loads(as_json.stdout)][:3] == ["f-worst", "b-good", "d-curve"]
+    # a metric no version logged is no mistake: the usual order
+    unknown = cli(registry, "models", "list", "--sort", "f1")
+    assert names(unknown) == ["a-none", "b-good", "c-text", "d-curve", "e-nan", "f-worst"]
+    assert unknown.stderr == ""
+
+
+def test_models_list_sort_keeps_all_working(tmp_path: Path):
+    registry = models_with_accuracy(tmp_path, {"kept": {"r2": 0.1}, "old": {"r2": 0.7}})
+    assert cli(registry, "models", "archive", "old:1").returncode == 0
+    assert names(cli(registry, "models", "list", "--sort", "r2")) == ["kept"]
+    assert names(cli(registry, "models", "list", "--sort", "r2", "--all")) == ["old", "kept"]
+
+
+def test_models_versions_sort_by_a_metric(tmp_path: Path):
+    from snakeyard.registry.registry import Registry
+
+    registry = Registry(tmp_path / "registry")
+    for number, logged in enumerate([{"rmse": 3.0}, {}, {"rmse": [9.0, 1.5]}, {"rmse": 2.0}]):
+        path = tmp_path / f"{number}.joblib"
+        joblib.dump({"coef": [number]}, path)
+        registry.register_model("m", path, metrics=logged)
+    root = tmp_path / "registry"
+    assert names(cli(root, "models", "versions", "m", "--sort", "rmse")) == ["1", "4", "3", "2"]
+    assert names(cli(root, "models", "versions", "m", "--sort", "rmse", "--ascending")) == [
+        "3", "4", "1", "2"
+    ]  # fmt: skip
+    as_json = cli(root, "--json", "models", "versions", "m", "--sort", "rmse", "--ascending")
+    assert [m["version"] for m in json.loads(as_json.stdout)] == [3, 4, 1, 2]
+    assert names(cli(root, "models", "versions", "m", "--sort", "mae")) == ["1", "2", "3", "4"]
+
+
+def write_runs(tmp_path: Path) -> Path:
+    """Five run records of two experiments, started a minute apart (as the runner writes
+    them); accuracy 0.5, 0.9, none, 0.7 and 0.1, the fourth one Failed."""
+    record = json.loads(OLD_RUN.read_text())
+    for number, (experiment, accuracy) in enumerate(
+        [("a", 0.5), ("b", 0.9), ("a", None), ("a", 0.7), ("a", 0.1)]
+    ):
+        start = 1796058000 + 60 * number
+        run_id = f"{experiment}_{start}_0000000{number}"
+        folder = tmp_path / "registry" / "runs" / experiment / run_id
+        folder.mkdir(parents=True)
+        (folder / "run.json").write_text(json.dumps({
+            **record, "id": run_id, "experiment": experiment, "folder": str(folder),
+            "start": f"2026-11-30T17:{number:02d}:00Z", "start_unix": start,
+            "status": "Failed" if number == 3 else "Completed",
+            "metrics": {} if accuracy is None else {"accuracy": accuracy},
+        }))  # fmt: skip
+    return tmp_path / "registry"
+
+
+def run_numbers(done: subprocess.CompletedProcess) -> list[int]:
+    return [int(run_id[-1]) for run_id in names(done)]
+
+
+def test_runs_list_limit_and_reverse(tmp_path: Path):
+    registry = write_runs(tmp_path)
+    assert run_numbers(cli(registry, "runs", "list")) == [0, 1, 2, 3, 4]
+    assert run_numbers(cli(registry, "runs", "list", "--reverse")) == [4, 3, 2, 1, 0]
+    assert run_numbers(cli(registry, "runs", "list", "--reverse", "--limit", "2")) == [4, 3]
+    assert run_numbers(cli(registry, "runs", "list", "--limit", "2")) == [0, 1]
+    assert run_numbers(cli(registry, "runs", "list", "--limit", "99")) == [0, 1, 2, 3, 4]
+    # the limit comes after the filters and the sort
+    assert run_numbers(
+        cli(registry, "runs", "list", "--experiment", "a", "--status", "completed", "--reverse",
+            "--limit", "2")
+    ) == [4, 2]  # fmt: skip
+    assert run_numbers(cli(registry, "runs", "list", "--sort", "accuracy", "--limit", "3")) == [
+        1, 0, 4
+    ]  # fmt: skip
+    assert run_numbers(
+        cli(registry, "runs", "list", "--sort", "accuracy", "--ascending", "--limit", "2")
+    ) == [4, 0]  # fmt: skip
+    as_json = cli(registry, "--json", "runs", "list", "--reverse", "--limit", "3")
+    assert [r["id"][-1] for r in json.loads(as_json.stdout)] == ["4", "3", "2"]
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "1.5", "two", ""])
+def test_runs_list_limit_must_be_a_whole_number_from_1(tmp_path: Path, limit: str):
+    registry = write_runs(tmp_path)
+    assert one_line(cli(registry, "runs", "list", "--limit", limit)) == (
+        f"snakeyard: error: invalid --limit {limit!r}: use a whole number from 1"
+    )
+
+
+def test_runs_list_reverse_is_no_sort_order(tmp_path: Path):
+    done = cli(write_runs(tmp_path), "runs", "list", "--sort", "accuracy", "--reverse")
+    assert done.returncode == 2 and "not allowed with argument" in done.stderr

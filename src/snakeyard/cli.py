@@ -104,7 +104,7 @@ def metric_summary(metrics: dict[str, Any], width: int = 100) -> str:
 
 # ---------------------------------------------------------------------- models
 def models_list(registry: Registry, args: argparse.Namespace) -> Any:
-    models = registry.list_models(include_hidden=args.all)
+    models = by_metric(registry.list_models(include_hidden=args.all), args)
     if args.json:
         return models
     if not models:
@@ -117,13 +117,38 @@ def models_list(registry: Registry, args: argparse.Namespace) -> Any:
             framework(m),
             m["created"],
             " ".join(f"{a}={v}" for a, v in m["all_aliases"].items()) or "-",
+            *sorted_value(m, args),
             metric_summary(m["metrics"]),
         ]
         for m in models
     ]
     return table(
-        ["NAME", "LATEST", "VERSIONS", "FRAMEWORK", "CREATED", "ALIASES", "METRICS"], rows
-    )
+        ["NAME", "LATEST", "VERSIONS", "FRAMEWORK", "CREATED", "ALIASES",
+         *sorted_header(args), "METRICS"],
+        rows,
+    )  # fmt: skip
+
+
+def by_metric(versions: list[Any], args: argparse.Namespace) -> list[Any]:
+    """Model versions ordered by ``--sort METRIC`` (highest first, or lowest with
+    ``--ascending``), by the last value of a metric logged several times; those without
+    a finite number under it last. Unsorted without ``--sort``."""
+    if not args.sort:
+        return versions
+    return sort_by_metric(versions, args.sort, not args.ascending, completed_only=False)
+
+
+def sorted_header(args: argparse.Namespace) -> list[str]:
+    """The ``--sort`` metric's column heading, when there is one."""
+    return [args.sort.upper()] if args.sort else []
+
+
+def sorted_value(meta: dict[str, Any], args: argparse.Namespace) -> list[str]:
+    """The ``--sort`` metric's value in that column (``-`` for none)."""
+    if not args.sort:
+        return []
+    value = metric_value(meta, args.sort)
+    return ["-" if value is None else short(value)]
 
 
 def framework(meta: dict[str, Any]) -> str:
@@ -163,15 +188,17 @@ def describe_signature(signature: dict[str, Any] | None) -> dict[str, str] | Non
 
 
 def models_versions(registry: Registry, args: argparse.Namespace) -> Any:
-    versions = registry.model_versions(args.name, include_hidden=args.all)
+    versions = by_metric(registry.model_versions(args.name, include_hidden=args.all), args)
     if args.json:
         return versions
     rows = [
         [m["version"], state_word(m), " ".join(m["aliases"]) or "-", m["created"],
-         m.get("run_id"), metric_summary(m["metrics"])]
+         m.get("run_id"), *sorted_value(m, args), metric_summary(m["metrics"])]
         for m in versions
     ]  # fmt: skip
-    return table(["VERSION", "STATE", "ALIASES", "CREATED", "RUN", "METRICS"], rows)
+    return table(
+        ["VERSION", "STATE", "ALIASES", "CREATED", "RUN", *sorted_header(args), "METRICS"], rows
+    )
 
 
 def state_word(meta: dict[str, Any]) -> str:
@@ -515,6 +542,10 @@ def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
                 f"(metrics logged: {', '.join(logged) or 'none'})"
             )
         runs = sort_by_metric(runs, args.sort, descending=not args.ascending)
+    elif args.reverse:
+        runs = runs[::-1]
+    if args.limit is not None:
+        runs = runs[: count(args.limit, "--limit")]
     if args.json:
         return runs
     if not runs:
@@ -750,6 +781,13 @@ def gc(registry: Registry, args: argparse.Namespace) -> Any:
     return "\n".join(lines)
 
 
+def count(text: str, option: str) -> int:
+    """A whole number from 1, given to ``option``."""
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise SnakeyardError(f"invalid {option} {text!r}: use a whole number from 1")
+    return int(text)
+
+
 def days(text: str) -> float:
     """A ``DAYS`` option: a number from 0."""
     try:
@@ -783,9 +821,11 @@ def parser() -> argparse.ArgumentParser:
         dest="verb", required=True, metavar="VERB"
     )
     every = {"action": "store_true", "help": "archived and deleted versions too"}
-    verb(models, "list", models_list, "latest version of every model").add_argument(
-        "--all", **every
-    )
+    ascending = {"action": "store_true", "help": "with --sort: lowest first"}
+    latest = verb(models, "list", models_list, "latest version of every model")
+    latest.add_argument("--all", **every)
+    sort_option(latest, "versions without a number under it")
+    latest.add_argument("--ascending", **ascending)
     show = verb(models, "show", models_show, "one version: metrics, lineage, files")
     show.add_argument("ref", metavar="NAME[:VERSION|@ALIAS]", help=REF_HELP)
     show.add_argument(
@@ -794,6 +834,8 @@ def parser() -> argparse.ArgumentParser:
     versions = verb(models, "versions", models_versions, "every version of one model")
     versions.add_argument("name", metavar="NAME", help="model name")
     versions.add_argument("--all", **every)
+    sort_option(versions, "versions without a number under it")
+    versions.add_argument("--ascending", **ascending)
     download = verb(models, "download", models_download, "copy a version's files to DEST")
     download.add_argument("ref", metavar="NAME[:VERSION|@ALIAS]", help=REF_HELP)
     download.add_argument("dest", metavar="DEST", help="new folder to copy the files into")
@@ -886,10 +928,13 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("--experiment", default=None)
     listing.add_argument("--status", default=None,
                          help="Completed, Failed, Canceled, Running or Lost")
+    order = listing.add_mutually_exclusive_group()
+    sort_option(order, "runs not Completed or without a number under it")
+    order.add_argument("--reverse", action="store_true", help="newest first (not with --sort)")
+    listing.add_argument("--ascending", **ascending)
     listing.add_argument(
-        "--sort", default=None, metavar="METRIC", help="best first by METRIC (highest first)"
+        "--limit", default=None, metavar="N", help="at most N runs, after filtering and sorting"
     )
-    listing.add_argument("--ascending", action="store_true", help="with --sort: lowest first")
     verb(runs, "show", runs_show, "one run's record").add_argument(
         "run_id", metavar="RUN_ID", help="run id, e.g. sklearn-iris_1795524285_9d28c5b6"
     )
@@ -955,6 +1000,14 @@ def parser() -> argparse.ArgumentParser:
         help="keep failed and lost runs' work folders this long (default: --runs-older-than)",
     )  # fmt: skip
     return top
+
+
+def sort_option(command: Any, what: str) -> None:
+    """The ``--sort METRIC`` of a listing (``command`` a parser or a group of options)."""
+    command.add_argument(
+        "--sort", default=None, metavar="METRIC",
+        help=f"highest METRIC first (the last value of a list); {what} last",
+    )  # fmt: skip
 
 
 def serve_options(command: argparse.ArgumentParser) -> None:

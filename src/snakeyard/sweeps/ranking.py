@@ -57,12 +57,19 @@ def tie_break(run: RunRecord) -> tuple[str, str]:
 
 
 def sort_by_metric(
-    runs: list[RunRecord], metric: str, descending: bool = True
+    runs: list[RunRecord], metric: str, descending: bool = True, completed_only: bool = True
 ) -> list[RunRecord]:
-    """Runs with a number under ``metric`` first, best first, ties by :func:`tie_break`."""
+    """Runs with a number under ``metric`` first, best first, ties by :func:`tie_break`;
+    the others after them, in the order given.
+
+    ``completed_only`` leaves runs that did not complete among the others. Model versions
+    (which have no status, and sort by the metrics their run logged) pass False; equal
+    ones keep the order given.
+    """
 
     def usable(run: RunRecord) -> bool:
-        return run.get("status") == "Completed" and metric_value(run, metric) is not None
+        completed = run.get("status") == "Completed" or not completed_only
+        return completed and metric_value(run, metric) is not None
 
     sign = -1 if descending else 1
     scored = sorted(
