@@ -69,7 +69,7 @@ from .versions import VersionStore, check_name, parse_ref, split_ref
 REGISTRY_VARIABLE = "SNAKEYARD_REGISTRY"
 DEFAULT_ROOT = "registry"
 LOADABLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
-RUN_STATUSES = ("Running", "Completed", "Failed")  # what a run record may store
+RUN_STATUSES = ("Running", "Completed", "Failed", "Canceled")  # what a run record may store
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}_[0-9]+_[0-9a-f]{8}")
 
 

@@ -38,6 +38,8 @@ def record_parent_run(
     order, folded as one run's; its script, data set and environment are the best
     trial's. Returns the record written, or None when no trial logged to its parent
     (a sweep of scripts that never use ``run.parent`` adds no run)."""
+    # a trial the time budget never started has a record but no run (nor folder, start)
+    trials = [t for t in trials if t.get("folder")]
     events = "".join(_parent_events(Path(t["folder"])) for t in trials)
     if not events:
         return None

@@ -223,6 +223,8 @@ def execute(
 
     env = child_environment(folder, run_id, experiment, python)
     env.update(hosted_bindings(registry, dataset, input_name, folder if trial else None))
+    if monitor is not None:
+        env.update(monitor.environment())
     # a stop request (Slurm signals every process of the job, a closed terminal sends
     # SIGHUP) must not cut the record short; the heartbeat tells readers on other hosts
     # that this process still lives
