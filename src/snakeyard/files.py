@@ -522,6 +522,17 @@ def keep_narrow(source: int | str | os.PathLike, target: int | str | os.PathLike
         os.chmod(target, current & allowed)
 
 
+def tail_text(path: str | os.PathLike, window: int = 16384) -> str:
+    """The last ``window`` bytes of a (log) file as text, undecodable bytes replaced;
+    empty when it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - window))
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
 def human_bytes(size: float) -> str:
     """Format a byte count the way ``ls -h`` would."""
     for unit in ("B", "KiB", "MiB", "GiB"):

@@ -16,6 +16,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from ..files import tail_text
+
 NOTICE = re.compile(r"\*\*\* ((?:JOB|STEP) \S+ ON \S+ .*?) \*\*\*")
 
 
@@ -48,7 +50,7 @@ def slurm_notice(log: str | None, wait: float = 3.0) -> str | None:
     log = Path(log)
     deadline = time.monotonic() + wait
     while True:
-        notices = NOTICE.findall(_tail(log))
+        notices = NOTICE.findall(tail_text(log))
         # a whole-job notice says more than a step's, which may come before or after it
         jobs = [notice for notice in notices if notice.startswith("JOB ")]
         if jobs:
@@ -68,12 +70,3 @@ def _stderr_file(job_id: str) -> Path | None:
         return None
     found = re.search(r"\bStdErr=(\S+)", done.stdout)
     return Path(found.group(1)) if done.returncode == 0 and found else None
-
-
-def _tail(path: Path, window: int = 16384) -> str:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(max(0, path.stat().st_size - window))
-            return handle.read().decode("utf-8", "replace")
-    except OSError:
-        return ""

@@ -33,6 +33,7 @@ from ..files import (
     make_folders,
     manifest_of,
     sha256_file,
+    tail_text,
     tree_files,
     write_json_atomic,
 )
@@ -253,7 +254,7 @@ def execute(
                 monitor.close()
             if launch is not None:
                 # the backend's words first: the worker that died, the rank that failed
-                found, said = launch.finish(_tail(work / STDOUT_LOG))
+                found, said = launch.finish(tail_text(work / STDOUT_LOG, 65536))
                 record["distributed"].update(found)
         if launch is not None:
             problems = said + problems
@@ -313,16 +314,6 @@ def _start_distributed(
         record["distributed"].update(found)
         write_json_atomic(folder / "run.json", record, staging=staging)
     return env
-
-
-def _tail(path: Path, window: int = 65536) -> str:
-    """The last ``window`` bytes of a log, as text."""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(max(0, path.stat().st_size - window))
-            return handle.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
 
 
 def not_started(folder: Path, error: OSError) -> SnakeyardError:
@@ -508,13 +499,7 @@ def exception_line(path: Path, window: int = 16384) -> str:
 
     Not the last line: a deprecation notice or a chained message may follow it.
     """
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(max(0, path.stat().st_size - window))
-            tail = handle.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-    lines = tail.splitlines()
+    lines = tail_text(path, window).splitlines()
     start = max((i for i, line in enumerate(lines) if line.startswith(TRACEBACK)), default=None)
     if start is None:
         return ""
@@ -530,13 +515,7 @@ TRACEBACK = "Traceback (most recent call last):"
 
 def last_line(path: Path, window: int = 4096) -> str:
     """The last non-blank line of a log file, shortened to 200 characters."""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(max(0, path.stat().st_size - window))
-            tail = handle.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    lines = [line.strip() for line in tail_text(path, window).splitlines() if line.strip()]
     return lines[-1][:200] if lines else ""
 
 
