@@ -1059,10 +1059,10 @@ def with_logged_so_far(record: RunRecord, folder: Path) -> RunRecord:
     as it is."""
     if record["status"] not in ("Running", "Lost"):
         return record
-    from ..training.run_api import read_events, read_files
+    from ..training.run_api import read_logged
 
-    record["metrics"], record["tags"] = read_events(folder)
-    for kind, files in read_files(folder).items():
+    record["metrics"], record["tags"], logged_files = read_logged(folder)
+    for kind, files in logged_files.items():
         # the script writes events.jsonl: a path leading out of the run folder is left out
         record[kind] = {  # type: ignore[literal-required]
             name: {"path": path} for name, path in files.items() if not _raised(

@@ -234,16 +234,16 @@ def _events(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
     """
     try:
         with open(os.path.join(run_dir, EVENTS_FILE), encoding="utf-8", errors="replace") as handle:
-            lines = handle.read().splitlines()
+            text = handle.read()
     except FileNotFoundError:
         return []
-    try:  # the common case, every line whole: one parse instead of one per line
-        events = json.loads("[" + ",".join(line for line in lines if line.strip()) + "]")
+    try:  # the common case, every line whole: one parse of the file as one JSON list
+        events = json.loads("[" + text.strip().replace("\n", ",") + "]")
         return [event for event in events if isinstance(event, dict)]
     except json.JSONDecodeError:
         pass
     events = []
-    for line in lines:
+    for line in text.splitlines():
         try:
             event = json.loads(line)
         except json.JSONDecodeError:
@@ -261,15 +261,8 @@ def _name(name: Any) -> str:
 
 def read_events(run_dir: str | os.PathLike) -> tuple[dict[str, Any], dict[str, str]]:
     """Fold a run's ``events.jsonl`` into its metrics and tags, the way :class:`Run` does."""
-    replay = Run(None, "replay", None)
-    for event in _events(run_dir):
-        kind, name, value = event.get("kind"), _name(event.get("name")), event.get("value")
-        if kind == "list" and not isinstance(value, list):
-            value = [value]
-        elif kind == "tag":
-            value = str(value)
-        replay._fold(kind, name, value)
-    return replay._metrics, replay._tags
+    metrics, tags, _ = read_logged(run_dir)
+    return metrics, tags
 
 
 def read_files(run_dir: str | os.PathLike) -> dict[str, dict[str, str]]:
@@ -277,9 +270,28 @@ def read_files(run_dir: str | os.PathLike) -> dict[str, dict[str, str]]:
 
     Paths are relative to the run folder; a name logged again points at its last file.
     """
-    found: dict[str, dict[str, str]] = {"images": {}, "uploads": {}}
+    return read_logged(run_dir)[2]
+
+
+def read_logged(
+    run_dir: str | os.PathLike,
+) -> tuple[dict[str, Any], dict[str, str], dict[str, dict[str, str]]]:
+    """``(metrics, tags, files)`` of a run's ``events.jsonl``, read and parsed once:
+    :func:`read_events` and :func:`read_files` together."""
+    replay = Run(None, "replay", None)
+    fold = replay._fold
+    files: dict[str, dict[str, str]] = {"images": {}, "uploads": {}}
     for event in _events(run_dir):
-        kind, value = event.get("kind"), event.get("value")
-        if kind in ("image", "upload") and isinstance(value, str):
-            found[kind + "s"][_name(event.get("name"))] = value
-    return found
+        kind, name, value = event.get("kind"), event.get("name"), event.get("value")
+        if not isinstance(name, str):
+            name = _name(name)
+        if kind == "list" and not isinstance(value, list):
+            value = [value]
+        elif kind == "tag":
+            value = str(value)
+        elif kind in ("image", "upload"):
+            if isinstance(value, str):
+                files[kind + "s"][name] = value
+            continue
+        fold(kind, name, value)
+    return replay._metrics, replay._tags, files

@@ -45,8 +45,7 @@ from .run_api import (
     EXPERIMENT_VARIABLE,
     RUN_DIR_VARIABLE,
     RUN_ID_VARIABLE,
-    read_events,
-    read_files,
+    read_logged,
 )
 from .run_extras import (
     INPUT_DATASETS_VARIABLE,
@@ -389,8 +388,8 @@ def record_results(record: RunRecord, folder: Path) -> list[str]:
 
 
 def _fold_events(record: RunRecord, folder: Path) -> None:
-    record["metrics"], record["tags"] = read_events(folder)
-    for kind, files in read_files(folder).items():
+    record["metrics"], record["tags"], logged_files = read_logged(folder)
+    for kind, files in logged_files.items():
         record[kind] = kept_files(folder, files, f"run {record['id']}: {kind[:-1]}")
     _fold_hosted(record, folder)
 
