@@ -37,15 +37,23 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+FULL_TEXT = 400  # characters of a text value `show` prints whole (a hash, a path, a line)
+
+
 def fields(pairs: list[tuple[str, Any]]) -> str:
-    """``key  value`` lines with the values aligned; dict values are indented below."""
+    """``key  value`` lines with the values aligned; dict values are indented below, text
+    up to FULL_TEXT characters whole, other values (and longer text) summarised."""
     width = max(len(key) for key, _ in pairs)
     lines = []
     for key, value in pairs:
         if isinstance(value, dict):
             lines.append(key if value else f"{key.ljust(width)}  -")
             inner = max((len(str(k)) for k in value), default=0)
-            lines += [f"  {str(k).ljust(inner)}  {short(v)}" for k, v in value.items()]
+            lines += [
+                f"  {str(k).ljust(inner)}  "
+                + (v if isinstance(v, str) and "\n" not in v and len(v) <= FULL_TEXT else short(v))
+                for k, v in value.items()
+            ]
         else:
             lines.append(f"{key.ljust(width)}  {'-' if value in (None, '') else value}")
     return "\n".join(lines)
