@@ -207,12 +207,31 @@ def test_watch_says_how_far_a_sweep_has_come():
                 "trial": {"id": f"{k:012x}", "parameters": {}}, "metrics": metrics}  # fmt: skip
 
     runs = [trial(1, "Completed", 0.7), trial(2, "Completed", 0.9), trial(3, "Running", 0.95),
-            trial(4, "Failed", None), trial(5, "Lost", None)]  # fmt: skip
+            trial(4, "Failed", None), trial(5, "Lost", None), trial(6, "Canceled", None)]  # fmt: skip
     assert sweep_lines(runs, "Accuracy", "maximize") == [
-        "sweep sw: 2 trials done, 1 running, 2 failed; best so far trial 000000000002 "
-        "(run sw_1796000000_00000002) Accuracy=0.9"
+        "sweep sw: 2 trials done, 1 running, 2 failed, 1 canceled; best so far trial "
+        "000000000002 (run sw_1796000000_00000002) Accuracy=0.9"
     ]
     assert sweep_lines(runs, "Accuracy", "minimize")[0].endswith("Accuracy=0.7")
+
+
+def test_watch_names_the_best_trial_the_sweep_will_pick_when_trials_tie():
+    from snakeyard.sweeps.ranking import rank
+    from snakeyard.training.follow import sweep_lines
+
+    def trial(k: int, accuracy: float) -> dict:
+        return {"id": f"sw_1796000000_0000000{k}", "experiment": "sw", "status": "Completed",
+                "trial": {"id": f"{k:012x}", "parameters": {}},
+                "metrics": {"Accuracy": accuracy}}  # fmt: skip
+
+    # the later trial listed first: the tie still goes to the smaller trial id
+    runs = [trial(3, 0.9), trial(2, 0.9), trial(1, 0.5)]
+    assert rank(runs, "Accuracy", "maximize").best["trial"]["id"] == "000000000002"
+    for metric in ("Accuracy", None):
+        assert sweep_lines(runs, metric, "maximize") == [
+            "sweep sw: 3 trials done, 0 running, 0 failed, 0 canceled; best so far trial "
+            "000000000002 (run sw_1796000000_00000002) Accuracy=0.9"
+        ]
 
 
 def test_watch_refuses_a_bad_interval_or_timeout_in_one_line(tmp_path: Path):

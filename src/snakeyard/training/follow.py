@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 
 from ..records import RunRecord
 from ..registry.registry import Registry, with_logged_so_far
+from ..sweeps.ranking import metric_value, rank
 from .metric_values import latest_number, number
 
 STDOUT_LOG = "logs/std_log.txt"  # under the run's work/ folder; runner.py writes it
@@ -101,23 +102,30 @@ def primary(record: RunRecord, metric: str | None) -> tuple[str, float] | None:
 
 
 def sweep_lines(runs: list[RunRecord], metric: str | None, goal: str) -> list[str]:
-    """One line per experiment whose watched runs are sweep trials: trials done, running
-    and failed, and the best so far by ``metric`` towards ``goal``."""
+    """One line per experiment whose watched runs are sweep trials: trials done, running,
+    failed and canceled, and the best so far by ``metric`` towards ``goal``.
+
+    The best is ranked as the sweep ranks it (:func:`sweeps.ranking.rank`, ties to the
+    smaller trial id), so the trial named here is the one the sweep will pick."""
     lines = []
     experiments = sorted({r["experiment"] for r in runs if r.get("trial")})
     for experiment in experiments:
         trials = [r for r in runs if r["experiment"] == experiment and r.get("trial")]
-        count = {s: sum(r["status"] == s for r in trials) for s in EXIT_CODES | {"Running": 0}}
+        count = {s: sum(r["status"] == s for r in trials) for s in ("Running", "Canceled")}
+        count.update({s: sum(r["status"] == s for r in trials) for s in EXIT_CODES})
         done = count["Completed"]
         line = (
             f"sweep {experiment}: {done} trial{'' if done == 1 else 's'} done, "
-            f"{count['Running']} running, {count['Failed'] + count['Lost']} failed"
+            f"{count['Running']} running, {count['Failed'] + count['Lost']} failed, "
+            f"{count['Canceled']} canceled"
         )
-        scored = [(primary(r, metric), r) for r in trials if r["status"] == "Completed"]
-        scored = [(value, r) for value, r in scored if value is not None]
-        if scored:
-            pick = max if goal == "maximize" else min
-            (name, value), best = pick(scored, key=lambda pair: pair[0][1])
+        completed = [r for r in trials if r["status"] == "Completed"]
+        # without --metric, the first metric a completed trial logged as a number
+        name = metric or next((found[0] for r in completed if (found := primary(r, None))), None)
+        ranked = rank(completed, name, goal).ranked if name else []
+        if ranked:
+            best = ranked[0]
+            value = metric_value(best, name)
             trial, run = best["trial"]["id"], best["id"]
             line += f"; best so far trial {trial} (run {run}) {name}={number(value)}"
         lines.append(line)
