@@ -160,6 +160,16 @@ def test_no_usable_trial_is_an_error():
         choose_best("e", [record("a", "Failed"), record("b", loss=1)], "Accuracy", "maximize", log=lambda _: None)
 
 
+def test_a_sweep_whose_time_budget_canceled_every_trial_says_they_were_canceled():
+    canceled = [dict(record(t, "Canceled"), error=None, canceled="the sweep's time budget ran out")
+                for t in ("a", "b")]  # fmt: skip
+    with pytest.raises(SnakeyardError) as raised:
+        choose_best("e", canceled, "Accuracy", "maximize", log=lambda _: None)
+    said = str(raised.value)
+    assert "none of its 2 trials can be chosen (failed, canceled, or no number logged" in said
+    assert said.endswith("trial a: the sweep's time budget ran out")
+
+
 def test_each_sweep_counts_its_running_trials_with_a_resource_of_its_own():
     assert resource_name("sklearn-iris.v2") == "sweep_sklearn_iris_v2"
     check_resource_names(["a-b", "a_c"])

@@ -213,7 +213,8 @@ def test_a_sweep_whose_trials_all_fail_registers_nothing(project: Project):
     assert jobs_run(output, "trial") == 2
     assert (
         "snakeyard sweep: error: sweep of experiment 'hopeless': none of its 2 trials can be "
-        "chosen (failed, or no number logged under 'score'), so nothing is registered" in output
+        "chosen (failed, canceled, or no number logged under 'score'), so nothing is registered"
+        in output
     )
     assert not (project.registry.root / "models" / "hopeless").exists()
     assert not (project.path / "results/hopeless/run.json").exists()

@@ -196,7 +196,8 @@ def choose_best(
         record, reason = ranking.left_out[0]
         raise SnakeyardError(
             f"sweep of experiment {experiment!r}: none of its {len(records)} trials can be "
-            f"chosen (failed, or no number logged under {metric!r}), so nothing is registered; "
+            f"chosen (failed, canceled, or no number logged under {metric!r}), so nothing is "
+            f"registered; "
             f"first one: trial {record.get('trial', {}).get('id')}: {reason}"
         )
     best = ranking.best
