@@ -279,3 +279,22 @@ def test_an_installed_sdks_offline_run_is_recorded_and_still_does_its_own_work(
     assert "SDK got accuracy 0.5" in printed and "SDK tagged team vision" in printed
     assert "version real" in printed  # the SDK's own package, not the stand-in
     assert record["metrics"] == {"accuracy": 0.5} and record["tags"] == {"team": "vision"}
+
+
+def test_a_sweep_trials_parent_id_is_run_id_shaped_and_names_no_recorded_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from snakeyard.errors import NotFoundError
+    from snakeyard.registry.registry import RUN_ID_PATTERN
+    from snakeyard.training.hosted.azureml.core.run import Run
+    from snakeyard.training.run_extras import PARENT_DIR_VARIABLE
+
+    # the sweep stage records the parent run, with its real id, only after the trials
+    monkeypatch.setenv(PARENT_DIR_VARIABLE, str(tmp_path / "parent"))
+    trial = Run(str(tmp_path / "run"), "sklearn-iris_1796000000_0a1b2c3d", "sklearn-iris")
+    assert trial.parent.id == "sklearn-iris_0_00000000"
+    assert RUN_ID_PATTERN.fullmatch(trial.parent.id)
+    registry = Registry(tmp_path / "registry")
+    # `runs show` answers "no run with id ...", not "invalid run id"
+    with pytest.raises(NotFoundError, match="no run with id 'sklearn-iris_0_00000000'"):
+        registry.get_run(trial.parent.id)

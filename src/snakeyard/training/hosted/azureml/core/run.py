@@ -33,6 +33,13 @@ from ._missing import module_getattr, not_provided
 STD_LOG = "logs/std_log.txt"
 
 
+def sweep_parent_placeholder_id(experiment: str) -> str:
+    """What a sweep trial's ``run.parent.id`` is: ``<experiment>_0_00000000``, a valid
+    run id (so tools that check ids accept it) that no recorded run has, since real ids
+    hold the start time (see ``training.runner.new_run_id``)."""
+    return f"{experiment}_0_00000000"
+
+
 class Run(_run.Run):
     """The current run, with the Azure ML SDK's method names."""
 
@@ -76,13 +83,19 @@ class Run(_run.Run):
     def parent(self) -> Run | None:
         """The parent run: for a sweep trial the sweep's parent run, whose ``log`` and
         ``tag`` land in the sweep's record; for a child run the run that made it; else
-        None, as for the SDK's offline run."""
+        None, as for the SDK's offline run.
+
+        A trial cannot know its sweep's parent run id: the sweep stage gives the parent
+        run its id when it records it, after the trials. Until then ``run.parent.id`` is
+        a placeholder shaped like a run id (:func:`sweep_parent_placeholder_id`) that
+        names no run; the real id is in ``results/<experiment>/sweep.json``
+        (``parent_run.id``)."""
         if self._parent is None and self._dir is not None:
             folder = os.environ.get(PARENT_DIR_VARIABLE)
             if folder:
                 os.makedirs(folder, exist_ok=True)
                 name = self.experiment.name
-                self._parent = Run(folder, f"{name}_sweep", self.experiment)
+                self._parent = Run(folder, sweep_parent_placeholder_id(name), self.experiment)
         return self._parent
 
     @property
