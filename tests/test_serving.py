@@ -103,6 +103,9 @@ BAD_REQUESTS = [
      '{"inputs": [{"name": "x", "shape": [1, 4], "datatype": "BYTES", "data": ["a", "b", "c", "d"]}]}',
      400, "datatype 'BYTES' is not accepted"),
     ("/v2/models/other/infer", '{"inputs": []}', 404, "model other is not served here"),
+    ("/score", '{"data": ' + "[" * 100000 + "]" * 100000 + "}", 400, "not valid JSON"),
+    ("/v2/models/iris/infer", '{"inputs": ' + "[" * 100000 + "]" * 100000 + "}", 400,
+     "not valid JSON"),
 ]
 
 

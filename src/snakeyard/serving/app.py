@@ -78,6 +78,9 @@ async def json_body(request: Request) -> Any:
         return json.loads(raw)
     except ValueError as problem:
         raise BadInput(f"the body is not valid JSON ({problem})") from problem
+    except RecursionError as problem:
+        # a deeply nested body exhausts the parser's stack: bad input, not a server fault
+        raise BadInput("the body is not valid JSON (nested too deeply)") from problem
 
 
 class RequestLog:
