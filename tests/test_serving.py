@@ -8,6 +8,7 @@ httpx, as any client would.
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -138,6 +139,38 @@ def test_a_damaged_artifact_refuses_to_start_with_one_clear_line(tmp_path: Path)
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "sha256" in lines[0] and "model.joblib" in lines[0], done.stderr
     assert "Uvicorn running" not in done.stdout + done.stderr
+
+
+def run_serve(registry: Registry, ref: str, port: int) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "snakeyard", "--registry", str(registry.root), "models", "serve",
+         ref, "--port", str(port)],
+        capture_output=True, text=True, timeout=120, env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+
+
+def test_a_model_without_predict_refuses_to_start_naming_it(tmp_path: Path):
+    registry = Registry(tmp_path / "registry")
+    joblib.dump({"a": 1}, tmp_path / "dict.joblib")
+    registry.register_model("dictm", tmp_path / "dict.joblib")
+    done = run_serve(registry, "dictm", free_port())
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "dictm" in lines[0] and "no predict method" in lines[0], done.stderr
+
+
+def test_a_port_in_use_is_one_line_and_exit_1(tmp_path: Path):
+    registry = register_iris(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_serve(registry, "iris", port)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"snakeyard: error: cannot listen on 127.0.0.1:{port}: address already in use"
+    ), done.stderr
+    assert "serving model" not in done.stdout + done.stderr
 
 
 def test_a_version_without_signature_serves_with_the_models_own_width(tmp_path: Path):
