@@ -117,6 +117,11 @@ def test_each_bad_request_gets_a_4xx_saying_what_was_wrong_in_one_line(served):
         assert answer.status_code == status, (path, body, answer.text)
         error = answer.json()["error"]
         assert message in error and "\n" not in error and "Traceback" not in error
+    # an unknown path or method answers in the same shape
+    for answer, status in [(httpx.get(server.url + "/nowhere"), 404),
+                           (httpx.get(server.url + "/score"), 405)]:  # fmt: skip
+        assert answer.status_code == status and list(answer.json()) == ["error"], answer.text
+        assert "\n" not in answer.json()["error"]
     # the server is still up and answering
     assert httpx.post(server.url + "/score", json={"data": [X[0].tolist()]}).json() == [0]
     log = server.log()

@@ -20,7 +20,9 @@ from types import ModuleType
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import SnakeyardError
@@ -115,6 +117,20 @@ def create_app(loaded: LoadedModel, entry: ModuleType | None = None) -> Any:
     @app.exception_handler(BadInput)
     async def bad_input(request: Request, problem: BadInput) -> Response:
         return error(400, str(problem))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_problem(request: Request, problem: StarletteHTTPException) -> Response:
+        # an unknown path (404) or method (405): the same {"error": ...} body as the rest
+        message = f"{request.method} {request.url.path}: {problem.detail}"
+        answer = error(problem.status_code, message)
+        answer.headers.update(problem.headers or {})  # e.g. 405's Allow
+        return answer
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, problem: RequestValidationError) -> Response:
+        first = problem.errors()[0] if problem.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return error(422, f"invalid request: {where} {first.get('msg', '')}".strip())
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, problem: Exception) -> Response:
