@@ -8,6 +8,7 @@ httpx, as any client would.
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -103,6 +104,9 @@ BAD_REQUESTS = [
      '{"inputs": [{"name": "x", "shape": [1, 4], "datatype": "BYTES", "data": ["a", "b", "c", "d"]}]}',
      400, "datatype 'BYTES' is not accepted"),
     ("/v2/models/other/infer", '{"inputs": []}', 404, "model other is not served here"),
+    ("/score", '{"data": ' + "[" * 100000 + "]" * 100000 + "}", 400, "not valid JSON"),
+    ("/v2/models/iris/infer", '{"inputs": ' + "[" * 100000 + "]" * 100000 + "}", 400,
+     "not valid JSON"),
 ]
 
 
@@ -113,6 +117,11 @@ def test_each_bad_request_gets_a_4xx_saying_what_was_wrong_in_one_line(served):
         assert answer.status_code == status, (path, body, answer.text)
         error = answer.json()["error"]
         assert message in error and "\n" not in error and "Traceback" not in error
+    # an unknown path or method answers in the same shape
+    for answer, status in [(httpx.get(server.url + "/nowhere"), 404),
+                           (httpx.get(server.url + "/score"), 405)]:  # fmt: skip
+        assert answer.status_code == status and list(answer.json()) == ["error"], answer.text
+        assert "\n" not in answer.json()["error"]
     # the server is still up and answering
     assert httpx.post(server.url + "/score", json={"data": [X[0].tolist()]}).json() == [0]
     log = server.log()
@@ -135,6 +144,38 @@ def test_a_damaged_artifact_refuses_to_start_with_one_clear_line(tmp_path: Path)
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "sha256" in lines[0] and "model.joblib" in lines[0], done.stderr
     assert "Uvicorn running" not in done.stdout + done.stderr
+
+
+def run_serve(registry: Registry, ref: str, port: int) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "snakeyard", "--registry", str(registry.root), "models", "serve",
+         ref, "--port", str(port)],
+        capture_output=True, text=True, timeout=120, env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+
+
+def test_a_model_without_predict_refuses_to_start_naming_it(tmp_path: Path):
+    registry = Registry(tmp_path / "registry")
+    joblib.dump({"a": 1}, tmp_path / "dict.joblib")
+    registry.register_model("dictm", tmp_path / "dict.joblib")
+    done = run_serve(registry, "dictm", free_port())
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "dictm" in lines[0] and "no predict method" in lines[0], done.stderr
+
+
+def test_a_port_in_use_is_one_line_and_exit_1(tmp_path: Path):
+    registry = register_iris(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_serve(registry, "iris", port)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"snakeyard: error: cannot listen on 127.0.0.1:{port}: address already in use"
+    ), done.stderr
+    assert "serving model" not in done.stdout + done.stderr
 
 
 def test_a_version_without_signature_serves_with_the_models_own_width(tmp_path: Path):

@@ -20,7 +20,9 @@ from types import ModuleType
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import SnakeyardError
@@ -78,6 +80,9 @@ async def json_body(request: Request) -> Any:
         return json.loads(raw)
     except ValueError as problem:
         raise BadInput(f"the body is not valid JSON ({problem})") from problem
+    except RecursionError as problem:
+        # a deeply nested body exhausts the parser's stack: bad input, not a server fault
+        raise BadInput("the body is not valid JSON (nested too deeply)") from problem
 
 
 class RequestLog:
@@ -112,6 +117,20 @@ def create_app(loaded: LoadedModel, entry: ModuleType | None = None) -> Any:
     @app.exception_handler(BadInput)
     async def bad_input(request: Request, problem: BadInput) -> Response:
         return error(400, str(problem))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_problem(request: Request, problem: StarletteHTTPException) -> Response:
+        # an unknown path (404) or method (405): the same {"error": ...} body as the rest
+        message = f"{request.method} {request.url.path}: {problem.detail}"
+        answer = error(problem.status_code, message)
+        answer.headers.update(problem.headers or {})  # e.g. 405's Allow
+        return answer
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, problem: RequestValidationError) -> Response:
+        first = problem.errors()[0] if problem.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return error(422, f"invalid request: {where} {first.get('msg', '')}".strip())
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, problem: Exception) -> Response:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -51,6 +52,12 @@ def load(spec: ServeSpec) -> tuple[LoadedModel, Any]:
         from .entry_script import load_entry_script
 
         entry = load_entry_script(entry_script, loaded)
+    elif not callable(getattr(loaded.model, "predict", None)):
+        # without an entry script every request calls predict: refuse rather than 400 each
+        raise SnakeyardError(
+            f"model {loaded.name}:{loaded.version} cannot be served: its "
+            f"{type(loaded.model).__name__} object has no predict method"
+        )
     return loaded, entry
 
 
@@ -74,6 +81,23 @@ def check_port(port: int) -> int:
     return port
 
 
+def check_listen(host: str, port: int) -> None:
+    """Refuse a host and port this process cannot listen on, before anything is printed."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as error:
+        raise SnakeyardError(f"cannot listen on {host}:{port}: {error}") from error
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        # as uvicorn binds: SO_REUSEADDR, so a port in TIME_WAIT is not refused
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise SnakeyardError(f"cannot listen on {host}:{port}: {reason.lower()}") from error
+
+
 def serve(spec: ServeSpec, host: str, port: int, workers: int) -> None:
     """Load the model (refusing a damaged one), then serve it until stopped."""
     check_port(port)
@@ -87,6 +111,7 @@ def serve(spec: ServeSpec, host: str, port: int, workers: int) -> None:
         raise SnakeyardError(
             f"serving needs FastAPI and uvicorn ({error}); pip install 'snakeyard[serve]'"
         ) from error
+    check_listen(host, port)
     loaded, entry = load(spec)
     configure_logging()
     logging.getLogger("snakeyard.serve").info(
