@@ -376,7 +376,7 @@ def test_upload_failure_datastore_path_is_a_file(project: Project):
         assert "snakeyard: datastore: 'shared' is a file, not a folder" in output_of(refused)
 
     (project.path / "shared").unlink()
-    done = project.snakemake()
+    project.snakemake()
     run = assert_current(project, "tiny")
     assert run["dataset"]["version"] == 2
     stored = read_json(project.path / "results/datasets/toy.json")["location"]
