@@ -515,15 +515,24 @@ def _model_reference(where, ref):
     that registers the model, when one does.
 
     A plain reference (``NAME``, ``NAME:latest``) to a model an experiment of this
-    workflow registers stays as it is: the experiment's receipt orders the jobs after
-    its registration and makes them run again when it registers a new version.
+    workflow registers stays as it is while that experiment's receipt names the latest
+    version: the receipt orders the jobs after its registration and makes them run again
+    when it registers a new version. When another version is the latest (registered by
+    hand, say), the reference is pinned to it, so that the jobs run again with it.
     """
     try:
         name = _Registry.model_ref_name(ref)
         producer = EXPERIMENT_OF_MODEL.get(name)
         receipts = [f"results/{producer}/model.json"] if producer else []
         if producer and ref in (name, f"{name}:latest"):
-            return ref, receipts
+            receipt = Path(receipts[0])
+            try:
+                registered = json.loads(receipt.read_text())["version"]
+                _, latest = _Registry(REGISTRY).resolve_model_ref(name)
+            except (OSError, ValueError, KeyError, TypeError, SnakeyardError):
+                return ref, receipts  # not registered yet: the experiment will
+            if registered == latest:
+                return ref, receipts
         found, version = _Registry(REGISTRY).resolve_model_ref(ref)
         return f"{found}:{version}", receipts
     except SnakeyardError as error:
