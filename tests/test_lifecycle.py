@@ -112,6 +112,15 @@ def test_tags_and_description_change_but_the_artifact_does_not(registry, tmp_pat
     assert problems(registry) == []
 
 
+def test_removing_a_tag_the_version_lacks_is_refused_and_records_nothing(registry, tmp_path):
+    registry.register_model("m", model_file(tmp_path, "model.joblib", 1), tags={"team": "a"})
+    done = cli(registry, "models", "tag", "m:1", "--remove", "nosuch")
+    assert done.returncode == 1
+    assert done.stderr == "snakeyard: error: model m:1 has no tag 'nosuch' (its tags: team)\n"
+    assert registry.history("model", "m") == []
+    assert registry.get_model("m")["tags"] == {"team": "a"}
+
+
 # ------------------------------------------------------------ archive, delete
 def test_archive_hides_from_latest_and_lists_until_restored(registry, tmp_path):
     three_versions(registry, tmp_path)
