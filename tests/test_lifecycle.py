@@ -313,6 +313,20 @@ def test_gc_keeps_failed_runs_and_young_runs_as_asked(registry):
     assert str(folder / "work") in {g["path"] for g in find_garbage(registry, runs_older_than=0)}
 
 
+def test_the_log_of_a_run_gc_removed_is_a_one_line_error(registry):
+    run_id = _finished_run(registry, "e", "logged", "Completed")
+    log = registry.run_folder("e", run_id) / "work" / "logs" / "std_log.txt"
+    log.parent.mkdir()
+    log.write_text("step 0\n")
+    assert cli(registry, "runs", "logs", run_id).stdout == "step 0\n"
+    assert cli(registry, "gc", "--runs-older-than", "0").returncode == 0
+    done = cli(registry, "runs", "logs", run_id)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.startswith(f"snakeyard: error: run {run_id}: its log is gone")
+    assert "gc" in done.stderr and len(done.stderr.splitlines()) == 1
+
+
 WRITER = """
 import sys, joblib
 from pathlib import Path
