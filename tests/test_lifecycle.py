@@ -152,6 +152,11 @@ def test_a_deleted_number_is_a_tombstone_never_reused(registry, tmp_path):
     assert (again["version"], again["new"]) == (4, True)  # same bytes, a new number
     shown = cli(registry, "models", "show", "m:3")
     assert shown.returncode == 0 and "deleted" in shown.stdout
+    # its files went with it: show lists none, and no path that points at nothing
+    keys = [line.split()[0] for line in shown.stdout.splitlines() if line[:1].strip()]
+    assert "files" not in keys and "path" not in keys and "model.joblib" not in shown.stdout
+    live = cli(registry, "models", "show", "m:2").stdout
+    assert "path" in [line.split()[0] for line in live.splitlines() if line[:1].strip()]
     assert problems(registry) == []
     with pytest.raises(SnakeyardError, match="was deleted"):
         registry.set_alias("m", 3, "production")

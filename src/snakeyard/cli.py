@@ -184,9 +184,14 @@ def models_show(registry: Registry, args: argparse.Namespace) -> Any:
         ("environment", lineage(m.get("environment"))),
         ("metrics", m.get("metrics") or {}),
         ("signature", describe_signature(m.get("signature")) or "- (checked by the model)"),
-        ("files", file_lines(m["files"])),
-        ("path", m["artifact_path"]),
+        *stored_fields(m, [("files", file_lines(m["files"])), ("path", m["artifact_path"])]),
     ])  # fmt: skip
+
+
+def stored_fields(meta: dict[str, Any], pairs: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """``pairs`` about a version's stored files, none once it is deleted: its files
+    were removed with it, and a path shown would point at nothing."""
+    return [] if "deleted" in meta else pairs
 
 
 def describe_signature(signature: dict[str, Any] | None) -> dict[str, str] | None:
