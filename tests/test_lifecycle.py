@@ -475,3 +475,30 @@ def test_gc_keeps_the_files_of_a_deleted_data_set_a_running_run_trains_on(regist
     os.utime(folder / "heartbeat", (0, 0))  # the run is lost: nothing trains on it now
     kinds = {g["kind"] for g in find_garbage(registry, runs_older_than=0, grace=0)}
     assert {"data folder", "blob"} <= kinds
+
+
+# --------------------------------------------------------------- damaged records
+def test_a_damaged_record_is_one_warning_and_the_rest_are_still_listed(registry, tmp_path):
+    registry.register_model("good", model_file(tmp_path / "g", "model.joblib", 1))
+    damaged = registry.register_model("bad", model_file(tmp_path / "b", "model.joblib", 2))
+    (Path(damaged["path"]) / "model.json").write_text("{not json")
+    kept = _finished_run(registry, "e", "kept", "Completed")
+    record = registry.run_folder("e", kept) / "run.json"
+    listed = {"exit_code": 0, "start": "2026-11-30T20:00:00Z", "duration_seconds": 1.0,
+              "host": "node1", "metrics": {}}  # fmt: skip
+    record.write_text(json.dumps({**json.loads(record.read_text()), **listed}))
+    broken = _finished_run(registry, "e", "broken", "Completed")
+    (registry.run_folder("e", broken) / "run.json").write_text("{not json")
+    for args, listed in (
+        (("models", "list"), "good"),
+        (("runs", "list"), kept),
+    ):
+        shown = cli(registry, *args)
+        assert shown.returncode == 0 and listed in shown.stdout
+        as_json = cli(registry, *args, "--json")
+        assert as_json.returncode == 0
+        assert len(json.loads(as_json.stdout)) == 1  # stdout stays valid JSON
+        for done in (shown, as_json):
+            [line] = done.stderr.splitlines()
+            assert line.startswith("snakeyard: warning: ") and "snakeyard verify" in line
+            assert ("model bad:1 " if args[0] == "models" else f"run {broken} ") in line

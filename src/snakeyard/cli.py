@@ -111,8 +111,17 @@ def metric_summary(metrics: dict[str, Any], width: int = 100) -> str:
 
 
 # ---------------------------------------------------------------------- models
+def warn_skipped(skipped: list[str]) -> None:
+    """One stderr line per entry a listing left out (stdout stays the listing, valid
+    JSON with ``--json``)."""
+    for line in skipped:
+        print(f"snakeyard: warning: {line}; `snakeyard verify` checks it", file=sys.stderr)
+
+
 def models_list(registry: Registry, args: argparse.Namespace) -> Any:
-    models = by_metric(registry.list_models(include_hidden=args.all), args)
+    skipped: list[str] = []
+    models = by_metric(registry.list_models(include_hidden=args.all, skipped=skipped), args)
+    warn_skipped(skipped)
     if args.json:
         return models
     if not models:
@@ -539,7 +548,9 @@ def environments_show(registry: Registry, args: argparse.Namespace) -> Any:
 
 # ------------------------------------------------------------------------ runs
 def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
-    runs = registry.list_runs(args.experiment)
+    skipped: list[str] = []
+    runs = registry.list_runs(args.experiment, skipped=skipped)
+    warn_skipped(skipped)
     if args.status:
         if args.status.lower() not in ("completed", "failed", "canceled", "running", "lost"):
             raise SnakeyardError(
