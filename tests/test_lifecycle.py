@@ -112,6 +112,15 @@ def test_tags_and_description_change_but_the_artifact_does_not(registry, tmp_pat
     assert problems(registry) == []
 
 
+def test_removing_a_tag_the_version_lacks_is_refused_and_records_nothing(registry, tmp_path):
+    registry.register_model("m", model_file(tmp_path, "model.joblib", 1), tags={"team": "a"})
+    done = cli(registry, "models", "tag", "m:1", "--remove", "nosuch")
+    assert done.returncode == 1
+    assert done.stderr == "snakeyard: error: model m:1 has no tag 'nosuch' (its tags: team)\n"
+    assert registry.history("model", "m") == []
+    assert registry.get_model("m")["tags"] == {"team": "a"}
+
+
 # ------------------------------------------------------------ archive, delete
 def test_archive_hides_from_latest_and_lists_until_restored(registry, tmp_path):
     three_versions(registry, tmp_path)
@@ -143,6 +152,11 @@ def test_a_deleted_number_is_a_tombstone_never_reused(registry, tmp_path):
     assert (again["version"], again["new"]) == (4, True)  # same bytes, a new number
     shown = cli(registry, "models", "show", "m:3")
     assert shown.returncode == 0 and "deleted" in shown.stdout
+    # its files went with it: show lists none, and no path that points at nothing
+    keys = [line.split()[0] for line in shown.stdout.splitlines() if line[:1].strip()]
+    assert "files" not in keys and "path" not in keys and "model.joblib" not in shown.stdout
+    live = cli(registry, "models", "show", "m:2").stdout
+    assert "path" in [line.split()[0] for line in live.splitlines() if line[:1].strip()]
     assert problems(registry) == []
     with pytest.raises(SnakeyardError, match="was deleted"):
         registry.set_alias("m", 3, "production")
@@ -304,6 +318,20 @@ def test_gc_keeps_failed_runs_and_young_runs_as_asked(registry):
     assert str(folder / "work") in {g["path"] for g in find_garbage(registry, runs_older_than=0)}
 
 
+def test_the_log_of_a_run_gc_removed_is_a_one_line_error(registry):
+    run_id = _finished_run(registry, "e", "logged", "Completed")
+    log = registry.run_folder("e", run_id) / "work" / "logs" / "std_log.txt"
+    log.parent.mkdir()
+    log.write_text("step 0\n")
+    assert cli(registry, "runs", "logs", run_id).stdout == "step 0\n"
+    assert cli(registry, "gc", "--runs-older-than", "0").returncode == 0
+    done = cli(registry, "runs", "logs", run_id)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.startswith(f"snakeyard: error: run {run_id}: its log is gone")
+    assert "gc" in done.stderr and len(done.stderr.splitlines()) == 1
+
+
 WRITER = """
 import sys, joblib
 from pathlib import Path
@@ -447,3 +475,30 @@ def test_gc_keeps_the_files_of_a_deleted_data_set_a_running_run_trains_on(regist
     os.utime(folder / "heartbeat", (0, 0))  # the run is lost: nothing trains on it now
     kinds = {g["kind"] for g in find_garbage(registry, runs_older_than=0, grace=0)}
     assert {"data folder", "blob"} <= kinds
+
+
+# --------------------------------------------------------------- damaged records
+def test_a_damaged_record_is_one_warning_and_the_rest_are_still_listed(registry, tmp_path):
+    registry.register_model("good", model_file(tmp_path / "g", "model.joblib", 1))
+    damaged = registry.register_model("bad", model_file(tmp_path / "b", "model.joblib", 2))
+    (Path(damaged["path"]) / "model.json").write_text("{not json")
+    kept = _finished_run(registry, "e", "kept", "Completed")
+    record = registry.run_folder("e", kept) / "run.json"
+    listed = {"exit_code": 0, "start": "2026-11-30T20:00:00Z", "duration_seconds": 1.0,
+              "host": "node1", "metrics": {}}  # fmt: skip
+    record.write_text(json.dumps({**json.loads(record.read_text()), **listed}))
+    broken = _finished_run(registry, "e", "broken", "Completed")
+    (registry.run_folder("e", broken) / "run.json").write_text("{not json")
+    for args, listed in (
+        (("models", "list"), "good"),
+        (("runs", "list"), kept),
+    ):
+        shown = cli(registry, *args)
+        assert shown.returncode == 0 and listed in shown.stdout
+        as_json = cli(registry, *args, "--json")
+        assert as_json.returncode == 0
+        assert len(json.loads(as_json.stdout)) == 1  # stdout stays valid JSON
+        for done in (shown, as_json):
+            [line] = done.stderr.splitlines()
+            assert line.startswith("snakeyard: warning: ") and "snakeyard verify" in line
+            assert ("model bad:1 " if args[0] == "models" else f"run {broken} ") in line

@@ -111,8 +111,17 @@ def metric_summary(metrics: dict[str, Any], width: int = 100) -> str:
 
 
 # ---------------------------------------------------------------------- models
+def warn_skipped(skipped: list[str]) -> None:
+    """One stderr line per entry a listing left out (stdout stays the listing, valid
+    JSON with ``--json``)."""
+    for line in skipped:
+        print(f"snakeyard: warning: {line}; `snakeyard verify` checks it", file=sys.stderr)
+
+
 def models_list(registry: Registry, args: argparse.Namespace) -> Any:
-    models = by_metric(registry.list_models(include_hidden=args.all), args)
+    skipped: list[str] = []
+    models = by_metric(registry.list_models(include_hidden=args.all, skipped=skipped), args)
+    warn_skipped(skipped)
     if args.json:
         return models
     if not models:
@@ -184,9 +193,14 @@ def models_show(registry: Registry, args: argparse.Namespace) -> Any:
         ("environment", lineage(m.get("environment"))),
         ("metrics", m.get("metrics") or {}),
         ("signature", describe_signature(m.get("signature")) or "- (checked by the model)"),
-        ("files", file_lines(m["files"])),
-        ("path", m["artifact_path"]),
+        *stored_fields(m, [("files", file_lines(m["files"])), ("path", m["artifact_path"])]),
     ])  # fmt: skip
+
+
+def stored_fields(meta: dict[str, Any], pairs: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """``pairs`` about a version's stored files, none once it is deleted: its files
+    were removed with it, and a path shown would point at nothing."""
+    return [] if "deleted" in meta else pairs
 
 
 def describe_signature(signature: dict[str, Any] | None) -> dict[str, str] | None:
@@ -534,7 +548,9 @@ def environments_show(registry: Registry, args: argparse.Namespace) -> Any:
 
 # ------------------------------------------------------------------------ runs
 def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
-    runs = registry.list_runs(args.experiment)
+    skipped: list[str] = []
+    runs = registry.list_runs(args.experiment, skipped=skipped)
+    warn_skipped(skipped)
     if args.status:
         if args.status.lower() not in ("completed", "failed", "canceled", "running", "lost"):
             raise SnakeyardError(

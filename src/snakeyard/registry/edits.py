@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import InvalidNameError, SnakeyardError
 from ..files import temporary_name
 from ..records import LifecycleEvent
-from .lifecycle import aliases_of, version_state
+from .lifecycle import aliases_of, annotate, version_state
 from .versions import VersionStore, check_alias, check_name, split_ref
 
 
@@ -81,9 +81,24 @@ def edit_tags(
 
     def make(state: dict[str, Any]) -> dict[str, Any]:
         _live(store, name, number, state, "tag")
+        _check_removed_tags(store, name, number, state, remove)
         return {"action": "tag", "version": number, "set": dict(set_tags), "remove": list(remove)}
 
     return store.lifecycle.change(name, make)
+
+
+def _check_removed_tags(
+    store: VersionStore, name: str, number: int, state: dict[str, Any], remove: list[str]
+) -> None:
+    """Refuse to remove a tag the version does not have (a typo would otherwise be
+    recorded as a change that changed nothing)."""
+    tags = annotate(store.read(name, number), state).get("tags") or {}
+    missing = [key for key in remove if key not in tags]
+    if missing:
+        have = ", ".join(sorted(tags)) or "none"
+        raise SnakeyardError(
+            f"{store.kind} {name}:{number} has no tag {missing[0]!r} (its tags: {have})"
+        )
 
 
 def describe(store: VersionStore, name: str, version: int | str, text: str) -> LifecycleEvent:

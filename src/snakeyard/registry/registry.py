@@ -244,11 +244,17 @@ class Registry:
         meta["artifact_path"] = str(Path(meta["path"]) / "artifacts" / _artifact_name(meta))
         return meta
 
-    def list_models(self, include_hidden: bool = False) -> list[ModelVersion]:
+    def list_models(
+        self, include_hidden: bool = False, skipped: list[str] | None = None
+    ) -> list[ModelVersion]:
         """The latest live version of every model, with ``versions`` set to the count of
         its live versions and ``all_aliases`` to its aliases; with ``include_hidden``,
         the highest version (archived or deleted too) and every version counted. A model
         whose every version is archived or deleted is left out unless ``include_hidden``.
+
+        A model whose listed version cannot be read is left out, so one damaged
+        ``model.json`` does not hide every other model; ``skipped`` (when given) gets a
+        line naming it and why (``snakeyard verify`` reports it too).
         """
         rows = []
         for name in self.models.names():
@@ -257,7 +263,12 @@ class Registry:
             shown = numbers if include_hidden else [n for n in numbers if not hidden(state, n)]
             if not shown:
                 continue
-            meta = annotate(self.models.read(name, shown[-1]), state)
+            try:
+                meta = annotate(self.models.read(name, shown[-1]), state)
+            except (OSError, SnakeyardError) as error:
+                if skipped is not None:
+                    skipped.append(f"model {name}:{shown[-1]} left out: {error}")
+                continue
             meta["artifact_path"] = str(Path(meta["path"]) / "artifacts" / _artifact_name(meta))
             meta["versions"] = len(shown)
             meta["all_aliases"] = dict(sorted(state["aliases"].items()))
@@ -743,12 +754,14 @@ class Registry:
             return record
         raise NotFoundError(f"no run with id {run_id!r} in {self.root}")
 
-    def list_runs(self, experiment: str | None = None) -> list[RunRecord]:
+    def list_runs(
+        self, experiment: str | None = None, skipped: list[str] | None = None
+    ) -> list[RunRecord]:
         """Run records, oldest first; only those of ``experiment`` when given. A Running
         run whose process is gone reads as ``Lost``.
 
         A record that cannot be read, or whose paths leave its run folder, is left out
-        (``snakeyard verify`` reports it).
+        (``snakeyard verify`` reports it); ``skipped`` (when given) gets a line naming it.
         """
         if experiment is not None:
             check_name(experiment, "experiment name")
@@ -757,8 +770,12 @@ class Registry:
         for path in self.runs_root.glob(pattern):
             try:
                 records.append(_as_read(self._read_run(path), path.parent))
-            except (OSError, ValueError, SnakeyardError):
-                continue  # unreadable, refused, or being replaced at this instant
+            except FileNotFoundError:
+                continue  # removed since the glob saw it: nothing to warn about
+            except (OSError, ValueError, SnakeyardError) as error:
+                if skipped is not None:  # unreadable or refused
+                    skipped.append(f"run {path.parent.name} left out: {error}")
+                continue
         return sorted(records, key=lambda r: (r.get("start") or "", r.get("id", "")))
 
     def settle_run(self, run_id: str, force: bool = False) -> RunRecord:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ..errors import NotFoundError
 from ..records import RunRecord
 from ..registry.registry import Registry, with_logged_so_far
 from ..sweeps.ranking import metric_value, rank
@@ -45,9 +46,18 @@ def follow_log(
 ) -> RunRecord:
     """Copy run ``run_id``'s output to ``out``; with ``follow``, keep copying what the
     script adds until the run is no longer Running (it ended, or its process is gone),
-    then return its record as it reads at the end."""
+    then return its record as it reads at the end.
+
+    Raises NotFoundError when the run has ended and its ``work/`` folder (with the
+    log) is gone: printing nothing would read as a script that printed nothing.
+    """
     record = registry.get_run(run_id, so_far=False)
     path = std_log(record)
+    if record["status"] != "Running" and not path.parent.parent.is_dir():
+        raise NotFoundError(
+            f"run {record['id']}: its log is gone: {path.parent.parent} was removed "
+            "(by `snakeyard gc` or by hand)"
+        )
     offset = 0
     while True:
         offset = _copy_from(path, offset, out)
