@@ -18,9 +18,10 @@ from typing import Any
 from . import __version__
 from .errors import SnakeyardError
 from .files import human_bytes, resolved
+from .registry.index import line_fields, summaries
 from .registry.registry import Registry
 from .registry.versions import parse_ref
-from .sweeps.ranking import metric_value, sort_by_metric
+from .sweeps.ranking import metric_value, tie_break
 
 
 def table(headers: list[str], rows: list[list[Any]]) -> str:
@@ -85,9 +86,32 @@ def metric_summary(metrics: dict[str, Any], limit: int = 3) -> str:
     return " ".join(shown) + (" ..." if len(metrics) > limit else "")
 
 
+class JSONText(str):
+    """JSON already written out (the index's summaries): printed as it is."""
+
+
+def by_metric(rows: list[dict[str, Any]], metric: str, ascending: bool) -> list[dict[str, Any]]:
+    """Model versions with a number under ``metric`` first, best (highest) first, then
+    the others; ties by version. SnakeyardError when none has such a number."""
+    scored = [(metric_value(r, metric), r) for r in rows]
+    if rows and all(value is None for value, _ in scored):
+        logged = sorted({name for r in rows for name in r.get("metrics") or {}})
+        raise SnakeyardError(
+            f"invalid --sort {metric!r}: no version here has a number under it "
+            f"(metrics: {', '.join(logged) or 'none'})"
+        )
+    sign = 1 if ascending else -1
+    usable = sorted(
+        ((v, r) for v, r in scored if v is not None), key=lambda p: (sign * p[0], p[1]["version"])
+    )
+    return [r for _, r in usable] + [r for v, r in scored if v is None]
+
+
 # ---------------------------------------------------------------------- models
 def models_list(registry: Registry, args: argparse.Namespace) -> Any:
     models = registry.list_models()
+    if args.sort:
+        models = by_metric(models, args.sort, args.ascending)
     if args.json:
         return models
     if not models:
@@ -134,6 +158,8 @@ def models_show(registry: Registry, args: argparse.Namespace) -> Any:
 
 def models_versions(registry: Registry, args: argparse.Namespace) -> Any:
     versions = registry.model_versions(args.name)
+    if args.sort:
+        versions = by_metric(versions, args.sort, args.ascending)
     if args.json:
         return versions
     rows = [
@@ -301,43 +327,75 @@ def environments_show(registry: Registry, args: argparse.Namespace) -> Any:
 
 # ------------------------------------------------------------------------ runs
 def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
-    runs = registry.list_runs(args.experiment)
+    lines = registry.run_lines(args.experiment)
     if args.status:
         if args.status.lower() not in ("completed", "failed", "running", "lost"):
             raise SnakeyardError(
                 f"invalid --status {args.status!r}: use Completed, Failed, Running or Lost"
             )
-        runs = [r for r in runs if r["status"].lower() == args.status.lower()]
+        lines = [line for line in lines if line_fields(line)[2].lower() == args.status.lower()]
     if args.sort:
-        if runs and all(metric_value(r, args.sort) is None for r in runs):
-            logged = sorted({name for r in runs for name in r.get("metrics", {})})
-            raise SnakeyardError(
-                f"invalid --sort {args.sort!r}: no run here logged a number under it "
-                f"(metrics logged: {', '.join(logged) or 'none'})"
-            )
-        runs = sort_by_metric(runs, args.sort, descending=not args.ascending)
+        lines = lines_by_metric(lines, args.sort, args.ascending)
+    if args.reverse:
+        lines.reverse()
+    if args.limit is not None:
+        if args.limit < 1:
+            raise SnakeyardError(f"invalid --limit {args.limit}: use a whole number from 1")
+        lines = lines[: args.limit]
     if args.json:
-        return runs
-    if not runs:
+        return JSONText("[" + ",\n".join(line_fields(line)[4] for line in lines) + "]")
+    if not lines:
         return "no runs" + (f" of experiment {args.experiment!r}" if args.experiment else "")
     if args.sort:
-        shown = runs_by_metric(runs, args.sort)
+        shown = runs_by_metric(list(summaries(lines)), args.sort)
     else:
-        shown = table(
+        shown = long_table(
             ["RUN", "EXPERIMENT", "STATUS", "EXIT", "START", "SECONDS", "HOST", "METRICS"],
-            [
-                [r["id"], r["experiment"], r["status"], r["exit_code"], r["start"],
-                 r["duration_seconds"], r["host"], metric_summary(r["metrics"])]
-                for r in runs
-            ],
+            (
+                [r["id"], r["experiment"], r["status"], r.get("exit_code"), r.get("start"),
+                 r.get("duration_seconds"), r.get("host"), metric_summary(r.get("metrics") or {})]
+                for r in summaries(lines)
+            ),
         )  # fmt: skip
-    lost = sum(r["status"] == "Lost" for r in runs)
+    lost = sum(line_fields(line)[2] == "Lost" for line in lines)
     if lost:
         shown += (
             f"\n{plural(lost, 'run')} Lost (process gone, no final record): "
             "`snakeyard runs settle RUN_ID` records one as Failed"
         )
     return shown
+
+
+def lines_by_metric(lines: list[str], metric: str, ascending: bool) -> list[str]:
+    """Index lines of runs ranked as :func:`sort_by_metric` ranks records, parsing one
+    summary at a time (a listing of 100,000 runs holds lines, not records)."""
+    keyed, logged = [], set()
+    for line, run in zip(lines, summaries(lines), strict=True):
+        logged.update(run.get("metrics") or {})
+        value = metric_value(run, metric) if run.get("status") == "Completed" else None
+        keyed.append((value, tie_break(run), line))
+    if lines and all(value is None for value, _, _ in keyed):
+        raise SnakeyardError(
+            f"invalid --sort {metric!r}: no run here logged a number under it "
+            f"(metrics logged: {', '.join(sorted(logged)) or 'none'})"
+        )
+    sign = 1 if ascending else -1
+    usable = sorted((sign * v, tie, line) for v, tie, line in keyed if v is not None)
+    return [line for *_, line in usable] + [line for v, _, line in keyed if v is None]
+
+
+def long_table(headers: list[str], rows: Any) -> str:
+    """:func:`table` of many rows, each kept as one string until the widths are known."""
+    widths = [len(h) for h in headers]
+    joined = []
+    for row in rows:
+        cells = ["" if c is None else str(c).replace("\t", " ") for c in row]
+        widths = [max(w, len(c)) for w, c in zip(widths, cells, strict=True)]
+        joined.append("\t".join(cells))
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row.split("\t"), widths, strict=True)).rstrip()
+        for row in ["\t".join(headers), *joined]
+    )
 
 
 def runs_by_metric(runs: list[dict[str, Any]], metric: str) -> str:
@@ -419,7 +477,9 @@ def package_summary(packages: dict[str, str], limit: int = 30) -> dict[str, str]
 def verify(registry: Registry, args: argparse.Namespace) -> Any:
     versions, runs, problems = 0, 0, []
     for label, found in registry.verify():
-        if label.startswith("run "):
+        if label == "index":
+            pass  # the listings' summaries, checked against the folders just counted
+        elif label.startswith("run "):
             runs += 1
         else:
             versions += 1
@@ -430,6 +490,16 @@ def verify(registry: Registry, args: argparse.Namespace) -> Any:
     if problems:
         raise SnakeyardError(f"{len(problems)} problem(s) in {checked}:\n" + "\n".join(problems))
     return f"checked {checked} in {registry.root}: every sha256 matches, nothing unlisted"
+
+
+def index_rebuild(registry: Registry, args: argparse.Namespace) -> Any:
+    names, experiments = registry.rebuild_index()
+    if args.json:
+        return {"models": names, "experiments": experiments}
+    return (
+        f"rebuilt the listing index of {plural(names, 'model')} and "
+        f"{plural(experiments, 'experiment')} in {registry.root} from their folders"
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -453,15 +523,19 @@ def parser() -> argparse.ArgumentParser:
     models = nouns.add_parser("models", help="registered models").add_subparsers(
         dest="verb", required=True, metavar="VERB"
     )
-    verb(models, "list", models_list, "latest version of every model")
+    models_listing = verb(models, "list", models_list, "latest version of every model")
     verb(models, "show", models_show, "one version: metrics, lineage, files").add_argument(
         "ref",
         metavar="NAME[:VERSION]",
         help="model NAME or NAME:VERSION; without a version, the latest",
     )
-    verb(models, "versions", models_versions, "every version of one model").add_argument(
-        "name", metavar="NAME", help="model name"
-    )
+    every = verb(models, "versions", models_versions, "every version of one model")
+    every.add_argument("name", metavar="NAME", help="model name")
+    for command in (models_listing, every):
+        command.add_argument(
+            "--sort", default=None, metavar="METRIC", help="best first by METRIC (highest first)"
+        )
+        command.add_argument("--ascending", action="store_true", help="with --sort: lowest first")
     download = verb(models, "download", models_download, "copy a version's files to DEST")
     download.add_argument(
         "ref",
@@ -511,6 +585,8 @@ def parser() -> argparse.ArgumentParser:
         "--sort", default=None, metavar="METRIC", help="best first by METRIC (highest first)"
     )
     listing.add_argument("--ascending", action="store_true", help="with --sort: lowest first")
+    listing.add_argument("--reverse", action="store_true", help="newest (or last) first")
+    listing.add_argument("--limit", type=int, default=None, metavar="N", help="the first N only")
     verb(runs, "show", runs_show, "one run's record").add_argument(
         "run_id", metavar="RUN_ID", help="run id, e.g. sklearn-iris_1795524285_9d28c5b6"
     )
@@ -528,6 +604,10 @@ def parser() -> argparse.ArgumentParser:
         "verify", parents=[common], help="check every sha256, path and file in the registry"
     )
     check.set_defaults(function=verify)
+    index = nouns.add_parser("index", help="the registry's listing index").add_subparsers(
+        dest="verb", required=True, metavar="VERB"
+    )
+    verb(index, "rebuild", index_rebuild, "write the listing index afresh from the folders")
     return top
 
 
@@ -547,11 +627,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"snakeyard: error: {error}", file=sys.stderr)
         return 1
     try:
-        if args.json:
-            json.dump(result, sys.stdout, indent=2, sort_keys=True)
-            sys.stdout.write("\n")
-        else:
-            print(result)
+        # one write of the whole text: json.dump would write it in thousands of pieces
+        if args.json and not isinstance(result, JSONText):
+            result = json.dumps(result, indent=2, sort_keys=True)
+        sys.stdout.write(f"{result}\n")
         sys.stdout.flush()
     except BrokenPipeError:
         # the reader (head, less) went away; that is not an error of ours

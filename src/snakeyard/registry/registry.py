@@ -55,6 +55,7 @@ from ..records import (
     RunRecord,
 )
 from ..training.liveness import judge
+from .index import RunIndex, VersionIndex, listed
 from .versions import VersionStore, check_name
 
 REGISTRY_VARIABLE = "SNAKEYARD_REGISTRY"
@@ -87,6 +88,9 @@ class Registry:
         )
         self.runs_root = self.root / "runs"
         self.staging = self.models.staging  # the registry's folder of temporaries
+        # summaries that answer listings (index.py); the folders stay the truth
+        self.model_index = VersionIndex(self.models)
+        self.run_index = RunIndex(self.runs_root, self.staging, self._read_run_as_read)
 
     def contained(self, path: Path, label: str) -> Path:
         """``path`` (a folder or file of the registry's layout: a run folder, ``.tmp/``)
@@ -160,7 +164,9 @@ class Registry:
             target = folder / "artifacts" / under
             copy_manifest(source, target, manifest, f"model {name}", contain_source=False)
 
-        return {**self.models.publish(name, meta, fill), "new": True}
+        published = self.models.publish(name, meta, fill)
+        self.model_index.note(Path(published["path"]))
+        return {**published, "new": True}
 
     def _check_model_source(self, name: str, source: Path) -> None:
         """Refuse what cannot be registered as a model: a path that does not exist, is
@@ -206,20 +212,31 @@ class Registry:
         return meta
 
     def list_models(self) -> list[ModelVersion]:
-        """The latest version of every model, with ``versions`` set to their count."""
+        """The latest listed version of every model, with ``versions`` set to the count
+        of its listed versions: summaries from the index (no ``files``; see
+        :meth:`get_model` for a version's whole metadata)."""
         rows = []
         for name in self.models.names():
-            meta = self.get_model(name)
-            meta["versions"] = len(self.models.versions(name))
-            rows.append(meta)
+            versions = self.model_versions(name)
+            if versions:
+                rows.append({**versions[-1], "versions": len(versions)})
         return rows
 
     def model_versions(self, name: str) -> list[ModelVersion]:
-        """Every version of model ``name``, oldest first."""
-        versions = self.models.read_all(name)
-        if not versions:
+        """The summary of every listed version of model ``name``, oldest first (from the
+        index, checked against the version folders; no ``files``)."""
+        check_name(name, "model name")
+        rows = []
+        for summary in self.model_index.summaries(name):
+            if listed(summary):
+                folder = self.models.root / name / str(summary["version"])
+                summary = {k: v for k, v in summary.items() if k != "stamp"}
+                summary["path"] = str(folder)
+                summary["artifact_path"] = str(folder / "artifacts" / str(summary.get("artifact")))
+                rows.append(summary)
+        if not rows and not self.models.versions(name):
             raise NotFoundError(f"no model named {name!r} in {self.root}")
-        return versions
+        return rows
 
     def verified_model(self, name: str, version: int | str = "latest") -> ModelVersion:
         """Like :meth:`get_model`, after checking every listed file's path and sha256."""
@@ -515,6 +532,26 @@ class Registry:
                 continue  # unreadable, refused, or being replaced at this instant
         return sorted(records, key=lambda r: (r.get("start") or "", r.get("id", "")))
 
+    def run_lines(self, experiment: str | None = None) -> list[str]:
+        """The index line of every readable run (of ``experiment``), oldest first: what
+        ``runs list`` shows, in :func:`~snakeyard.registry.index.run_line`'s form. The run
+        folders decide which runs exist; a Running run is read from its record."""
+        if experiment is not None:
+            check_name(experiment, "experiment name")
+        return self.run_index.lines(experiment)
+
+    def _read_run_as_read(self, path: Path) -> RunRecord:
+        return _as_read(self._read_run(path), path.parent)
+
+    def rebuild_index(self) -> tuple[int, int]:
+        """Write every listing index afresh from the folders; (model names, experiments)."""
+        names, experiments = self.models.names(), self.run_index.experiments()
+        for name in names:
+            self.model_index.rebuild(name)
+        for experiment in experiments:
+            self.run_index.rebuild(experiment)
+        return len(names), len(experiments)
+
     def settle_run(self, run_id: str, force: bool = False) -> RunRecord:
         """Record a run whose process is gone as Failed, with what it logged until then.
 
@@ -552,6 +589,7 @@ class Registry:
         self.contained(self.staging, f"run {run_id}")
         make_folders(self.staging)
         write_json_atomic(path, record, staging=self.staging)
+        self.run_index.note(record, path.parent)
         return record
 
     def _read_run(self, path: Path) -> RunRecord:
@@ -578,9 +616,13 @@ class Registry:
             for label, folder in store.each_version():
                 yield label, _problems_of(label, _check_version, store, folder, check)
         for folder in sorted(self.runs_root.glob("*/*")):
-            if folder.is_dir():
+            if folder.is_dir() and not folder.name.startswith("."):  # not .index/
                 label = f"run {folder.name}"
                 yield label, _problems_of(label, self._run_problems, folder, label)
+        yield "index", [
+            *(p for name in self.models.names() for p in self.model_index.problems(name)),
+            *(p for e in self.run_index.experiments() for p in self.run_index.problems(e)),
+        ]
 
     def _run_problems(self, folder: Path, label: str) -> list[str]:
         record = folder / "run.json"

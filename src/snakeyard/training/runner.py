@@ -215,6 +215,7 @@ def execute(
         if problems:
             record["error"] = "; ".join(problems)
         record = write_final_record(folder, record, log, registry.staging)
+        registry.run_index.note(record, folder)
 
     std_log = work / STDOUT_LOG
     if record["status"] == "Failed":
