@@ -63,6 +63,7 @@ def _write(path: Path, text: str, staging: Path) -> bool:
     without write permission still lists, from the folders)."""
     try:
         make_folders(path.parent)
+        make_folders(staging)
         write_text_atomic(path, text, staging=staging, durable=False)
         return True
     except OSError:
