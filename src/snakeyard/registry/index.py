@@ -118,18 +118,23 @@ class VersionIndex:
         missing or stamped otherwise (:meth:`stamp`) is read from its own metadata (MetadataError as
         for :meth:`VersionStore.read_folder`), and summarised for the next listing.
         """
-        base = self.store.root / name
+        base = f"{self.store.root}/{name}"  # text paths: pathlib costs more than a stat here
         try:
             numbers = sorted(int(entry) for entry in os.listdir(base) if entry.isdigit())
         except FileNotFoundError:
             return []
         known, loose = self._known(name)
         rows, fresh = [], []
+        meta_file = self.store.meta_file
         for number in numbers:
             summary = known.get(number)
-            folder = base / str(number)
-            if summary is None or summary.get("stamp") != self.stamp(folder):
-                summary = self.summarise(folder)
+            try:
+                found = os.stat(f"{base}/{number}/{meta_file}")
+                stamp = [found.st_ino, found.st_size, found.st_mtime_ns]
+            except OSError:
+                stamp = None
+            if summary is None or summary.get("stamp") != stamp:
+                summary = self.summarise(Path(base) / str(number))
                 fresh.append(summary)
             rows.append(summary)
         self._save(name, fresh, rows, loose)
@@ -167,8 +172,12 @@ class VersionIndex:
         loose, pack = _index_files(folder)
         known: dict[int, dict[str, Any]] = {}
         text = _read_text(folder / pack) if pack else None
-        for line in (text or "").splitlines():
-            _take(known, line)
+        try:  # one parse of the whole pack; line by line only when a line is damaged
+            for summary in json.loads("[" + ",".join((text or "").splitlines()) + "]"):
+                known[int(summary["version"])] = summary
+        except (ValueError, TypeError, KeyError):
+            for line in (text or "").splitlines():
+                _take(known, line)
         for entry in loose:
             if entry.isdigit() and int(entry) not in known:
                 _take(known, _read_text(folder / entry) or "")

@@ -226,13 +226,13 @@ class Registry:
         """The summary of every listed version of model ``name``, oldest first (from the
         index, checked against the version folders; no ``files``)."""
         check_name(name, "model name")
-        rows = []
+        rows, base = [], f"{self.models.root}/{name}"  # text paths: many versions
         for summary in self.model_index.summaries(name):
             if listed(summary):
-                folder = self.models.root / name / str(summary["version"])
-                summary = {k: v for k, v in summary.items() if k != "stamp"}
-                summary["path"] = str(folder)
-                summary["artifact_path"] = str(folder / "artifacts" / str(summary.get("artifact")))
+                folder = f"{base}/{summary['version']}"
+                del summary["stamp"]  # a fresh dict of this listing: changed in place
+                summary["path"] = folder
+                summary["artifact_path"] = f"{folder}/artifacts/{summary.get('artifact')}"
                 rows.append(summary)
         if not rows and not self.models.versions(name):
             raise NotFoundError(f"no model named {name!r} in {self.root}")
