@@ -61,11 +61,12 @@ What ``snakemake --lint`` still finds, on purpose
 ``--lint json`` prints text in 9.27, so :func:`lint_findings` reads the text):
 
 - "Specify a conda environment or container for each rule." for fetch, upload, lock,
-  collect, register, sweep and sweep_report. These stages are snakeyard's own code
-  (``python -m snakeyard.stages``) and run with the interpreter that runs the workflow,
-  whatever the job's environment; a conda environment or container of their own would
-  have to hold snakeyard and would not be that interpreter. Only training runs the
-  experiment's environment, and train (with trial) names it with ``conda:``.
+  collect, register, trials_done (a ``touch``), sweep and sweep_report. These stages are
+  snakeyard's own code (``python -m snakeyard.stages``) and run with the interpreter
+  that runs the workflow, whatever the job's environment; a conda environment or
+  container of their own would have to hold snakeyard and would not be that interpreter.
+  Only training runs the experiment's environment, and train (with trial) names it with
+  ``conda:``.
 """
 
 from __future__ import annotations
@@ -187,7 +188,9 @@ def final_collection_skipped() -> bool:
 # "snakefile PATH", as snakemake --lint names it
 KEPT_LINTS = frozenset(
     (f"rule {rule}", "Specify a conda environment or container for each rule.")
-    for rule in ("fetch", "upload", "lock", "collect", "register", "sweep", "sweep_report")
+    for rule in (
+        "fetch", "upload", "lock", "collect", "register", "trials_done", "sweep", "sweep_report"
+    )
 )
 
 _LINTS_FOR = re.compile(r"^Lints for (rule \S+|snakefile .+?)(?: \(line \d+, .*\))?:$")
