@@ -193,9 +193,11 @@ class VersionIndex:
             return
         text = "".join(json.dumps(summary) + "\n" for summary in rows)
         if _write(folder / f"{PACK}{rows[-1]['version']}", text, staging):
-            stale = [n for n in _index_files(folder)[0] if n.isdigit()]
+            # only what the pack holds: a summary written since stays for the next pack
+            top = rows[-1]["version"]
+            stale = [n for n in _index_files(folder)[0] if n.isdigit() and int(n) <= top]
             older = [n for n in os.listdir(folder) if n.startswith(PACK)]
-            _drop(folder, stale + [n for n in older if _pack_order(n) < (rows[-1]["version"], "")])
+            _drop(folder, stale + [n for n in older if _pack_order(n) < (top, "")])
 
     def problems(self, name: str) -> Iterator[str]:
         """Each summary of ``name`` that disagrees with its version folder, one line each."""
