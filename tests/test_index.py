@@ -163,3 +163,19 @@ def test_concurrent_writers_and_listers_lose_no_version(tmp_path: Path):
         json.loads((root / "models" / "shared" / str(n) / "model.json").read_text())["uid"]
         for n in range(1, 61)
     )
+
+
+def test_an_index_folder_linked_out_of_the_registry_is_neither_read_nor_written(tmp_path: Path):
+    registry = Registry(tmp_path / "registry")
+    register(registry, tmp_path, "m", 1)
+    write_run(registry, "exp", 1)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for index in (registry.models.root / "m" / INDEX, registry.runs_root / "exp" / INDEX):
+        shutil.rmtree(index, ignore_errors=True)
+        index.symlink_to(outside)
+    (outside / "1").write_text(json.dumps({"name": "m", "version": 1, "description": "lie"}))
+    register(registry, tmp_path, "m", 2)
+    assert [v.get("description") for v in registry.model_versions("m")] == ["", ""]
+    assert len(registry.run_lines()) == 1
+    assert [p.name for p in outside.iterdir()] == ["1"], "nothing written through the link"

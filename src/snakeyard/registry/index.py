@@ -70,6 +70,16 @@ def _write(path: Path, text: str, staging: Path) -> bool:
         return False
 
 
+def _inside(contain: Callable[[Path, str], Path], folder: Path) -> bool:
+    """Whether an index folder lies in the registry once links are followed: one that a
+    link leads out of it is neither read nor written (listings then read the folders)."""
+    try:
+        contain(folder, "listing index")
+        return True
+    except (SnakeyardError, OSError):
+        return False
+
+
 def _index_files(folder: Path) -> tuple[list[str], str | None]:
     """The loose summaries of an index folder and its newest pack (None without one)."""
     try:
@@ -107,6 +117,9 @@ class VersionIndex:
 
     def __init__(self, store: Any):
         self.store = store  # a VersionStore
+        self.inside = lambda folder: all(
+            _inside(store.contained, f) for f in (folder, store.staging)
+        )
 
     def folder(self, name: str) -> Path:
         return self.store.root / name / INDEX
@@ -164,11 +177,14 @@ class VersionIndex:
         except (OSError, SnakeyardError):
             return
         index = self.folder(folder.parent.name)
-        _write(index / folder.name, json.dumps(summary) + "\n", self.store.staging)
+        if self.inside(index):
+            _write(index / folder.name, json.dumps(summary) + "\n", self.store.staging)
 
     def _known(self, name: str) -> tuple[dict[int, dict[str, Any]], list[str]]:
         """Summaries by version number as the index holds them, and its loose files."""
         folder = self.folder(name)
+        if not self.inside(folder):
+            return {}, []
         loose, pack = _index_files(folder)
         known: dict[int, dict[str, Any]] = {}
         text = _read_text(folder / pack) if pack else None
@@ -187,6 +203,8 @@ class VersionIndex:
         self, name: str, fresh: list[dict[str, Any]], rows: list[dict[str, Any]], loose: list[str]
     ) -> None:
         folder, staging = self.folder(name), self.store.staging
+        if not self.inside(folder):
+            return
         if len(loose) + len(fresh) < PACK_AFTER:
             for summary in fresh:
                 _write(folder / str(summary["version"]), json.dumps(summary) + "\n", staging)
@@ -222,6 +240,8 @@ class VersionIndex:
     def rebuild(self, name: str) -> None:
         """Write the index of ``name`` afresh from its version folders."""
         folder = self.folder(name)
+        if not self.inside(folder):
+            return
         old = _index_files(folder)
         rows = [
             self.summarise(self.store.root / name / str(n)) for n in self.store.versions(name)
@@ -267,10 +287,17 @@ def line_fields(line: str) -> list[str]:
 class RunIndex:
     """The summaries of the runs of each experiment."""
 
-    def __init__(self, runs_root: Path, staging: Path, read: Callable[[Path], dict[str, Any]]):
+    def __init__(
+        self,
+        runs_root: Path,
+        staging: Path,
+        read: Callable[[Path], dict[str, Any]],
+        contain: Callable[[Path, str], Path],
+    ):
         self.runs_root = runs_root
         self.staging = staging
         self.read = read  # run.json path -> the record as readers report it (Lost judged)
+        self.inside = lambda folder: all(_inside(contain, f) for f in (folder, staging))
 
     def experiments(self) -> list[str]:
         try:
@@ -324,6 +351,8 @@ class RunIndex:
 
     def _known(self, experiment: str) -> tuple[dict[str, str], list[str]]:
         folder = self.runs_root / experiment / INDEX
+        if not self.inside(folder):
+            return {}, []
         loose, pack = _index_files(folder)
         known: dict[str, str] = {}
         text = _read_text(folder / pack) if pack else None
@@ -346,12 +375,15 @@ class RunIndex:
             line = run_line(record, os.stat(folder).st_ino)
         except OSError:
             return
-        _write(folder.parent / INDEX / folder.name, line + "\n", self.staging)
+        if self.inside(folder.parent / INDEX):
+            _write(folder.parent / INDEX / folder.name, line + "\n", self.staging)
 
     def _save(
         self, experiment: str, fresh: list[tuple[str, str]], lines: list[str], loose: list[str]
     ) -> None:
         folder = self.runs_root / experiment / INDEX
+        if not self.inside(folder):
+            return
         if len(loose) + len(fresh) < PACK_AFTER:
             for run_id, line in fresh:
                 _write(folder / run_id, line + "\n", self.staging)
@@ -386,6 +418,8 @@ class RunIndex:
     def rebuild(self, experiment: str) -> None:
         """Write the index of ``experiment`` afresh from its run records."""
         folder = self.runs_root / experiment / INDEX
+        if not self.inside(folder):
+            return
         old_loose, old_pack = _index_files(folder)
         _drop(folder, old_loose + ([old_pack] if old_pack else []))
         self._save(experiment, [], self._experiment_lines(experiment), [""] * PACK_AFTER)

@@ -90,7 +90,9 @@ class Registry:
         self.staging = self.models.staging  # the registry's folder of temporaries
         # summaries that answer listings (index.py); the folders stay the truth
         self.model_index = VersionIndex(self.models)
-        self.run_index = RunIndex(self.runs_root, self.staging, self._read_run_as_read)
+        self.run_index = RunIndex(
+            self.runs_root, self.staging, self._read_run_as_read, self.contained
+        )
 
     def contained(self, path: Path, label: str) -> Path:
         """``path`` (a folder or file of the registry's layout: a run folder, ``.tmp/``)
