@@ -13,12 +13,13 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 from . import __version__
 from .errors import SnakeyardError
 from .files import human_bytes, resolved
-from .registry.index import line_fields, summaries
+from .registry.index import line_head, line_json, summaries
 from .registry.registry import Registry
 from .registry.versions import parse_ref
 from .sweeps.ranking import metric_value, tie_break
@@ -86,8 +87,13 @@ def metric_summary(metrics: dict[str, Any], limit: int = 3) -> str:
     return " ".join(shown) + (" ..." if len(metrics) > limit else "")
 
 
-class JSONText(str):
-    """JSON already written out (the index's summaries): printed as it is."""
+@dataclass
+class JSONPieces:
+    """Index lines whose summaries are printed as one JSON array, written a few
+    megabytes at a time: 100,000 runs' JSON in one string would double the memory."""
+
+    lines: list[str]
+    per_piece: int = 5000
 
 
 def by_metric(rows: list[dict[str, Any]], metric: str, ascending: bool) -> list[dict[str, Any]]:
@@ -333,7 +339,7 @@ def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
             raise SnakeyardError(
                 f"invalid --status {args.status!r}: use Completed, Failed, Running or Lost"
             )
-        lines = [line for line in lines if line_fields(line)[2].lower() == args.status.lower()]
+        lines = [line for line in lines if line_head(line)[2].lower() == args.status.lower()]
     if args.sort:
         lines = lines_by_metric(lines, args.sort, args.ascending)
     if args.reverse:
@@ -343,7 +349,7 @@ def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
             raise SnakeyardError(f"invalid --limit {args.limit}: use a whole number from 1")
         lines = lines[: args.limit]
     if args.json:
-        return JSONText("[" + ",\n".join(line_fields(line)[4] for line in lines) + "]")
+        return JSONPieces(lines)
     if not lines:
         return "no runs" + (f" of experiment {args.experiment!r}" if args.experiment else "")
     if args.sort:
@@ -357,13 +363,23 @@ def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
                 for r in summaries(lines)
             ),
         )  # fmt: skip
-    lost = sum(line_fields(line)[2] == "Lost" for line in lines)
+    lost = sum(line_head(line)[2] == "Lost" for line in lines)
     if lost:
         shown += (
             f"\n{plural(lost, 'run')} Lost (process gone, no final record): "
             "`snakeyard runs settle RUN_ID` records one as Failed"
         )
     return shown
+
+
+def write_json_pieces(pieces: JSONPieces) -> None:
+    """Print the summaries' JSON array, each piece made just before it is written."""
+    lines, step = pieces.lines, pieces.per_piece
+    sys.stdout.write("[")
+    for start in range(0, len(lines), step):
+        chunk = ",\n".join(line_json(line) for line in lines[start : start + step])
+        sys.stdout.write(("," if start else "") + "\n" + chunk)
+    sys.stdout.write("\n]\n")
 
 
 def lines_by_metric(lines: list[str], metric: str, ascending: bool) -> list[str]:
@@ -628,9 +644,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         # one write of the whole text: json.dump would write it in thousands of pieces
-        if args.json and not isinstance(result, JSONText):
-            result = json.dumps(result, indent=2, sort_keys=True)
-        sys.stdout.write(f"{result}\n")
+        if isinstance(result, JSONPieces):
+            write_json_pieces(result)
+        else:
+            if args.json:
+                result = json.dumps(result, indent=2, sort_keys=True)
+            sys.stdout.write(f"{result}\n")
         sys.stdout.flush()
     except BrokenPipeError:
         # the reader (head, less) went away; that is not an error of ours

@@ -279,9 +279,16 @@ def run_line(record: dict[str, Any], inode: int) -> str:
     return "\t".join(f.replace("\t", " ") for f in fields) + f"\t{inode}\t{text}"
 
 
-def line_fields(line: str) -> list[str]:
-    """``[start, id, status, inode, json]`` of an index line."""
-    return line.split("\t", 4)
+def line_head(line: str) -> list[str]:
+    """``[start, id, status, inode]`` of an index line, without copying its JSON (the
+    fields hold no tab, so the first tab before a ``{`` starts the JSON); [] if damaged."""
+    end = line.find("\t{")
+    return line[:end].split("\t") if end > 0 or line.startswith("\t") else []
+
+
+def line_json(line: str) -> str:
+    """The JSON summary of an index line."""
+    return line[line.find("\t{") + 1 :]
 
 
 class RunIndex:
@@ -334,7 +341,7 @@ class RunIndex:
         for run_id, inode in folders.items():
             line = known.get(run_id)
             if line is not None:
-                start, _, status, ino, _ = line_fields(line)
+                _, _, status, ino = line_head(line)
                 if status in ENDED and ino == str(inode):
                     lines.append(line)
                     continue
@@ -355,15 +362,18 @@ class RunIndex:
             return {}, []
         loose, pack = _index_files(folder)
         known: dict[str, str] = {}
-        text = _read_text(folder / pack) if pack else None
-        for line in (text or "").splitlines():
-            fields = line_fields(line)
-            if len(fields) == 5:
-                known[fields[1]] = line
+        try:
+            with open(folder / pack, encoding="utf-8") if pack else open(os.devnull) as lines:
+                for line in lines:  # one line at a time: a pack may hold 100,000 runs
+                    fields = line_head(line)
+                    if len(fields) == 4:
+                        known[fields[1]] = line.rstrip("\n")
+        except (FileNotFoundError, UnicodeDecodeError):
+            known = {}  # packed anew and removed at this instant, or damaged: the folders
         for entry in loose:
             if entry not in known:
                 text = (_read_text(folder / entry) or "").strip()
-                if len(line_fields(text)) == 5:
+                if len(line_head(text)) == 4:
                     known[entry] = text
         return known, loose
 
@@ -388,10 +398,10 @@ class RunIndex:
             for run_id, line in fresh:
                 _write(folder / run_id, line + "\n", self.staging)
             return
-        ended = sorted(line for line in lines if line_fields(line)[2] in ENDED)
+        ended = sorted(line for line in lines if line_head(line)[2] in ENDED)
         name = f"{PACK}{time.time_ns()}-{uuid.uuid4().hex[:8]}"
         if _write(folder / name, "".join(line + "\n" for line in ended), self.staging):
-            packed = {line_fields(line)[1] for line in ended}
+            packed = {line_head(line)[1] for line in ended}
             current, _ = _index_files(folder)
             older = [n for n in os.listdir(folder) if n.startswith(PACK) and n != name]
             # only packs older than ours: a newer one is another reader's, as good as ours
@@ -408,7 +418,7 @@ class RunIndex:
                 record = self.read(folder / "run.json")
             except (OSError, ValueError, SnakeyardError):
                 continue  # a run gone, or the record's own problem, reported by its check
-            if line_fields(line)[3] == str(inode) and line != run_line(record, inode):
+            if line_head(line)[3] == str(inode) and line != run_line(record, inode):
                 yield (
                     f"index of runs of {experiment}: the summary of run {run_id} disagrees "
                     "with its record (listings read the record; `snakeyard index rebuild` "
@@ -428,4 +438,4 @@ class RunIndex:
 def summaries(lines: list[str]) -> Iterator[dict[str, Any]]:
     """The JSON summaries of index lines, parsed one at a time."""
     for line in lines:
-        yield json.loads(line_fields(line)[4])
+        yield json.loads(line_json(line))

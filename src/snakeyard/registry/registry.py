@@ -621,10 +621,13 @@ class Registry:
             if folder.is_dir() and not folder.name.startswith("."):  # not .index/
                 label = f"run {folder.name}"
                 yield label, _problems_of(label, self._run_problems, folder, label)
-        yield "index", [
+        # the listing index last, and only when a summary disagrees with its folder
+        index = [
             *(p for name in self.models.names() for p in self.model_index.problems(name)),
             *(p for e in self.run_index.experiments() for p in self.run_index.problems(e)),
         ]
+        if index:
+            yield "index", index
 
     def _run_problems(self, folder: Path, label: str) -> list[str]:
         record = folder / "run.json"
