@@ -406,11 +406,13 @@ def long_table(headers: list[str], rows: Any) -> str:
     joined = []
     for row in rows:
         cells = ["" if c is None else str(c).replace("\t", " ") for c in row]
-        widths = [max(w, len(c)) for w, c in zip(widths, cells, strict=True)]
+        for i, cell in enumerate(cells):
+            if len(cell) > widths[i]:
+                widths[i] = len(cell)
         joined.append("\t".join(cells))
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
     return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(row.split("\t"), widths, strict=True)).rstrip()
-        for row in ["\t".join(headers), *joined]
+        line.format(*row.split("\t")).rstrip() for row in ["\t".join(headers), *joined]
     )
 
 
