@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,12 +89,11 @@ def metric_summary(metrics: dict[str, Any], limit: int = 3) -> str:
 
 
 @dataclass
-class JSONPieces:
-    """Index lines whose summaries are printed as one JSON array, written a few
-    megabytes at a time: 100,000 runs' JSON in one string would double the memory."""
+class Pieces:
+    """Output printed a piece (a few megabytes) at a time, each made just before it is
+    written: 100,000 runs' table or JSON in one string would double the memory."""
 
-    lines: list[str]
-    per_piece: int = 5000
+    pieces: Iterator[str]
 
 
 def by_metric(rows: list[dict[str, Any]], metric: str, ascending: bool) -> list[dict[str, Any]]:
@@ -349,37 +349,34 @@ def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
             raise SnakeyardError(f"invalid --limit {args.limit}: use a whole number from 1")
         lines = lines[: args.limit]
     if args.json:
-        return JSONPieces(lines)
+        return Pieces(json_pieces(lines))
     if not lines:
         return "no runs" + (f" of experiment {args.experiment!r}" if args.experiment else "")
-    if args.sort:
-        shown = runs_by_metric(list(summaries(lines)), args.sort)
-    else:
-        shown = long_table(
-            ["RUN", "EXPERIMENT", "STATUS", "EXIT", "START", "SECONDS", "HOST", "METRICS"],
-            (
-                [r["id"], r["experiment"], r["status"], r.get("exit_code"), r.get("start"),
-                 r.get("duration_seconds"), r.get("host"), metric_summary(r.get("metrics") or {})]
-                for r in summaries(lines)
-            ),
-        )  # fmt: skip
     lost = sum(line_head(line)[2] == "Lost" for line in lines)
-    if lost:
-        shown += (
-            f"\n{plural(lost, 'run')} Lost (process gone, no final record): "
-            "`snakeyard runs settle RUN_ID` records one as Failed"
-        )
-    return shown
+    footer = "" if not lost else (
+        f"{plural(lost, 'run')} Lost (process gone, no final record): "
+        "`snakeyard runs settle RUN_ID` records one as Failed"
+    )
+    if args.sort:
+        return "\n".join(filter(None, [runs_by_metric(list(summaries(lines)), args.sort), footer]))
+
+    def rows() -> Iterator[list[Any]]:
+        for r in summaries(lines):
+            yield [r["id"], r["experiment"], r["status"], r.get("exit_code"), r.get("start"),
+                   r.get("duration_seconds"), r.get("host"),
+                   metric_summary(r.get("metrics") or {})]  # fmt: skip
+
+    headers = ["RUN", "EXPERIMENT", "STATUS", "EXIT", "START", "SECONDS", "HOST", "METRICS"]
+    return Pieces(long_table(headers, rows, footer))
 
 
-def write_json_pieces(pieces: JSONPieces) -> None:
-    """Print the summaries' JSON array, each piece made just before it is written."""
-    lines, step = pieces.lines, pieces.per_piece
-    sys.stdout.write("[")
-    for start in range(0, len(lines), step):
-        chunk = ",\n".join(line_json(line) for line in lines[start : start + step])
-        sys.stdout.write(("," if start else "") + "\n" + chunk)
-    sys.stdout.write("\n]\n")
+def json_pieces(lines: list[str], per_piece: int = 5000) -> Iterator[str]:
+    """The JSON array of the lines' summaries, a few thousand summaries a piece."""
+    yield "["
+    for start in range(0, len(lines), per_piece):
+        chunk = ",\n".join(line_json(line) for line in lines[start : start + per_piece])
+        yield ("," if start else "") + "\n" + chunk
+    yield "\n]\n"
 
 
 def lines_by_metric(lines: list[str], metric: str, ascending: bool) -> list[str]:
@@ -400,20 +397,28 @@ def lines_by_metric(lines: list[str], metric: str, ascending: bool) -> list[str]
     return [line for *_, line in usable] + [line for v, _, line in keyed if v is None]
 
 
-def long_table(headers: list[str], rows: Any) -> str:
-    """:func:`table` of many rows, each kept as one string until the widths are known."""
+def long_table(
+    headers: list[str], rows: Callable[[], Iterator[list[Any]]], footer: str = "",
+    per_piece: int = 5000,
+) -> Iterator[str]:
+    """:func:`table` of many rows, a piece at a time: ``rows()`` is read twice, once
+    for the columns' widths and once to print, so no row is kept in between."""
     widths = [len(h) for h in headers]
-    joined = []
-    for row in rows:
-        cells = ["" if c is None else str(c).replace("\t", " ") for c in row]
-        for i, cell in enumerate(cells):
-            if len(cell) > widths[i]:
-                widths[i] = len(cell)
-        joined.append("\t".join(cells))
+    for row in rows():
+        for i, cell in enumerate(row):
+            size = len("" if cell is None else str(cell))
+            if size > widths[i]:
+                widths[i] = size
     line = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join(
-        line.format(*row.split("\t")).rstrip() for row in ["\t".join(headers), *joined]
-    )
+    yield line.format(*headers).rstrip()
+    piece = []
+    for row in rows():
+        cells = ("" if c is None else str(c) for c in row)
+        piece.append(line.format(*cells).rstrip())
+        if len(piece) == per_piece:
+            yield "\n" + "\n".join(piece)
+            piece = []
+    yield "".join("\n" + text for text in [*piece, footer] if text) + "\n"
 
 
 def runs_by_metric(runs: list[dict[str, Any]], metric: str) -> str:
@@ -646,8 +651,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         # one write of the whole text: json.dump would write it in thousands of pieces
-        if isinstance(result, JSONPieces):
-            write_json_pieces(result)
+        if isinstance(result, Pieces):
+            for piece in result.pieces:
+                sys.stdout.write(piece)
         else:
             if args.json:
                 result = json.dumps(result, indent=2, sort_keys=True)
