@@ -170,14 +170,14 @@ class VersionIndex:
         summary["stamp"] = stamp
         return summary
 
-    def note(self, folder: Path) -> None:
-        """Summarise a version just published (a writer warming the index; best effort)."""
-        try:
-            summary = self.summarise(folder)
-        except (OSError, SnakeyardError):
-            return
+    def note(self, published: dict[str, Any]) -> None:
+        """Summarise a version its writer has just published, from the metadata in hand
+        (the index warmed at the cost of one stat and one small file; best effort)."""
+        folder = Path(published["path"])
+        summary = {k: v for k, v in published.items() if k not in VERSION_LEAVES_OUT}
+        summary["stamp"] = self.stamp(folder)
         index = self.folder(folder.parent.name)
-        if self.inside(index):
+        if summary["stamp"] is not None and self.inside(index):
             _write(index / folder.name, json.dumps(summary) + "\n", self.store.staging)
 
     def _known(self, name: str) -> tuple[dict[int, dict[str, Any]], list[str]]:

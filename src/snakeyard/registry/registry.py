@@ -167,7 +167,7 @@ class Registry:
             copy_manifest(source, target, manifest, f"model {name}", contain_source=False)
 
         published = self.models.publish(name, meta, fill)
-        self.model_index.note(Path(published["path"]))
+        self.model_index.note(published)
         return {**published, "new": True}
 
     def _check_model_source(self, name: str, source: Path) -> None:
