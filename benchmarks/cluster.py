@@ -27,6 +27,7 @@ import yaml
 from core import (
     RESULTS,
     environment_info,
+    load,
     new_workdir,
     run,
     sec,
@@ -38,7 +39,7 @@ from core import (
 REPO = Path(__file__).resolve().parent.parent
 PROFILES = {
     "local": ["--profile", str(REPO / "profiles" / "local")],
-    # the profile as it stands: the first status check comes 10 s after a submission
+    # the profile as it stands: first status check 3 s after a submission, then every 5 s
     "slurm": ["--profile", str(REPO / "profiles" / "slurm")],
     # the same with the first status check after 2 s, as the tests run it
     "slurm-2s": [
@@ -88,10 +89,53 @@ def figures(parent: Path, rounds: int, jobs: int) -> dict[str, Any]:
     return result
 
 
+SWEEP_CONFIG = REPO / "config" / "examples" / "iris-sweep.yaml"
+
+
+def sweep_config(configfile: Path, trials: int, group: int) -> None:
+    """The tutorial's sweep as a grid of ``trials`` short trials (4 kernels by
+    trials / 4 penalties), ``group`` trials a cluster job."""
+    config = yaml.safe_load(SWEEP_CONFIG.read_text())
+    (name, experiment), = config["experiments"].items()
+    penalties = ", ".join(str(0.25 * (i + 1)) for i in range(max(1, trials // 4)))
+    experiment["sweep"].pop("max_total_runs", None)
+    experiment["sweep"].update(
+        sampling="grid", cluster_group=group, max_concurrent_runs=None,
+        parameters={"kernel": "choice(linear, rbf, poly, sigmoid)",
+                    "penalty": f"choice({penalties})"},
+    )  # fmt: skip
+    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def sweep_figures(parent: Path, rounds: int, trials: int, group: int) -> dict[str, Any]:
+    """A sweep of short trials on the local executor and on Slurm (grouped by ``group``
+    and not), interleaved round by round, with the load after each round."""
+    variants = {"local": ("local", group), "slurm": ("slurm", 1),
+                f"slurm, cluster_group {group}": ("slurm", group)}  # fmt: skip
+    samples: dict[str, list[float]] = {key: [] for key in variants}
+    loads = []
+    for number in range(rounds):
+        keys = list(variants) if number % 2 == 0 else list(reversed(variants))
+        for key in keys:
+            profile, size = variants[key]
+            workdir, configfile = new_workdir(parent, f"sweep-{profile}-{size}")
+            sweep_config(configfile, trials, size)
+            samples[key].append(run(snakemake_command(configfile, *PROFILES[profile]), workdir))
+            print(f"sweep of {trials} trials, {key}: {samples[key][-1]:.1f} s", flush=True)
+        loads.append(os.getloadavg())
+    local = statistics.median(samples["local"])
+    result: dict[str, Any] = {key: summary(values) for key, values in samples.items()}
+    result["ratios_to_local"] = {
+        key: statistics.median(values) / local for key, values in samples.items()
+    }
+    result["load_after_each_round"] = loads
+    return result
+
+
 def markdown(report: dict[str, Any]) -> str:
-    figures = report["figures"]
+    figures = report.get("figures")
     jobs = report["jobs"]
-    lines = [
+    lines = [] if figures is None else [
         "# Cluster figures",
         "",
         f"{report['environment']['date_utc']}, {report['environment']['cpus']} CPUs, "
@@ -100,16 +144,32 @@ def markdown(report: dict[str, Any]) -> str:
         table_row("workflow", "local", "slurm (profile)", "slurm (first check 2 s)"),
         table_row("---", "---", "---", "---"),
     ]
-    for size in ("default", f"{jobs} jobs"):
+    for size in ("default", f"{jobs} jobs") if figures else ():
         cells = [sec(figures[f"{p}/{size}"]["median_s"]) for p in PROFILES]
         lines.append(table_row(size, *cells))
-    lines += [
+    lines += [] if figures is None else [
         "",
         f"Per-job overhead of Slurm for {jobs} small training jobs, (slurm − local) / {jobs}: "
         f"{sec(figures['slurm_overhead_per_job_s'])} with the profile as it stands, "
         f"{sec(figures['slurm-2s_overhead_per_job_s'])} with the first status check after 2 s.",
         "",
     ]
+    sweep = report.get("sweep")
+    if sweep:
+        lines += [
+            f"## A sweep of {report['trials']} short trials, whole workflow",
+            "",
+            table_row("executor", "median", "ratio to local", "aim"),
+            table_row("---", "---:", "---:", "---:"),
+            *[table_row(key, sec(sweep[key]["median_s"]),
+                        f"{sweep['ratios_to_local'][key]:.2f}",
+                        "≤ 1.3" if "cluster_group" in key else "")
+              for key in sweep["ratios_to_local"]],
+            "",
+            "Load average after each round: "
+            + "; ".join(load(avg) for avg in sweep["load_after_each_round"]),
+            "",
+        ]  # fmt: skip
     return "\n".join(lines)
 
 
@@ -117,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 round, 6 jobs")
     parser.add_argument("--out", type=Path, default=RESULTS, help="output folder")
+    parser.add_argument("--sweep-only", action="store_true", help="only the sweep figure")
+    parser.add_argument("--trials", type=int, default=48, help="trials of the sweep figure")
+    parser.add_argument("--group", type=int, default=12, help="its cluster_group")
     args = parser.parse_args(argv)
     if shutil.which("sbatch") is None:
         sys.exit("benchmarks/cluster.py: no sbatch on PATH; run tests/cluster/slurm-up.sh")
@@ -128,9 +191,12 @@ def main(argv: list[str] | None = None) -> int:
         report = {
             "rounds": rounds,
             "jobs": jobs,
+            "trials": args.trials,
             "environment": environment_info(),
-            "figures": figures(scratch, rounds, jobs),
         }
+        if not args.sweep_only:
+            report["figures"] = figures(scratch, rounds, jobs)
+        report["sweep"] = sweep_figures(scratch, rounds, args.trials, args.group)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     report["environment"]["load_average_end"] = os.getloadavg()

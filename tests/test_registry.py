@@ -99,7 +99,7 @@ def test_writer_killed_at_any_instant_leaves_no_partial_version(tmp_path: Path):
         assert versions == list(range(1, len(versions) + 1)), "versions are contiguous from 1"
         for meta in registry.model_versions("victim"):
             assert registry.verified_model("victim", meta["version"])  # complete and intact
-    hints = {".latest", ".by-content"}
+    hints = {".latest", ".by-content", ".index"}
     leftovers = {p.name for p in (root / "models" / "victim").iterdir()} - hints
     assert leftovers == {str(v) for v in versions}, "killed writers leave nothing beside versions"
     after = Registry(root).register_model("victim", artifact(tmp_path, "x/new.pkl", "fresh"))

@@ -311,3 +311,25 @@ def test_a_training_job_cancelled_on_slurm_is_trained_again_by_the_next_run(
     assert (receipt["version"], receipt["run_id"]) == (2, trained["id"])
     again = project.snakemake(*SLURM_ARGS)
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_grouped_trials_share_a_slurm_job_and_keep_their_own_runs(slurm, project: Project):
+    """cluster_group: 4 short trials go to Slurm as one job; each is still its own run
+    with its own record, and the trial that fails (x = 3) fails only its own record."""
+    sweep = {"sampling": "grid", "parameters": {"x": [1, 2, 3, 4]}, "cluster_group": 4,
+             "primary_metric": "score"}  # fmt: skip
+    project.add_experiment(
+        "grouped", SCORE_SCRIPT, sweep=sweep, model={"path": "outputs/model.txt"}
+    )
+    config = project.config()
+    del config["experiments"]["sklearn-iris"]
+    project.write_config(config)
+
+    done = project.snakemake(*SLURM_ARGS)
+    assert done.returncode == 0, done.stdout + done.stderr
+    runs = project.registry.list_runs("grouped")
+    assert len({run["id"] for run in runs}) == 4
+    assert len({run["cluster"]["job_id"] for run in runs}) == 1  # one submission for four
+    assert sorted(r["status"] for r in runs) == ["Completed"] * 3 + ["Failed"]
+    best = max((r for r in runs if r["status"] == "Completed"), key=lambda r: r["metrics"]["score"])
+    assert project.registry.get_model("grouped")["run_id"] == best["id"]

@@ -13,14 +13,17 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import __version__
 from .errors import SnakeyardError
 from .files import human_bytes, json_text, resolved
+from .registry.index import line_head, line_json, summaries
 from .registry.registry import Registry
 from .registry.versions import parse_ref, parse_version
-from .sweeps.ranking import metric_value, sort_by_metric
+from .sweeps.ranking import metric_value, sort_by_metric, tie_break
 from .training.follow import GRACE_SECONDS
 from .training.metric_values import metrics_line, summary
 
@@ -108,6 +111,14 @@ def metric_summary(metrics: dict[str, Any], width: int = 100) -> str:
     """The metrics as ``name=value``, each value summarised in a bounded line; those that
     fit in about ``width`` characters, then how many more there are."""
     return metrics_line(metrics, width)
+
+
+@dataclass
+class Pieces:
+    """Output printed a piece (a few megabytes) at a time, each made just before it is
+    written: 100,000 runs' table or JSON in one string would double the memory."""
+
+    pieces: Iterator[str]
 
 
 # ---------------------------------------------------------------------- models
@@ -549,7 +560,7 @@ def environments_show(registry: Registry, args: argparse.Namespace) -> Any:
 # ------------------------------------------------------------------------ runs
 def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
     skipped: list[str] = []
-    runs = registry.list_runs(args.experiment, skipped=skipped)
+    lines = registry.run_lines(args.experiment, skipped=skipped)
     warn_skipped(skipped)
     if args.status:
         if args.status.lower() not in ("completed", "failed", "canceled", "running", "lost"):
@@ -557,41 +568,84 @@ def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
                 f"invalid --status {args.status!r}: use Completed, Failed, Canceled, Running "
                 "or Lost"
             )
-        runs = [r for r in runs if r["status"].lower() == args.status.lower()]
+        lines = [line for line in lines if line_head(line)[2].lower() == args.status.lower()]
     if args.sort:
-        if runs and all(metric_value(r, args.sort) is None for r in runs):
-            logged = sorted({name for r in runs for name in r.get("metrics", {})})
-            raise SnakeyardError(
-                f"invalid --sort {args.sort!r}: no run here logged a number under it "
-                f"(metrics logged: {', '.join(logged) or 'none'})"
-            )
-        runs = sort_by_metric(runs, args.sort, descending=not args.ascending)
+        lines = lines_by_metric(lines, args.sort, args.ascending)
     elif args.reverse:
-        runs = runs[::-1]
+        lines.reverse()
     if args.limit is not None:
-        runs = runs[: count(args.limit, "--limit")]
+        lines = lines[: count(args.limit, "--limit")]
     if args.json:
-        return runs
-    if not runs:
+        return Pieces(json_pieces(lines))
+    if not lines:
         return "no runs" + (f" of experiment {args.experiment!r}" if args.experiment else "")
+    lost = sum(line_head(line)[2] == "Lost" for line in lines)
+    footer = "" if not lost else (
+        f"{plural(lost, 'run')} Lost (process gone, no final record): "
+        "`snakeyard runs settle RUN_ID` records one as Failed"
+    )
     if args.sort:
-        shown = runs_by_metric(runs, args.sort)
-    else:
-        shown = table(
-            ["RUN", "EXPERIMENT", "STATUS", "EXIT", "START", "SECONDS", "HOST", "METRICS"],
-            [
-                [r["id"], r["experiment"], r["status"], r["exit_code"], r["start"],
-                 r["duration_seconds"], r["host"], metric_summary(r["metrics"])]
-                for r in runs
-            ],
-        )  # fmt: skip
-    lost = sum(r["status"] == "Lost" for r in runs)
-    if lost:
-        shown += (
-            f"\n{plural(lost, 'run')} Lost (process gone, no final record): "
-            "`snakeyard runs settle RUN_ID` records one as Failed"
+        return "\n".join(filter(None, [runs_by_metric(list(summaries(lines)), args.sort), footer]))
+
+    def rows() -> Iterator[list[Any]]:
+        for r in summaries(lines):
+            yield [r["id"], r["experiment"], r["status"], r.get("exit_code"), r.get("start"),
+                   r.get("duration_seconds"), r.get("host"),
+                   metric_summary(r.get("metrics") or {})]  # fmt: skip
+
+    headers = ["RUN", "EXPERIMENT", "STATUS", "EXIT", "START", "SECONDS", "HOST", "METRICS"]
+    return Pieces(long_table(headers, rows, footer))
+
+
+def json_pieces(lines: list[str], per_piece: int = 5000) -> Iterator[str]:
+    """The JSON array of the lines' summaries, a few thousand summaries a piece."""
+    yield "["
+    for start in range(0, len(lines), per_piece):
+        chunk = ",\n".join(line_json(line) for line in lines[start : start + per_piece])
+        yield ("," if start else "") + "\n" + chunk
+    yield "\n]\n"
+
+
+def lines_by_metric(lines: list[str], metric: str, ascending: bool) -> list[str]:
+    """Index lines of runs ranked as :func:`sort_by_metric` ranks records, parsing one
+    summary at a time (a listing of 100,000 runs holds lines, not records)."""
+    keyed, logged = [], set()
+    for line, run in zip(lines, summaries(lines), strict=True):
+        logged.update(run.get("metrics") or {})
+        value = metric_value(run, metric) if run.get("status") == "Completed" else None
+        keyed.append((value, tie_break(run), line))
+    if lines and all(value is None for value, _, _ in keyed):
+        raise SnakeyardError(
+            f"invalid --sort {metric!r}: no run here logged a number under it "
+            f"(metrics logged: {', '.join(sorted(logged)) or 'none'})"
         )
-    return shown
+    sign = 1 if ascending else -1
+    usable = sorted((sign * v, tie, line) for v, tie, line in keyed if v is not None)
+    return [line for *_, line in usable] + [line for v, _, line in keyed if v is None]
+
+
+def long_table(
+    headers: list[str], rows: Callable[[], Iterator[list[Any]]], footer: str = "",
+    per_piece: int = 5000,
+) -> Iterator[str]:
+    """:func:`table` of many rows, a piece at a time: ``rows()`` is read twice, once
+    for the columns' widths and once to print, so no row is kept in between."""
+    widths = [len(h) for h in headers]
+    for row in rows():
+        for i, cell in enumerate(row):
+            size = len("" if cell is None else str(cell))
+            if size > widths[i]:
+                widths[i] = size
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
+    yield line.format(*headers).rstrip()
+    piece = []
+    for row in rows():
+        cells = ("" if c is None else str(c) for c in row)
+        piece.append(line.format(*cells).rstrip())
+        if len(piece) == per_piece:
+            yield "\n" + "\n".join(piece)
+            piece = []
+    yield "".join("\n" + text for text in [*piece, footer] if text) + "\n"
 
 
 def runs_by_metric(runs: list[dict[str, Any]], metric: str) -> str:
@@ -772,7 +826,9 @@ def package_summary(packages: dict[str, str], limit: int = 30) -> dict[str, str]
 def verify(registry: Registry, args: argparse.Namespace) -> Any:
     versions, runs, problems = 0, 0, []
     for label, found in registry.verify():
-        if label.startswith("run "):
+        if label == "index":
+            pass  # the listings' summaries, checked against the folders just counted
+        elif label.startswith("run "):
             runs += 1
         elif not label.startswith("history of "):
             versions += 1
@@ -821,6 +877,16 @@ def days(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError(f"invalid number of days {text!r}: use a number from 0")
     return value
+
+
+def index_rebuild(registry: Registry, args: argparse.Namespace) -> Any:
+    names, experiments = registry.rebuild_index()
+    if args.json:
+        return {"models": names, "experiments": experiments}
+    return (
+        f"rebuilt the listing index of {plural(names, 'model')} and "
+        f"{plural(experiments, 'experiment')} in {registry.root} from their folders"
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -1023,6 +1089,10 @@ def parser() -> argparse.ArgumentParser:
         "--keep-failed", type=days, default=None, metavar="DAYS",
         help="keep failed and lost runs' work folders this long (default: --runs-older-than)",
     )  # fmt: skip
+    index = nouns.add_parser("index", help="the registry's listing index").add_subparsers(
+        dest="verb", required=True, metavar="VERB"
+    )
+    verb(index, "rebuild", index_rebuild, "write the listing index afresh from the folders")
     return top
 
 
@@ -1067,10 +1137,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"snakeyard: {result.message}", file=sys.stderr)
         return result.code
     try:
-        if args.json:
+        # one write of the whole text: json.dump would write it in thousands of pieces
+        if isinstance(result, Pieces):
+            for piece in result.pieces:
+                sys.stdout.write(piece)
+        elif args.json:
             sys.stdout.write(json_text(result) + "\n")
         else:
-            print(result)
+            sys.stdout.write(f"{result}\n")
         sys.stdout.flush()
     except BrokenPipeError:
         # the reader (head, less) went away; that is not an error of ours

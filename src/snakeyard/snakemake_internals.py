@@ -61,12 +61,13 @@ What ``snakemake --lint`` still finds, on purpose
 ``--lint json`` prints text in 9.27, so :func:`lint_findings` reads the text):
 
 - "Specify a conda environment or container for each rule." for fetch, upload, lock,
-  collect, register, sweep, sweep_wave, sweep_report, experiment_report, deploy,
-  score_features, score_chunk and score. These stages are snakeyard's own code
-  (``python -m snakeyard.stages``) and run with the interpreter that runs the workflow,
-  whatever the job's environment; a conda environment or container of their own would
-  have to hold snakeyard and would not be that interpreter. Only training runs the
-  experiment's environment, and train (with trial) names it with ``conda:``.
+  collect, register, trials_done (a ``touch``), sweep, sweep_wave, sweep_report,
+  experiment_report, deploy, score_features, score_chunk and score. These stages are
+  snakeyard's own code (``python -m snakeyard.stages``) and run with the interpreter
+  that runs the workflow, whatever the job's environment; a conda environment or
+  container of their own would have to hold snakeyard and would not be that
+  interpreter. Only training runs the experiment's environment, and train (with trial)
+  names it with ``conda:``.
 """
 
 from __future__ import annotations
@@ -189,8 +190,8 @@ def final_collection_skipped() -> bool:
 KEPT_LINTS = frozenset(
     (f"rule {rule}", "Specify a conda environment or container for each rule.")
     for rule in (
-        "fetch", "upload", "lock", "collect", "register", "sweep", "sweep_wave", "sweep_report",
-        "experiment_report",
+        "fetch", "upload", "lock", "collect", "register", "trials_done", "sweep", "sweep_wave",
+        "sweep_report", "experiment_report",
         "deploy", "score_features", "score_chunk", "score",
     )  # fmt: skip
 )

@@ -324,6 +324,43 @@ for _name in SWEPT:
         add_global_resource(workflow, resource_name(_name), _limit)
 
 
+# cluster_group trials of a sweep share one cluster job, each still its own run: the
+# trials of one bucket and the job that marks the bucket done form one connected
+# group, which Snakemake submits as one job (sweeps.smk, docs/sweeps.md)
+TRIAL_POSITION = {name: {t: i for i, t in enumerate(TRIALS[name])} for name in SWEPT}
+
+
+def _group_size(name):
+    return CFG["experiments"][name]["sweep"].get("cluster_group", 1)
+
+
+def trial_group(wildcards):
+    """The cluster job of a trial (or of its bucket's mark) when its sweep groups trials."""
+    size = _group_size(wildcards.experiment)
+    if size == 1:
+        return None
+    if hasattr(wildcards, "bucket"):
+        return f"trials-{wildcards.experiment}-{wildcards.bucket}"
+    bucket = TRIAL_POSITION[wildcards.experiment][wildcards.trial] // size
+    return f"trials-{wildcards.experiment}-{size}x{bucket}"
+
+
+def bucket_marks(wildcards):
+    """The marks of a grouping sweep's buckets, each asking for its trials together."""
+    size, name = _group_size(wildcards.experiment), wildcards.experiment
+    if size == 1:
+        return []
+    count = -(-len(TRIALS[name]) // size)
+    return [f"results/{name}/trial-groups/{size}x{k}.done" for k in range(count)]
+
+
+def bucket_trials(wildcards):
+    """The trials' run records of one bucket (``<size>x<index>``) of a sweep."""
+    size, index = map(int, wildcards.bucket.split("x"))
+    trials = list(TRIALS[wildcards.experiment])[size * index : size * (index + 1)]
+    return [f"results/{wildcards.experiment}/trials/{t}/run.json" for t in trials]
+
+
 def _trial_slot(name):
     def slot(wildcards):
         return int(

@@ -17,6 +17,8 @@ use rule train as trial with:
         "results/{experiment}/trials/{trial}/train.benchmark.tsv"
     wildcard_constraints:
         experiment=_alternatives(SWEPT) or "(?!)",
+    group:
+        trial_group
     params:
         spec=trial_spec,
 
@@ -51,9 +53,27 @@ checkpoint sweep_wave:
 ruleorder: sweep > train
 
 
+# a grouping sweep (cluster_group > 1): the mark of one bucket of trials, in their group
+rule trials_done:
+    input:
+        bucket_trials,
+    output:
+        "results/{experiment}/trial-groups/{bucket}.done",
+    log:
+        "logs/trials_done/{experiment}/{bucket}.log",
+    wildcard_constraints:
+        experiment=_alternatives(SWEPT) or "(?!)",
+        bucket="[0-9]+x[0-9]+",
+    group:
+        trial_group
+    shell:
+        "touch {output} 2> {log}"
+
+
 rule sweep:
     input:
         trials=trial_runs,
+        buckets=bucket_marks,
     output:
         run="results/{experiment}/run.json",
         table="results/{experiment}/sweep.tsv",

@@ -63,6 +63,7 @@ from ..records import (
 )
 from ..training.liveness import judge
 from . import edits
+from .index import RunIndex, VersionIndex
 from .lifecycle import annotate, hidden, user, version_state
 from .versions import VersionStore, check_name, parse_ref, split_ref
 
@@ -103,6 +104,11 @@ class Registry:
         self.deployments = VersionStore(self.root / "deployments", "deployment", "deployment.json")
         self.runs_root = self.root / "runs"
         self.staging = self.models.staging  # the registry's folder of temporaries
+        # summaries that answer listings (index.py); the folders stay the truth
+        self.model_index = VersionIndex(self.models)
+        self.run_index = RunIndex(
+            self.runs_root, self.staging, self._read_run_as_read, self.contained
+        )
 
     def contained(self, path: Path, label: str) -> Path:
         """``path`` (a folder or file of the registry's layout: a run folder, ``.tmp/``)
@@ -186,7 +192,9 @@ class Registry:
                 source, target, manifest, f"model {name}", contain_source=False, link=from_run
             )
 
-        return {**self.models.publish(name, meta, fill), "new": True}
+        published = self.models.publish(name, meta, fill)
+        self.model_index.note(published)
+        return {**published, "new": True}
 
     def _check_model_source(self, name: str, source: Path) -> None:
         """Refuse what cannot be registered as a model: a path that does not exist, is
@@ -251,42 +259,55 @@ class Registry:
         its live versions and ``all_aliases`` to its aliases; with ``include_hidden``,
         the highest version (archived or deleted too) and every version counted. A model
         whose every version is archived or deleted is left out unless ``include_hidden``.
+        Rows are summaries from the listing index (no ``files``; :meth:`get_model` has a
+        version's whole metadata).
 
-        A model whose listed version cannot be read is left out, so one damaged
+        A version whose metadata cannot be read is left out, so one damaged
         ``model.json`` does not hide every other model; ``skipped`` (when given) gets a
         line naming it and why (``snakeyard verify`` reports it too).
         """
         rows = []
         for name in self.models.names():
             state = self.models.lifecycle.state(name)
-            numbers = self.models.versions(name)
-            shown = numbers if include_hidden else [n for n in numbers if not hidden(state, n)]
+            shown = self._listed_versions(name, state, include_hidden, skipped)
             if not shown:
                 continue
-            try:
-                meta = annotate(self.models.read(name, shown[-1]), state)
-            except (OSError, SnakeyardError) as error:
-                if skipped is not None:
-                    skipped.append(f"model {name}:{shown[-1]} left out: {error}")
-                continue
-            meta["artifact_path"] = str(Path(meta["path"]) / "artifacts" / _artifact_name(meta))
-            meta["versions"] = len(shown)
-            meta["all_aliases"] = dict(sorted(state["aliases"].items()))
-            rows.append(meta)
+            top = shown[-1]
+            top["versions"] = len(shown)
+            top["all_aliases"] = dict(sorted(state["aliases"].items()))
+            rows.append(top)
         return rows
 
     def model_versions(self, name: str, include_hidden: bool = False) -> list[ModelVersion]:
-        """Every live version of model ``name``, oldest first; archived and deleted ones
-        too with ``include_hidden``."""
-        versions = self.models.read_all(name)
-        if not versions:
-            raise NotFoundError(f"no model named {name!r} in {self.root}")
+        """The summary of every live version of model ``name``, oldest first (from the
+        listing index, checked against the version folders; no ``files``); archived and
+        deleted ones too with ``include_hidden``. NotFoundError when there is no such
+        model; MetadataError when a version's metadata cannot be read."""
+        check_name(name, "model name")
         state = self.models.lifecycle.state(name)
-        return [
-            annotate(m, state)
-            for m in versions
-            if include_hidden or not hidden(state, m["version"])
-        ]
+        rows = self._listed_versions(name, state, include_hidden)
+        if not rows and not self.models.versions(name):
+            raise NotFoundError(f"no model named {name!r} in {self.root}")
+        return rows
+
+    def _listed_versions(
+        self,
+        name: str,
+        state: dict[str, Any],
+        include_hidden: bool,
+        skipped: list[str] | None = None,
+    ) -> list[ModelVersion]:
+        """The index's summaries of ``name`` that a listing shows, with the changes the
+        lifecycle events made (:func:`~snakeyard.registry.lifecycle.annotate`)."""
+        rows, base = [], f"{self.models.root}/{name}"  # text paths: many versions
+        for summary in self.model_index.summaries(name, skipped):
+            if include_hidden or not hidden(state, summary["version"]):
+                folder = f"{base}/{summary['version']}"
+                del summary["stamp"]  # a fresh dict of this listing: changed in place
+                summary["path"] = folder
+                summary["artifact_path"] = f"{folder}/artifacts/{summary.get('artifact')}"
+                rows.append(annotate(summary, state))
+        return rows
 
     def resolve_model_ref(self, ref: str) -> tuple[str, int]:
         """The model name and version number a reference names: ``NAME`` (the latest),
@@ -778,6 +799,29 @@ class Registry:
                 continue
         return sorted(records, key=lambda r: (r.get("start") or "", r.get("id", "")))
 
+    def run_lines(
+        self, experiment: str | None = None, skipped: list[str] | None = None
+    ) -> list[str]:
+        """The index line of every readable run (of ``experiment``), oldest first: what
+        ``runs list`` shows, in :func:`~snakeyard.registry.index.run_line`'s form. The run
+        folders decide which runs exist; a Running run is read from its record. A record
+        that cannot be read is left out, with a line in ``skipped`` when given."""
+        if experiment is not None:
+            check_name(experiment, "experiment name")
+        return self.run_index.lines(experiment, skipped)
+
+    def _read_run_as_read(self, path: Path) -> RunRecord:
+        return _as_read(self._read_run(path), path.parent)
+
+    def rebuild_index(self) -> tuple[int, int]:
+        """Write every listing index afresh from the folders; (model names, experiments)."""
+        names, experiments = self.models.names(), self.run_index.experiments()
+        for name in names:
+            self.model_index.rebuild(name)
+        for experiment in experiments:
+            self.run_index.rebuild(experiment)
+        return len(names), len(experiments)
+
     def settle_run(self, run_id: str, force: bool = False) -> RunRecord:
         """Record a run whose process is gone as Failed, with what it logged until then.
 
@@ -815,6 +859,7 @@ class Registry:
         self.contained(self.staging, f"run {run_id}")
         make_folders(self.staging)
         write_json_atomic(path, record, staging=self.staging)
+        self.run_index.note(record, path.parent)
         return record
 
     def _read_run(self, path: Path) -> RunRecord:
@@ -841,7 +886,7 @@ class Registry:
             for label, folder in store.each_version():
                 yield label, _problems_of(label, _check_version, store, folder, check)
         for folder in sorted(self.runs_root.glob("*/*")):
-            if folder.is_dir():
+            if folder.is_dir() and not folder.name.startswith("."):  # not .index/
                 label = f"run {folder.name}"
                 yield label, _problems_of(label, self._run_problems, folder, label)
         for store in (self.models, self.datasets):
@@ -849,6 +894,13 @@ class Registry:
                 if store.lifecycle.history_folder(name).is_dir():
                     label = f"history of {store.kind} {name}"
                     yield label, _problems_of(label, _history_problems, store, name)
+        # the listing index last, and only when a summary disagrees with its folder
+        index = [
+            *(p for name in self.models.names() for p in self.model_index.problems(name)),
+            *(p for e in self.run_index.experiments() for p in self.run_index.problems(e)),
+        ]
+        if index:
+            yield "index", index
 
     def _run_problems(self, folder: Path, label: str) -> list[str]:
         record = folder / "run.json"

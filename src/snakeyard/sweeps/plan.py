@@ -265,6 +265,12 @@ def _check_bayesian(
                          ("max_concurrent_runs", "the number of trials proposed at a time")):
         if not sweep.get(key):
             raise ConfigError(f"{where}: bayesian sampling needs {key} ({meaning})")
+    if sweep.get("cluster_group", 1) > 1:
+        raise ConfigError(
+            f"{where}.cluster_group: {sweep['cluster_group']} is for grid and random "
+            "sampling; a bayesian sweep proposes max_concurrent_runs trials at a time, each "
+            "its own cluster job (leave cluster_group out, or 1)"
+        )
 
 
 def _draw(

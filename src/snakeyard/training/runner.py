@@ -271,6 +271,7 @@ def execute(
         if canceled:
             record["canceled"] = canceled
         record = write_final_record(folder, record, log, registry.staging)
+        registry.run_index.note(record, folder)
 
     std_log = work / STDOUT_LOG
     if record["status"] == "Failed":

@@ -1,0 +1,448 @@
+"""The registry's index: small summaries that answer listings without reading every
+version's metadata or every run's record.
+
+Layout, inside the folder each index summarises::
+
+    models/<name>/.index/<version>             summary of one version (a JSON line)
+    models/<name>/.index/pack-<N>              summaries of versions up to N, one a line
+    runs/<experiment>/.index/<run id>          summary of one ended run
+    runs/<experiment>/.index/pack-<ns>-<rand>  summaries of ended runs, sorted by start
+
+Why it is safe with many writers on a shared filesystem, without a lock or a database
+file: every index file is written whole in the registry's ``.tmp/`` and renamed into
+place, so a reader sees an old file or a new one, never half of one; two writers of the
+same summary write the same facts; and the index is never the truth. A listing first
+lists the version (or run) folders, which one ``scandir`` gives with their inode numbers,
+and takes a summary only for a folder that exists and has the inode the summary names;
+any other folder (new, re-made, or a run still Running) is read from its own metadata
+file, and its summary written for the next listing. A lost, stale or deleted index
+therefore costs time, never a wrong answer; :meth:`rebuild` writes it afresh from the
+folders, and ``snakeyard verify`` reports every summary that disagrees with its folder.
+
+Loose summaries are packed into one file once there are :data:`PACK_AFTER` of them, so a
+listing reads a few files, whatever the history. A run summary is one line
+``<start>\\t<id>\\t<status>\\t<inode>\\t<json>``: a listing of 100,000 runs sorts and
+filters the lines as text and parses only the JSON it prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import SnakeyardError
+from ..files import json_text, make_folders, write_text_atomic
+
+INDEX = ".index"
+PACK = "pack-"
+PACK_AFTER = 64  # loose summaries that make a listing write a pack
+ENDED = ("Completed", "Failed", "Canceled")  # a run record with this status never changes again
+# what a version summary leaves out: the file lists (and package lists), which only
+# `models show` and `verify` need and which make up most of a version's metadata
+VERSION_LEAVES_OUT = ("files", "packages", "schema", "path")
+RUN_KEEPS = (
+    "id", "experiment", "status", "exit_code", "start", "end", "duration_seconds", "host",
+    "arguments", "trial", "dataset", "environment", "error", "lost",
+)  # fmt: skip
+ERROR_CHARS = 300  # a summary's error is its first line, cut here; `runs show` has all
+
+
+def _write(path: Path, text: str, staging: Path) -> bool:
+    """Write an index file whole (False when the registry takes no writes: a reader
+    without write permission still lists, from the folders)."""
+    try:
+        make_folders(path.parent)
+        make_folders(staging)
+        write_text_atomic(path, text, staging=staging, durable=False)
+        return True
+    except OSError:
+        return False
+
+
+def _inside(contain: Callable[[Path, str], Path], folder: Path) -> bool:
+    """Whether an index folder lies in the registry once links are followed: one that a
+    link leads out of it is neither read nor written (listings then read the folders)."""
+    try:
+        contain(folder, "listing index")
+        return True
+    except (SnakeyardError, OSError):
+        return False
+
+
+def _index_files(folder: Path) -> tuple[list[str], str | None]:
+    """The loose summaries of an index folder and its newest pack (None without one)."""
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return [], None
+    packs = sorted((n for n in names if n.startswith(PACK)), key=_pack_order)
+    loose = [n for n in names if not n.startswith((PACK, "."))]
+    return loose, packs[-1] if packs else None
+
+
+def _pack_order(name: str) -> tuple[int, str]:
+    number, _, rest = name[len(PACK):].partition("-")
+    return (int(number) if number.isdigit() else -1, rest)
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None  # packed and removed at this instant, or damaged: the folder decides
+
+
+def _drop(folder: Path, names: list[str]) -> None:
+    for name in names:
+        try:
+            os.unlink(folder / name)
+        except OSError:
+            pass  # another packer removed it, or no write permission: harmless
+
+
+# ------------------------------------------------------------------- versions
+class VersionIndex:
+    """The summaries of every version of each name of one kind (``models``)."""
+
+    def __init__(self, store: Any):
+        self.store = store  # a VersionStore
+        self.inside = lambda folder: all(
+            _inside(store.contained, f) for f in (folder, store.staging)
+        )
+
+    def folder(self, name: str) -> Path:
+        return self.store.root / name / INDEX
+
+    def summaries(self, name: str, skipped: list[str] | None = None) -> list[dict[str, Any]]:
+        """The summary of every published version of ``name``, oldest first.
+
+        The version folders decide which versions exist; a folder whose summary is
+        missing or stamped otherwise (:meth:`stamp`) is read from its own metadata, and
+        summarised for the next listing. A folder that cannot be read raises as
+        :meth:`VersionStore.read_folder` does (MetadataError), or, when ``skipped`` is
+        given, is left out with a line there naming it and why.
+        """
+        base = f"{self.store.root}/{name}"  # text paths: pathlib costs more than a stat here
+        try:
+            numbers = sorted(int(entry) for entry in os.listdir(base) if entry.isdigit())
+        except FileNotFoundError:
+            return []
+        known, loose = self._known(name)
+        rows, fresh = [], []
+        meta_file = self.store.meta_file
+        for number in numbers:
+            summary = known.get(number)
+            try:
+                found = os.stat(f"{base}/{number}/{meta_file}")
+                stamp = [found.st_ino, found.st_size, found.st_mtime_ns]
+            except OSError:
+                stamp = None
+            if summary is None or summary.get("stamp") != stamp:
+                try:
+                    summary = self.summarise(Path(base) / str(number))
+                except (OSError, SnakeyardError) as error:
+                    if skipped is None:
+                        raise
+                    skipped.append(f"{self.store.kind} {name}:{number} left out: {error}")
+                    continue
+                fresh.append(summary)
+            rows.append(summary)
+        self._save(name, fresh, rows, loose)
+        return rows
+
+    def stamp(self, folder: Path) -> list[int] | None:
+        """What changes whenever a version's metadata file is replaced or edited in
+        place: its inode, size and modification time (None when it cannot be read)."""
+        try:
+            found = os.stat(folder / self.store.meta_file)
+        except OSError:
+            return None
+        return [found.st_ino, found.st_size, found.st_mtime_ns]
+
+    def summarise(self, folder: Path) -> dict[str, Any]:
+        """The summary of the version folder ``folder``, read from its metadata."""
+        stamp = self.stamp(folder)  # before the read: a change after it shows next time
+        meta = self.store.read_folder(folder)
+        summary = {k: v for k, v in meta.items() if k not in VERSION_LEAVES_OUT}
+        summary["stamp"] = stamp
+        return summary
+
+    def note(self, published: dict[str, Any]) -> None:
+        """Summarise a version its writer has just published, from the metadata in hand
+        (the index warmed at the cost of one stat and one small file; best effort)."""
+        folder = Path(published["path"])
+        summary = {k: v for k, v in published.items() if k not in VERSION_LEAVES_OUT}
+        summary["stamp"] = self.stamp(folder)
+        index = self.folder(folder.parent.name)
+        if summary["stamp"] is not None and self.inside(index):
+            _write(index / folder.name, json.dumps(summary) + "\n", self.store.staging)
+
+    def _known(self, name: str) -> tuple[dict[int, dict[str, Any]], list[str]]:
+        """Summaries by version number as the index holds them, and its loose files."""
+        folder = self.folder(name)
+        if not self.inside(folder):
+            return {}, []
+        loose, pack = _index_files(folder)
+        known: dict[int, dict[str, Any]] = {}
+        text = _read_text(folder / pack) if pack else None
+        try:  # one parse of the whole pack; line by line only when a line is damaged
+            for summary in json.loads("[" + ",".join((text or "").splitlines()) + "]"):
+                known[int(summary["version"])] = summary
+        except (ValueError, TypeError, KeyError):
+            for line in (text or "").splitlines():
+                _take(known, line)
+        for entry in loose:
+            if entry.isdigit() and int(entry) not in known:
+                _take(known, _read_text(folder / entry) or "")
+        return known, loose
+
+    def _save(
+        self, name: str, fresh: list[dict[str, Any]], rows: list[dict[str, Any]], loose: list[str]
+    ) -> None:
+        folder, staging = self.folder(name), self.store.staging
+        if not self.inside(folder):
+            return
+        if len(loose) + len(fresh) < PACK_AFTER:
+            for summary in fresh:
+                _write(folder / str(summary["version"]), json.dumps(summary) + "\n", staging)
+            return
+        text = "".join(json.dumps(summary) + "\n" for summary in rows)
+        if _write(folder / f"{PACK}{rows[-1]['version']}", text, staging):
+            # only what the pack holds: a summary written since stays for the next pack
+            top = rows[-1]["version"]
+            stale = [n for n in _index_files(folder)[0] if n.isdigit() and int(n) <= top]
+            older = [n for n in os.listdir(folder) if n.startswith(PACK)]
+            _drop(folder, stale + [n for n in older if _pack_order(n) < (top, "")])
+
+    def problems(self, name: str) -> Iterator[str]:
+        """Each summary of ``name`` that disagrees with its version folder, one line each."""
+        known, _ = self._known(name)
+        base = self.store.root / name
+        for number, summary in sorted(known.items()):
+            folder = base / str(number)
+            if not folder.is_dir():
+                continue  # a summary of a folder gone: listings ignore it
+            try:
+                truth = self.summarise(folder)
+            except (OSError, SnakeyardError):
+                continue  # the version's own problem, reported by its check
+            # stamped otherwise: listings read the folder, as they should
+            if summary.get("stamp") == truth["stamp"] and summary != truth:
+                yield (
+                    f"index of {self.store.kind} {name}: the summary of version {number} "
+                    "disagrees with its folder (listings read the folder; "
+                    "`snakeyard index rebuild` writes the index afresh)"
+                )
+
+    def rebuild(self, name: str) -> None:
+        """Write the index of ``name`` afresh from its version folders."""
+        folder = self.folder(name)
+        if not self.inside(folder):
+            return
+        old = _index_files(folder)
+        rows = [
+            self.summarise(self.store.root / name / str(n)) for n in self.store.versions(name)
+        ]
+        if rows:
+            text = "".join(json.dumps(summary) + "\n" for summary in rows)
+            _write(folder / f"{PACK}{rows[-1]['version']}", text, self.store.staging)
+        keep = f"{PACK}{rows[-1]['version']}" if rows else None
+        _drop(folder, [n for n in old[0] + ([old[1]] if old[1] else []) if n != keep])
+
+
+def _take(known: dict[int, dict[str, Any]], line: str) -> None:
+    try:
+        summary = json.loads(line)
+        known[int(summary["version"])] = summary
+    except (ValueError, TypeError, KeyError):
+        pass  # a damaged line: that version is read from its folder
+
+
+# ----------------------------------------------------------------------- runs
+def run_line(record: dict[str, Any], inode: int) -> str:
+    """The index line of a run record: sort and filter fields, then the JSON summary."""
+    summary = {k: record.get(k) for k in RUN_KEEPS if k in record}
+    error = summary.get("error")
+    if isinstance(error, str):
+        summary["error"] = error.splitlines()[0][:ERROR_CHARS] if error else ""
+    # a metric logged once per step is summarised by its last value
+    summary["metrics"] = {
+        k: (v[-1] if v else None) if isinstance(v, list) else v
+        for k, v in (record.get("metrics") or {}).items()
+        if not isinstance(v, dict)
+    }
+    text = json_text(summary, indent=None)  # strict: NaN as "NaN", as in the record
+    fields = (record.get("start") or "", record.get("id") or "", record.get("status") or "")
+    return "\t".join(f.replace("\t", " ") for f in fields) + f"\t{inode}\t{text}"
+
+
+def line_head(line: str) -> list[str]:
+    """``[start, id, status, inode]`` of an index line, without copying its JSON (the
+    fields hold no tab, so the first tab before a ``{`` starts the JSON); [] if damaged."""
+    end = line.find("\t{")
+    return line[:end].split("\t") if end > 0 or line.startswith("\t") else []
+
+
+def line_json(line: str) -> str:
+    """The JSON summary of an index line."""
+    return line[line.find("\t{") + 1 :]
+
+
+class RunIndex:
+    """The summaries of the runs of each experiment."""
+
+    def __init__(
+        self,
+        runs_root: Path,
+        staging: Path,
+        read: Callable[[Path], dict[str, Any]],
+        contain: Callable[[Path, str], Path],
+    ):
+        self.runs_root = runs_root
+        self.staging = staging
+        self.read = read  # run.json path -> the record as readers report it (Lost judged)
+        self.inside = lambda folder: all(_inside(contain, f) for f in (folder, staging))
+
+    def experiments(self) -> list[str]:
+        try:
+            return sorted(
+                e.name for e in os.scandir(self.runs_root)
+                if e.is_dir() and not e.name.startswith(".")
+            )  # fmt: skip
+        except FileNotFoundError:
+            return []
+
+    def lines(self, experiment: str | None = None, skipped: list[str] | None = None) -> list[str]:
+        """The index line of every readable run (of ``experiment``), oldest first.
+
+        A run folder without a record is left out; one whose record cannot be read or
+        is refused too, as by :meth:`Registry.list_runs`, with a line naming it in
+        ``skipped`` when given.
+        """
+        lines: list[str] = []
+        for name in [experiment] if experiment else self.experiments():
+            lines += self._experiment_lines(name, skipped)
+        lines.sort()  # start times are ISO 8601 of one width: text order is time order
+        return lines
+
+    def _experiment_lines(self, experiment: str, skipped: list[str] | None = None) -> list[str]:
+        base = self.runs_root / experiment
+        try:
+            folders = {
+                e.name: e.inode() for e in os.scandir(base)
+                if not e.name.startswith(".") and e.is_dir()
+            }  # fmt: skip
+        except FileNotFoundError:
+            return []
+        known, loose = self._known(experiment)
+        lines, fresh = [], []
+        for run_id, inode in folders.items():
+            line = known.get(run_id)
+            if line is not None:
+                _, _, status, ino = line_head(line)
+                if status in ENDED and ino == str(inode):
+                    lines.append(line)
+                    continue
+            try:
+                record = self.read(base / run_id / "run.json")
+            except FileNotFoundError:
+                continue  # no record yet (being set up), or removed since the scan
+            except (OSError, ValueError, SnakeyardError) as error:
+                if skipped is not None:  # unreadable or refused: `verify` reports it too
+                    skipped.append(f"run {run_id} left out: {error}")
+                continue
+            line = run_line(record, inode)
+            lines.append(line)
+            if record.get("status") in ENDED:
+                fresh.append((run_id, line))
+        self._save(experiment, fresh, lines, loose)
+        return lines
+
+    def _known(self, experiment: str) -> tuple[dict[str, str], list[str]]:
+        folder = self.runs_root / experiment / INDEX
+        if not self.inside(folder):
+            return {}, []
+        loose, pack = _index_files(folder)
+        known: dict[str, str] = {}
+        try:
+            with open(folder / pack, encoding="utf-8") if pack else open(os.devnull) as lines:
+                for line in lines:  # one line at a time: a pack may hold 100,000 runs
+                    fields = line_head(line)
+                    if len(fields) == 4:
+                        known[fields[1]] = line.rstrip("\n")
+        except (FileNotFoundError, UnicodeDecodeError):
+            known = {}  # packed anew and removed at this instant, or damaged: the folders
+        for entry in loose:
+            if entry not in known:
+                text = (_read_text(folder / entry) or "").strip()
+                if len(line_head(text)) == 4:
+                    known[entry] = text
+        return known, loose
+
+    def note(self, record: dict[str, Any], folder: Path) -> None:
+        """Summarise a run's final record (its writer warming the index; best effort)."""
+        if record.get("status") not in ENDED:
+            return
+        try:
+            line = run_line(record, os.stat(folder).st_ino)
+        except OSError:
+            return
+        if self.inside(folder.parent / INDEX):
+            _write(folder.parent / INDEX / folder.name, line + "\n", self.staging)
+
+    def _save(
+        self, experiment: str, fresh: list[tuple[str, str]], lines: list[str], loose: list[str]
+    ) -> None:
+        folder = self.runs_root / experiment / INDEX
+        if not self.inside(folder):
+            return
+        if len(loose) + len(fresh) < PACK_AFTER:
+            for run_id, line in fresh:
+                _write(folder / run_id, line + "\n", self.staging)
+            return
+        ended = sorted(line for line in lines if line_head(line)[2] in ENDED)
+        name = f"{PACK}{time.time_ns()}-{uuid.uuid4().hex[:8]}"
+        if _write(folder / name, "".join(line + "\n" for line in ended), self.staging):
+            packed = {line_head(line)[1] for line in ended}
+            current, _ = _index_files(folder)
+            older = [n for n in os.listdir(folder) if n.startswith(PACK) and n != name]
+            # only packs older than ours: a newer one is another reader's, as good as ours
+            _drop(folder, [n for n in current if n in packed]
+                  + [n for n in older if _pack_order(n) < _pack_order(name)])  # fmt: skip
+
+    def problems(self, experiment: str) -> Iterator[str]:
+        """Each run summary of ``experiment`` that disagrees with its record."""
+        known, _ = self._known(experiment)
+        for run_id, line in sorted(known.items()):
+            folder = self.runs_root / experiment / run_id
+            try:
+                inode = os.stat(folder).st_ino
+                record = self.read(folder / "run.json")
+            except (OSError, ValueError, SnakeyardError):
+                continue  # a run gone, or the record's own problem, reported by its check
+            if line_head(line)[3] == str(inode) and line != run_line(record, inode):
+                yield (
+                    f"index of runs of {experiment}: the summary of run {run_id} disagrees "
+                    "with its record (listings read the record; `snakeyard index rebuild` "
+                    "writes the index afresh)"
+                )
+
+    def rebuild(self, experiment: str) -> None:
+        """Write the index of ``experiment`` afresh from its run records."""
+        folder = self.runs_root / experiment / INDEX
+        if not self.inside(folder):
+            return
+        old_loose, old_pack = _index_files(folder)
+        _drop(folder, old_loose + ([old_pack] if old_pack else []))
+        self._save(experiment, [], self._experiment_lines(experiment), [""] * PACK_AFTER)
+
+
+def summaries(lines: list[str]) -> Iterator[dict[str, Any]]:
+    """The JSON summaries of index lines, parsed one at a time."""
+    for line in lines:
+        yield json.loads(line_json(line))

@@ -1,0 +1,181 @@
+"""The registry's listing index: fast listings that never contradict the folders."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from snakeyard.cli import main
+from snakeyard.registry.index import INDEX, PACK_AFTER
+from snakeyard.registry.registry import Registry
+
+
+def register(registry: Registry, tmp_path: Path, name: str, i: int, **metrics: float) -> dict:
+    source = tmp_path / "src" / f"{name}-{i}.pkl"
+    source.parent.mkdir(exist_ok=True)
+    source.write_text(f"model {i}")
+    return registry.register_model(name, source, metrics=metrics or {"accuracy": i / 100})
+
+
+def write_run(registry: Registry, experiment: str, n: int, status: str = "Completed", **extra):
+    run_id = f"{experiment}_17000000{n:02d}_{n:08x}"
+    folder = registry.runs_root / experiment / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {
+        "id": run_id, "experiment": experiment, "status": status, "exit_code": 0,
+        "start": f"2026-11-30T10:{n // 60:02d}:{n % 60:02d}Z", "end": None,
+        "duration_seconds": 1.0, "host": "h", "metrics": {"accuracy": n / 100, "loss": [3, 2, 1]},
+        "arguments": {"C": n}, **extra,
+    }  # fmt: skip
+    (folder / "run.json").write_text(json.dumps(record))
+    return run_id
+
+
+def listing(capsys, registry: Registry, *words: str) -> list:
+    assert main(["--registry", str(registry.root), *words, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_versions_listed_from_a_packed_index_match_the_folders(tmp_path: Path):
+    registry = Registry(tmp_path / "registry")
+    for i in range(1, PACK_AFTER + 6):
+        register(registry, tmp_path, "m", i)
+    index = registry.models.root / "m" / INDEX
+    listed = registry.model_versions("m")
+    assert any(p.name.startswith("pack-") for p in index.iterdir()), "a listing packs them"
+    assert [v["version"] for v in listed] == list(range(1, PACK_AFTER + 6))
+    assert listed[4]["metrics"] == {"accuracy": 0.05} and "files" not in listed[4]
+    # the index lost: the same listing, from the folders, and the index written again
+    shutil.rmtree(index)
+    assert registry.model_versions("m") == listed
+    assert index.is_dir()
+
+
+def test_the_folders_win_over_the_index(tmp_path: Path):
+    registry = Registry(tmp_path / "registry")
+    for i in range(1, 4):
+        register(registry, tmp_path, "m", i)
+    registry.model_versions("m")  # the index holds all three
+    # a version's metadata changed behind the index's back: the listing reads the file
+    meta_file = registry.models.root / "m" / "2" / "model.json"
+    meta = json.loads(meta_file.read_text())
+    meta["description"] = "edited"
+    meta_file.write_text(json.dumps(meta))
+    # a version folder gone (removed by hand): not listed although the index has it
+    shutil.rmtree(registry.models.root / "m" / "3")
+    listed = registry.model_versions("m")
+    assert [(v["version"], v["description"]) for v in listed] == [(1, ""), (2, "edited")]
+    assert registry.list_models()[0]["versions"] == 2
+
+
+def test_verify_reports_an_index_that_disagrees_and_rebuild_mends_it(tmp_path: Path, capsys):
+    registry = Registry(tmp_path / "registry")
+    register(registry, tmp_path, "m", 1)
+    run_id = write_run(registry, "exp", 1)
+    registry.model_versions("m"), registry.run_lines()
+    index = registry.models.root / "m" / INDEX
+    summary_file = next(index.iterdir())
+    summary = json.loads(summary_file.read_text())
+    summary["metrics"] = {"accuracy": 1.0}  # a damaged index, its stamp unchanged
+    summary_file.write_text(json.dumps(summary))
+    run_summary = registry.runs_root / "exp" / INDEX / run_id
+    run_summary.write_text(run_summary.read_text().replace("0.01", "0.99"))
+    assert main(["--registry", str(registry.root), "verify"]) == 1
+    err = capsys.readouterr().err
+    assert "the summary of version 1 disagrees with its folder" in err
+    assert f"the summary of run {run_id} disagrees with its record" in err
+    assert main(["--registry", str(registry.root), "index", "rebuild"]) == 0
+    assert "1 model and 1 experiment" in capsys.readouterr().out
+    assert main(["--registry", str(registry.root), "verify"]) == 0
+    assert registry.model_versions("m")[0]["metrics"] == {"accuracy": 0.01}
+
+
+def test_models_sorted_by_a_metric(tmp_path: Path, capsys):
+    registry = Registry(tmp_path / "registry")
+    for i, accuracy in enumerate([0.5, 0.9, 0.7], start=1):
+        register(registry, tmp_path, "m", i, accuracy=accuracy)
+    register(registry, tmp_path, "other", 1, f1=0.3)
+    best = listing(capsys, registry, "models", "versions", "m", "--sort", "accuracy")
+    assert [v["version"] for v in best] == [2, 3, 1]
+    worst = listing(capsys, registry, "models", "versions", "m", "--sort", "accuracy", "--ascending")
+    assert [v["version"] for v in worst] == [1, 3, 2]
+    models = listing(capsys, registry, "models", "list", "--sort", "f1")
+    assert [m["name"] for m in models] == ["other", "m"]  # m has no f1: after
+    assert main(["--registry", str(registry.root), "models", "list", "--sort", "nope"]) == 1
+    assert "invalid --sort 'nope'" in capsys.readouterr().err
+
+
+def test_runs_list_limit_reverse_and_status_from_the_index(tmp_path: Path, capsys):
+    registry = Registry(tmp_path / "registry")
+    ids = [write_run(registry, "exp", n) for n in range(1, PACK_AFTER + 10)]
+    failed = write_run(registry, "other", 99, status="Failed", error="boom\ntraceback")
+    every = listing(capsys, registry, "runs", "list")
+    assert [r["id"] for r in every] == ids + [failed]  # oldest first, across experiments
+    assert every[0]["metrics"] == {"accuracy": 0.01, "loss": 1}  # a list by its last value
+    assert any(p.name.startswith("pack-") for p in (registry.runs_root / "exp" / INDEX).iterdir())
+    newest = listing(capsys, registry, "runs", "list", "--reverse", "--limit", "2")
+    assert [r["id"] for r in newest] == [failed, ids[-1]]
+    assert listing(capsys, registry, "runs", "list", "--status", "failed")[0]["error"] == "boom"
+    best = listing(capsys, registry, "runs", "list", "--experiment", "exp", "--sort", "accuracy",
+                   "--limit", "1")  # fmt: skip
+    assert [r["id"] for r in best] == [ids[-1]]
+    assert main(["--registry", str(registry.root), "runs", "list", "--limit", "0"]) == 1
+    assert "invalid --limit 0" in capsys.readouterr().err
+    # a table as well, with every run
+    assert main(["--registry", str(registry.root), "runs", "list"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == len(ids) + 2
+
+
+def test_a_running_run_is_read_from_its_record(tmp_path: Path, capsys):
+    registry = Registry(tmp_path / "registry")
+    run_id = write_run(registry, "exp", 1, status="Running")
+    assert listing(capsys, registry, "runs", "list")[0]["status"] in ("Running", "Lost")
+    write_run(registry, "exp", 1, status="Completed")  # the run ended since
+    assert listing(capsys, registry, "runs", "list")[0]["status"] == "Completed"
+    assert (registry.runs_root / "exp" / INDEX / run_id).is_file()
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from snakeyard.registry.registry import Registry
+registry, me = Registry(sys.argv[1]), sys.argv[2]
+for i in range(15):
+    source = Path(sys.argv[1]).parent / f"{me}-{i}.pkl"
+    source.write_text(f"{me} {i}")
+    registry.register_model("shared", source)
+    registry.model_versions("shared")  # listing (and packing) while others write
+"""
+
+
+def test_concurrent_writers_and_listers_lose_no_version(tmp_path: Path):
+    root = tmp_path / "registry"
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(root), f"w{n}"]) for n in range(4)
+    ]
+    assert [w.wait() for w in writers] == [0, 0, 0, 0]
+    listed = Registry(root).model_versions("shared")
+    assert [v["version"] for v in listed] == list(range(1, 61))
+    assert sorted(v["uid"] for v in listed) == sorted(
+        json.loads((root / "models" / "shared" / str(n) / "model.json").read_text())["uid"]
+        for n in range(1, 61)
+    )
+
+
+def test_an_index_folder_linked_out_of_the_registry_is_neither_read_nor_written(tmp_path: Path):
+    registry = Registry(tmp_path / "registry")
+    register(registry, tmp_path, "m", 1)
+    write_run(registry, "exp", 1)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for index in (registry.models.root / "m" / INDEX, registry.runs_root / "exp" / INDEX):
+        shutil.rmtree(index, ignore_errors=True)
+        index.symlink_to(outside)
+    (outside / "1").write_text(json.dumps({"name": "m", "version": 1, "description": "lie"}))
+    register(registry, tmp_path, "m", 2)
+    assert [v.get("description") for v in registry.model_versions("m")] == ["", ""]
+    assert len(registry.run_lines()) == 1
+    assert [p.name for p in outside.iterdir()] == ["1"], "nothing written through the link"
