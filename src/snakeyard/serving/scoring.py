@@ -144,8 +144,23 @@ def _table(predictions: Any) -> Any:
     import pyarrow as pa
 
     names, values = _columns(predictions)
-    return pa.table({"row": np.arange(len(values)),
-                     **{n: values[:, i] for i, n in enumerate(names)}})  # fmt: skip
+    columns = [np.arange(len(values)), *(values[:, i] for i in range(len(names)))]
+    return pa.Table.from_arrays([_arrow_column(c) for c in columns], names=["row", *names])
+
+
+def _arrow_column(values: Any) -> Any:
+    """A numpy column as a pyarrow array; numbers straight from their bytes, because
+    ``pyarrow.array`` imports pandas (a second of a gather job's time) to ask whether
+    they are a pandas Series."""
+    import numpy as np
+    import pyarrow as pa
+
+    if values.dtype.kind not in "iuf":
+        return pa.array(values)  # text, booleans: rare predictions, converted by pyarrow
+    column = np.ascontiguousarray(values, dtype=values.dtype.newbyteorder("="))
+    return pa.Array.from_buffers(
+        pa.from_numpy_dtype(column.dtype), len(column), [None, pa.py_buffer(column)]
+    )
 
 
 def _write_csv(predictions: Any, header: dict[str, Any], out: Path) -> None:
