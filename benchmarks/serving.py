@@ -366,8 +366,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"imports) | {bulk['import_sklearn_ensemble_s']} |",
         f"| score-chunk of 1 row (interpreter + imports + model check and load) | "
         f"{bulk['one_row_chunk_command_s']} |",
-        f"| floor of the chunk commands: {-(-bulk['chunks'] // 2)} rounds of 2 x the "
-        f"1-row command + the chunks in running workers | {bulk['stage_floor_s']} |",
+        f"| floor of the chunk commands on 2 free cores: {-(-bulk['chunks'] // 2)} rounds "
+        f"(2 commands side by side) x the 1-row command, + the chunks in running workers | "
+        f"{bulk['stage_floor_s']} |",
         f"| ratio floor / one predict | {bulk['ratio_stage_floor']} |",
         "",
         f"Machine: {machine['cpus']} CPUs, Python {machine['python']}, load average "
