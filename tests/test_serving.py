@@ -405,3 +405,24 @@ def test_a_scoring_method_the_model_lacks_is_refused_before_any_job(tmp_path: Pa
     with pytest.raises(SnakeyardError) as refused:
         check_method_of(meta, "predict_proba")
     assert str(refused.value) == "model svc:1 has no method predict_proba; it answers predict"
+
+
+def test_gathering_numeric_predictions_leaves_pandas_unimported(tmp_path: Path):
+    # pandas' import alone costs a gather job about a second; numbers never need it
+    pytest.importorskip("pyarrow.parquet")
+    code = (
+        "import sys, json, numpy as np\n"
+        "from pathlib import Path\n"
+        "from snakeyard.serving.scoring import gather\n"
+        "model = json.dumps({'name': 'm', 'version': 1, 'content_hash': 'ab' * 32})\n"
+        f"folder = Path({str(tmp_path)!r})\n"
+        "np.savez(folder / 'c.npz', predictions=np.random.rand(10, 3), start=0, model=model)\n"
+        "dataset = {'name': 'd', 'version': 1, 'content_hash': 'cd' * 32}\n"
+        "for fmt in ('csv', 'parquet'):\n"
+        "    gather([folder / 'c.npz'], dataset, fmt, folder / f'p.{fmt}')\n"
+        "print('pandas' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"})  # fmt: skip
+    assert done.stdout.strip() == "False", done.stderr
+    assert (tmp_path / "p.csv").read_text().count("\n") == 5 + 1 + 10
