@@ -24,7 +24,10 @@ asserts on time. The figures:
    ``--chunks`` (8) processes, 2 at a time, then ``score-gather`` writing the CSV),
    each a whole ``python -m snakeyard.stages`` command with its start-up and model check;
    and the same chunk function in 2 worker processes already running with the model
-   loaded, which is the cost of chunking without the interpreters' start-up.
+   loaded, which is the cost of chunking without the interpreters' start-up. Then
+   ``score-gather`` commands writing CSV and Parquet, and the fixed cost every stage
+   command pays (the interpreter, ``import sklearn.ensemble``, a 1-row ``score-chunk``),
+   from which the floor of the chunk commands on 2 cores follows.
 """
 
 from __future__ import annotations
@@ -227,8 +230,11 @@ def bulk_figures(work: Path, rows: int, chunks: int) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     features = X[rng.integers(0, len(X), rows)] + rng.normal(0, 0.1, (rows, X.shape[1]))
     np.save(work / "features.npy", features)
-    dataset = {"name": "synthetic", "version": 1, "content_hash": "0" * 64,
-               "registry": str(registry.root)}  # fmt: skip
+    # score-gather reads the data set's record for its header: a small registered stand-in
+    (work / "synthetic").mkdir()
+    (work / "synthetic" / "README").write_text(f"{rows} rows drawn around the iris set\n")
+    meta = registry.upload_dataset("synthetic", work / "synthetic")
+    dataset = {"registry": str(registry.root), "name": "synthetic", "version": meta["version"]}
 
     start = time.perf_counter()
     expected = forest.predict(features)
@@ -261,16 +267,44 @@ def bulk_figures(work: Path, rows: int, chunks: int) -> dict[str, Any]:
         start = time.perf_counter()
         pool.map(_chunk_in_worker, jobs, chunksize=1)
         pooled = time.perf_counter() - start
-    # gather needs the data set's record only for its header: a stand-in registry entry
-    receipt = work / "dataset.json"
+    # score-gather as the score rule runs it (a whole stage command), for each format
+    receipt = work / "dataset.json"  # what score_features and score read of a data set
     receipt.write_text(json.dumps(dataset))
-    from snakeyard.serving.scoring import gather
-
-    start = time.perf_counter()
-    gather(outputs, dataset, "csv", work / "predictions.csv")
-    gathered = time.perf_counter() - start
+    gathered = {}
+    for fmt in ("csv", "parquet"):
+        start = time.perf_counter()
+        subprocess.run([*stage, "score-gather", "--chunks", *map(str, outputs),
+                        "--dataset", str(receipt), "--format", fmt,
+                        "--out", str(work / f"predictions.{fmt}")],
+                       check=True, env=clean_env(), capture_output=True)  # fmt: skip
+        gathered[fmt] = time.perf_counter() - start
     parts = [np.load(path)["predictions"] for path in outputs]
     assert np.array_equal(np.concatenate(parts), expected)
+
+    # what every stage command pays before its first row: the interpreter, the imports
+    # that unpickling the forest needs, and the model's check and load (a 1-row chunk)
+    def command_s(command: list[str]) -> float:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            subprocess.run(command, check=True, env=clean_env(), capture_output=True)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    fixed = {
+        "interpreter_s": command_s([sys.executable, "-c", "pass"]),
+        "import_sklearn_ensemble_s": command_s(
+            [sys.executable, "-c", "import joblib, sklearn.ensemble"]
+        ),
+        "one_row_chunk_command_s": command_s(
+            [*stage, "score-chunk", "--features", str(work / "features.npy"),
+             "--model", "forest:1", "--chunk", "0", "--chunks", str(rows),
+             "--method", "predict", "--registry", str(registry.root),
+             "--out", str(work / "one-row.npz")]
+        ),
+    }  # fmt: skip
+    rounds = -(-chunks // 2)  # 2 commands at a time
+    floor = rounds * fixed["one_row_chunk_command_s"] + pooled
     return {
         "rows": rows,
         "chunks": chunks,
@@ -278,9 +312,13 @@ def bulk_figures(work: Path, rows: int, chunks: int) -> dict[str, Any]:
         "chunk_stages_s": round(chunked, 3),
         "chunks_in_running_workers_s": round(pooled, 3),
         "ratio_running_workers": round(pooled / one_predict, 3),
-        "gather_csv_s": round(gathered, 3),
+        "gather_csv_s": round(gathered["csv"], 3),
+        "gather_parquet_s": round(gathered["parquet"], 3),
         "ratio_chunks": round(chunked / one_predict, 3),
-        "ratio_chunks_and_gather": round((chunked + gathered) / one_predict, 3),
+        "ratio_chunks_and_gather": round((chunked + gathered["csv"]) / one_predict, 3),
+        **{key: round(value, 3) for key, value in fixed.items()},
+        "stage_floor_s": round(floor, 3),
+        "ratio_stage_floor": round(floor / one_predict, 3),
     }
 
 
@@ -313,9 +351,25 @@ def markdown(report: dict[str, Any]) -> str:
         f"| the {bulk['chunks']} chunks in 2 running workers (no start-up) | "
         f"{bulk['chunks_in_running_workers_s']} |",
         f"| ratio running workers / one predict | {bulk['ratio_running_workers']} |",
-        f"| score-gather (CSV) | {bulk['gather_csv_s']} |",
-        f"| ratio chunks / one predict | {bulk['ratio_chunks']} |",
-        f"| ratio chunks + gather / one predict | {bulk['ratio_chunks_and_gather']} |",
+        f"| score-gather command, CSV | {bulk['gather_csv_s']} |",
+        f"| score-gather command, Parquet | {bulk['gather_parquet_s']} |",
+        f"| ratio chunk commands / one predict | {bulk['ratio_chunks']} |",
+        f"| ratio chunk commands + gather (CSV) / one predict | "
+        f"{bulk['ratio_chunks_and_gather']} |",
+        "",
+        "Fixed cost of one stage command (median of 3), paid by every chunk job:",
+        "",
+        "| command | seconds |",
+        "|---|---|",
+        f"| `python -c pass` (the interpreter) | {bulk['interpreter_s']} |",
+        f"| `python -c 'import joblib, sklearn.ensemble'` (what unpickling the forest "
+        f"imports) | {bulk['import_sklearn_ensemble_s']} |",
+        f"| score-chunk of 1 row (interpreter + imports + model check and load) | "
+        f"{bulk['one_row_chunk_command_s']} |",
+        f"| floor of the chunk commands on 2 free cores: {-(-bulk['chunks'] // 2)} rounds "
+        f"(2 commands side by side) x the 1-row command, + the chunks in running workers | "
+        f"{bulk['stage_floor_s']} |",
+        f"| ratio floor / one predict | {bulk['ratio_stage_floor']} |",
         "",
         f"Machine: {machine['cpus']} CPUs, Python {machine['python']}, load average "
         f"{machine['load_start']} at start, {machine['load_end']} at end (shared machine).",

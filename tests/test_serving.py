@@ -68,6 +68,11 @@ def test_predictions_equal_load_model_through_both_protocols(served):
     assert inferred["model_name"] == "iris" and inferred["id"] == "r1"
     assert inferred["outputs"][0]["name"] == "predict"
     assert inferred["outputs"][0]["data"] == expected
+    # the same tensor with its data nested as its shape says
+    request["inputs"][0]["data"] = sample
+    nested = httpx.post(server.url + "/v2/models/iris/infer", json=request, timeout=30).json()
+    assert nested["outputs"][0]["data"] == expected
+    request["inputs"][0]["data"] = np.asarray(sample).ravel().tolist()
 
     probabilities = httpx.post(
         server.url + "/score", json={"data": sample, "method": "predict_proba"}, timeout=30
@@ -103,6 +108,27 @@ BAD_REQUESTS = [
     ("/v2/models/iris/infer",
      '{"inputs": [{"name": "x", "shape": [1, 4], "datatype": "BYTES", "data": ["a", "b", "c", "d"]}]}',
      400, "datatype 'BYTES' is not accepted"),
+    # a tensor's data must fill its shape: flat with as many values, or nested as rows
+    ("/v2/models/iris/infer",
+     '{"inputs": [{"name": "x", "shape": [2, 4], "datatype": "FP64", "data": [1, 2, 3, 4, 5, 6]}]}',
+     400, "input 'x': shape [2, 4] holds 8 values, data has 6"),
+    ("/v2/models/iris/infer",
+     '{"inputs": [{"name": "x", "shape": [2, 4], "datatype": "FP64", "data": [[1, 2, 3, 4]]}]}',
+     400, "input 'x': shape [2, 4] has 2 rows, data has 1"),
+    ("/v2/models/iris/infer",
+     '{"inputs": [{"name": "x", "shape": [2, 4], "datatype": "FP64", '
+     '"data": [[1, 2, 3, 4, 5], [1, 2, 3]]}]}',
+     400, "input 'x': shape [2, 4] has 4 values per row, data[0] has 5"),
+    # values from the request are named as JSON spells them, never in Python's words
+    ("/v2/models/iris/infer",
+     '{"inputs": [{"name": "x", "shape": null, "datatype": "FP64", "data": [1, 2, 3, 4]}]}',
+     400, "input 'x': shape null must be [rows, features]"),
+    ("/v2/models/iris/infer",
+     '{"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64", "data": [1, 2, true, 4]}]}',
+     400, "data[0][2] is the boolean true, expected a number"),
+    ("/score", '{"data": [[5.1, 3.5, 1.4, 0.2]], "method": null}', 400, "unknown method null"),
+    ("/score", '{"data": [[5.1, 3.5, 1.4, null]]}', 400, "data[0][3] is null, expected a number"),
+    ("/score", '{"data": [5.1, 3.5, 1.4, 0.2]}', 400, "data[0] is 5.1, expected a row"),
     ("/v2/models/other/infer", '{"inputs": []}', 404, "model other is not served here"),
     ("/score", '{"data": ' + "[" * 100000 + "]" * 100000 + "}", 400, "not valid JSON"),
     ("/v2/models/iris/infer", '{"inputs": ' + "[" * 100000 + "]" * 100000 + "}", 400,
@@ -117,6 +143,7 @@ def test_each_bad_request_gets_a_4xx_saying_what_was_wrong_in_one_line(served):
         assert answer.status_code == status, (path, body, answer.text)
         error = answer.json()["error"]
         assert message in error and "\n" not in error and "Traceback" not in error
+        assert not any(word in error for word in ("None", "True", "False", "<class", "list'"))
     # an unknown path or method answers in the same shape
     for answer, status in [(httpx.get(server.url + "/nowhere"), 404),
                            (httpx.get(server.url + "/score"), 405)]:  # fmt: skip
@@ -325,3 +352,77 @@ def test_chunk_predictions_gather_into_parquet_whose_metadata_names_the_versions
     assert table.column_names == ["row", "probability_0", "probability_1", "probability_2"]
     expected = loaded.model.predict_proba(X)
     assert np.allclose(table.column("probability_2").to_numpy(), expected[:, 2])
+
+
+@pytest.mark.parametrize("with_pyarrow", [True, False])
+def test_csv_predictions_keep_text_classes_whole_and_read_back_equal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_pyarrow: bool
+):
+    import csv
+
+    from snakeyard.serving.loading import from_registry
+    from snakeyard.serving.scoring import gather, score_chunk, write_features
+
+    if with_pyarrow:
+        pytest.importorskip("pyarrow.csv")
+    else:  # the standard csv module writes it when pyarrow is not installed
+        monkeypatch.setitem(sys.modules, "pyarrow.csv", None)
+    # class names read from a table come as Python objects, and may hold a comma
+    names = np.array(["setosa, wild", "versicolor", 'virginica "v"'], dtype=object)
+    model = LogisticRegression(max_iter=1000).fit(X, names[Y])
+    joblib.dump(model, tmp_path / "named.joblib")
+    registry = Registry(tmp_path / "registry")
+    registry.register_model("named", tmp_path / "named.joblib", framework="scikit-learn")
+    loaded = from_registry(registry, "named")
+    write_features(X, tmp_path / "features.npy")
+    chunks = [tmp_path / f"{i}.npz" for i in range(2)]
+    for i, out in enumerate(chunks):
+        score_chunk(loaded, tmp_path / "features.npy", i, 2, "predict", out)
+    dataset = {"name": "iris", "version": 2, "content_hash": "cd" * 32}
+    gather(chunks, dataset, "csv", tmp_path / "predictions.csv")
+
+    lines = (tmp_path / "predictions.csv").read_text().splitlines()
+    header = dict(line[2:].split(": ", 1) for line in lines if line.startswith("# "))
+    assert header["model"] == "named:1" and header["dataset"] == "iris:2"
+    table = list(csv.reader(line for line in lines if not line.startswith("#")))
+    assert table[0] == ["row", "prediction"]
+    assert [row[0] for row in table[1:]] == [str(i) for i in range(len(X))]
+    assert [row[1] for row in table[1:]] == model.predict(X).tolist()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_scoring_method_the_model_lacks_is_refused_before_any_job(tmp_path: Path):
+    from snakeyard.errors import SnakeyardError
+    from snakeyard.serving.scoring import check_method_of
+
+    registry = Registry(tmp_path / "registry")
+    svc = SVC().fit(X, Y)  # no probability=True: no predict_proba
+    joblib.dump(svc, tmp_path / "svc.joblib")
+    registry.register_model("svc", tmp_path / "svc.joblib", framework="scikit-learn",
+                            signature=infer_signature(svc, X[:5]))  # fmt: skip
+    meta = registry.get_model("svc")
+    check_method_of(meta, "predict")
+    with pytest.raises(SnakeyardError) as refused:
+        check_method_of(meta, "predict_proba")
+    assert str(refused.value) == "model svc:1 has no method predict_proba; it answers predict"
+
+
+def test_gathering_numeric_predictions_leaves_pandas_unimported(tmp_path: Path):
+    # pandas' import alone costs a gather job about a second; numbers never need it
+    pytest.importorskip("pyarrow.parquet")
+    code = (
+        "import sys, json, numpy as np\n"
+        "from pathlib import Path\n"
+        "from snakeyard.serving.scoring import gather\n"
+        "model = json.dumps({'name': 'm', 'version': 1, 'content_hash': 'ab' * 32})\n"
+        f"folder = Path({str(tmp_path)!r})\n"
+        "np.savez(folder / 'c.npz', predictions=np.random.rand(10, 3), start=0, model=model)\n"
+        "dataset = {'name': 'd', 'version': 1, 'content_hash': 'cd' * 32}\n"
+        "for fmt in ('csv', 'parquet'):\n"
+        "    gather([folder / 'c.npz'], dataset, fmt, folder / f'p.{fmt}')\n"
+        "print('pandas' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"})  # fmt: skip
+    assert done.stdout.strip() == "False", done.stderr
+    assert (tmp_path / "p.csv").read_text().count("\n") == 5 + 1 + 10

@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits, load_iris
 from sklearn.linear_model import LogisticRegression
+from sklearn.svm import SVC
 
 from conftest import jobs_run
 from serving_helpers import snakeyard_server
+from snakeyard.serving.signature import infer_signature
 
 pytestmark = pytest.mark.integration
 
@@ -77,6 +79,24 @@ def test_bulk_scoring_in_chunks_equals_one_predict_and_reruns_only_when_the_mode
     header, scored = predictions(out)
     assert header["dataset"] == "digits:2" and header["model"] == "digits-model:2"
     assert np.array_equal(scored, project.registry.load_model("digits-model", 2).predict(X))
+
+
+def test_scoring_with_a_method_the_model_lacks_stops_before_any_job(project):
+    X, y = load_iris(return_X_y=True)
+    svc = SVC().fit(X, y)  # no probability=True: no predict_proba
+    joblib.dump(svc, project.path / "svc.joblib")
+    project.registry.register_model("svc", project.path / "svc.joblib", framework="scikit-learn",
+                                    signature=infer_signature(svc, X[:5]))  # fmt: skip
+    config = project.config()
+    config["scoring"] = {"iris-odds": {"model": "svc", "dataset": "iris", "method": "predict_proba"}}
+    project.write_config(config)
+
+    planned = project.snakemake("-n", check=False)
+    assert planned.returncode != 0
+    assert ("snakeyard: scoring.iris-odds.method: model svc:1 has no method predict_proba; "
+            "it answers predict") in planned.stderr  # fmt: skip
+    assert "Traceback" not in planned.stderr
+    assert not (project.path / "results" / "scoring").exists()
 
 
 def test_a_deployment_bundle_serves_from_a_copy_with_the_registry_removed(project, tmp_path):

@@ -536,6 +536,7 @@ def trial_spec(wildcards):
 # deployments and bulk scoring (rules in serving.smk); their model references are
 # resolved here, when the jobs are planned, by the registry's one resolver
 from snakeyard.registry.registry import Registry as _Registry
+from snakeyard.serving.scoring import check_method_of
 
 # the experiment that registers each model name, if any
 EXPERIMENT_OF_MODEL = {
@@ -584,6 +585,26 @@ SCORING_MODELS = {
     name: _model_reference(f"scoring.{name}", spec["model"])
     for name, spec in CFG["scoring"].items()
 }
+
+
+def _check_scoring_method(name, spec):
+    """Refuse at planning a ``method`` the scored model version lacks (its signature
+    says), rather than in every chunk job; the version an experiment of this run
+    registers is checked there."""
+    ref, receipts = SCORING_MODELS[name]
+    plain = _Registry.model_ref_name(ref)
+    if receipts and ref in (plain, f"{plain}:latest"):
+        return  # the version an experiment of this run registers: its chunk jobs check it
+    registry = _Registry(REGISTRY)
+    meta = registry.get_model(*registry.resolve_model_ref(ref))
+    try:
+        check_method_of(meta, spec["method"])
+    except SnakeyardError as error:
+        sys.exit(f"snakeyard: scoring.{name}.method: {error}")
+
+
+for _name, _spec in CFG["scoring"].items():
+    _check_scoring_method(_name, _spec)
 
 
 def deployment_targets():

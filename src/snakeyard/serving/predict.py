@@ -7,11 +7,10 @@ every check can be tested without a server.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from .loading import LoadedModel
-from .signature import METHODS, BadInput, check_rows
+from .signature import METHODS, BadInput, check_rows, shown
 
 # numpy dtype kinds as the Open Inference Protocol names tensor datatypes
 DATATYPES = {"f": "FP64", "i": "INT64", "u": "UINT64", "b": "BOOL"}
@@ -29,7 +28,7 @@ def methods(loaded: LoadedModel) -> list[str]:
 def check_method(loaded: LoadedModel, method: Any) -> str:
     if method not in methods(loaded):
         raise BadInput(
-            f"unknown method {method!r}: this model answers {' or '.join(methods(loaded))}"
+            f"unknown method {shown(method)}: this model answers {' or '.join(methods(loaded))}"
         )
     return method
 
@@ -42,7 +41,7 @@ def apply(loaded: LoadedModel, rows: Any, method: str) -> Any:
     try:
         return np.asarray(getattr(loaded.model, method)(rows))
     except Exception as error:  # the model's own checks can raise anything
-        raise BadInput(f"the model refused the data: {type(error).__name__}: {error}") from error
+        raise BadInput(f"the model refused the data: {error}") from error
 
 
 def score(loaded: LoadedModel, body: Any) -> list[Any]:
@@ -51,7 +50,7 @@ def score(loaded: LoadedModel, body: Any) -> list[Any]:
         raise BadInput('expected a JSON object {"data": [[...], ...]} with rows of features')
     unknown = sorted(set(body) - {"data", "method"})
     if unknown:
-        raise BadInput(f"unknown key {unknown[0]!r}; the body takes data and method")
+        raise BadInput(f"unknown key {shown(unknown[0])}; the body takes data and method")
     method = check_method(loaded, body.get("method", "predict"))
     rows = check_rows(body["data"], loaded.width)
     return apply(loaded, rows, method).tolist()
@@ -99,39 +98,58 @@ def infer(loaded: LoadedModel, body: Any) -> dict[str, Any]:
 
 
 def tensor_rows(tensor: dict[str, Any], width: int | None) -> Any:
-    """An input tensor's data as a float array of shape (rows, width)."""
+    """An input tensor's data as a float array of shape (rows, width).
 
-    name = tensor.get("name", "input-0")
+    As the Open Inference Protocol allows, ``data`` is either flat (row-major, as many
+    values as the shape holds) or nested as the shape says (a list of rows).
+    """
+    name = shown(tensor.get("name", "input-0"))
     shape, kind, data = tensor.get("shape"), tensor.get("datatype"), tensor.get("data")
     if kind not in NUMERIC_DATATYPES:
         raise BadInput(
-            f"input {name!r}: datatype {kind!r} is not accepted; use FP64, FP32 or an INT type"
+            f"input {name}: datatype {shown(kind)} is not accepted; use FP64, FP32 or an INT type"
         )
     if not isinstance(shape, list) or len(shape) != 2 or not all(
         isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape
     ):
-        raise BadInput(f"input {name!r}: shape {shape!r} must be [rows, features]")
+        raise BadInput(
+            f"input {name}: shape {shown(shape)} must be [rows, features] (two positive whole "
+            "numbers)"
+        )
     if width is not None and shape[1] != width:
         raise BadInput(
-            f"input {name!r}: shape {shape} has {shape[1]} features, the model takes {width}"
+            f"input {name}: shape {shape} has {shape[1]} features, the model takes {width}"
         )
-    flat = _flatten(data, name)
-    if len(flat) != shape[0] * shape[1]:
-        raise BadInput(f"input {name!r}: {len(flat)} values do not fill shape {shape}")
-    return check_rows([flat], None, f"input {name!r} data").reshape(shape)
-
-
-def _flatten(data: Any, name: str) -> list[Any]:
-    """Row-major values of ``data``: a flat list, or nested lists of rows."""
     if not isinstance(data, list) or not data:
-        raise BadInput(f"input {name!r}: data must be a non-empty list of numbers")
-    if all(isinstance(v, list) for v in data):
-        return [v for row in data for v in _flatten(row, name)]
-    for v in data:
-        if isinstance(v, bool) or not isinstance(v, int | float) or (
-            isinstance(v, float) and not math.isfinite(v)
-        ):
-            raise BadInput(f"input {name!r}: data holds {v!r}, expected finite numbers")
+        raise BadInput(f"input {name}: data must be a non-empty list of numbers")
+    if any(isinstance(v, list) for v in data):
+        rows = _nested_rows(data, shape, name)
+    else:
+        if len(data) != shape[0] * shape[1]:
+            raise BadInput(
+                f"input {name}: shape {shape} holds {shape[0] * shape[1]} values, "
+                f"data has {len(data)}"
+            )
+        rows = [data[i : i + shape[1]] for i in range(0, len(data), shape[1])]
+    return check_rows(rows, shape[1], f"input {name} data")
+
+
+def _nested_rows(data: list[Any], shape: list[int], name: str) -> list[Any]:
+    """Nested ``data`` checked against ``shape``: ``shape[0]`` rows of ``shape[1]``
+    numbers each."""
+    if len(data) != shape[0]:
+        raise BadInput(f"input {name}: shape {shape} has {shape[0]} rows, data has {len(data)}")
+    for index, row in enumerate(data):
+        if not isinstance(row, list):
+            raise BadInput(
+                f"input {name}: data[{index}] is {shown(row)}, but shape {shape} takes rows "
+                f"(lists of {shape[1]} numbers)"
+            )
+        if len(row) != shape[1]:
+            raise BadInput(
+                f"input {name}: shape {shape} has {shape[1]} values per row, data[{index}] "
+                f"has {len(row)}"
+            )
     return data
 
 

@@ -9,12 +9,17 @@ records the model version and the data set version.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..errors import SnakeyardError
-from ..files import temporary_name, write_text_atomic
+from ..files import fsync_file, fsync_folder, temporary_name
 
 FORMATS = ("csv", "parquet")
 
@@ -29,27 +34,29 @@ def chunk_bounds(rows: int, chunk: int, chunks: int) -> tuple[int, int]:
     return start, start + size + (chunk < extra)
 
 
-def write_features(rows: Any, out: Path) -> None:
-    """Save the feature rows as one ``.npy`` file (through a temporary and a rename)."""
-    import os
+def check_method_of(meta: Any, method: str) -> None:
+    """Refuse scoring with ``method`` a model version whose signature says it lacks it,
+    before any job runs; a version without a signature is checked by its chunk jobs."""
+    answers = ((meta.get("signature") or {}).get("outputs") or {}).get("methods")
+    if answers is not None and method not in answers:
+        raise SnakeyardError(
+            f"model {meta['name']}:{meta['version']} has no method {method}; it answers "
+            f"{' or '.join(answers)}"
+        )
 
+
+def write_features(rows: Any, out: Path) -> None:
+    """Save the feature rows as one ``.npy`` file, which each chunk job memory-maps to
+    read only its own rows."""
     import numpy as np
 
-    tmp = out.parent / f".{temporary_name(out.name)}.npy"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
+    with _replacing(out, ".npy") as tmp:
         np.save(tmp, np.ascontiguousarray(rows, dtype=np.float64))
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def score_chunk(loaded: Any, features: Path, chunk: int, chunks: int, method: str, out: Path):
     """Predict chunk ``chunk`` of the rows in ``features`` and save them with the model's
     name, version and content hash."""
-    import os
-
     import numpy as np
 
     from .predict import apply, check_method
@@ -69,14 +76,12 @@ def score_chunk(loaded: Any, features: Path, chunk: int, chunks: int, method: st
         raise SnakeyardError(f"rows {start} to {stop - 1}: {error}") from error
     model = {"name": loaded.name, "version": loaded.version,
              "content_hash": loaded.meta["content_hash"]}  # fmt: skip
-    tmp = out.parent / f".{temporary_name(out.name)}.npz"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
+    if predicted.dtype == object:
+        # class names read from a table come as Python objects: saved as text, so that
+        # reading the chunk back never needs pickle
+        predicted = predicted.astype(str)
+    with _replacing(out, ".npz") as tmp:
         np.savez(tmp, predictions=predicted, start=start, model=json.dumps(model))
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return model
 
 
@@ -117,37 +122,84 @@ def _columns(predictions: Any) -> tuple[list[str], Any]:
     return [f"probability_{i}" for i in range(predictions.shape[1])], predictions
 
 
+@contextmanager
+def _replacing(out: Path, suffix: str) -> Iterator[Path]:
+    """A hidden temporary beside ``out`` to write, renamed onto ``out`` (flushed first)
+    when the block ends well and removed when it fails: never a half-written file."""
+    tmp = out.parent / f".{temporary_name(out.name)}{suffix}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        yield tmp
+        fsync_file(tmp)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_folder(out.parent)
+
+
+def _table(predictions: Any) -> Any:
+    """The predictions as a pyarrow table: ``row`` and the prediction columns."""
+    import numpy as np
+    import pyarrow as pa
+
+    names, values = _columns(predictions)
+    columns = [np.arange(len(values)), *(values[:, i] for i in range(len(names)))]
+    return pa.Table.from_arrays([_arrow_column(c) for c in columns], names=["row", *names])
+
+
+def _arrow_column(values: Any) -> Any:
+    """A numpy column as a pyarrow array; numbers straight from their bytes, because
+    ``pyarrow.array`` imports pandas (a second of a gather job's time) to ask whether
+    they are a pandas Series."""
+    import numpy as np
+    import pyarrow as pa
+
+    if values.dtype.kind not in "iuf":
+        return pa.array(values)  # text, booleans: rare predictions, converted by pyarrow
+    column = np.ascontiguousarray(values, dtype=values.dtype.newbyteorder("="))
+    return pa.Array.from_buffers(
+        pa.from_numpy_dtype(column.dtype), len(column), [None, pa.py_buffer(column)]
+    )
+
+
 def _write_csv(predictions: Any, header: dict[str, Any], out: Path) -> None:
     """A CSV table (``row`` and the prediction columns) after ``# key: value`` lines
-    (``pandas.read_csv(..., comment="#")`` reads it)."""
+    (``pandas.read_csv(..., comment="#")`` reads it).
+
+    pyarrow's CSV writer (the ``serve`` extra) writes it in C, many times faster than a
+    Python loop over the rows; without pyarrow the standard csv module writes it.
+    """
     names, values = _columns(predictions)
     lines = [f"# {key}: {value}" for key, value in header.items()]
     lines.append(",".join(["row", *names]))
-    plain = values.tolist()
-    lines += [",".join([str(i), *map(str, row)]) for i, row in enumerate(plain)]
-    write_text_atomic(out, "\n".join(lines) + "\n")
+    preamble = ("\n".join(lines) + "\n").encode()
+    try:
+        import pyarrow.csv as pcsv
+    except ImportError:
+        pcsv = None
+    with _replacing(out, ".tmp") as tmp, open(tmp, "xb") as handle:
+        handle.write(preamble)
+        if pcsv is not None:
+            # "needed" quotes text values (class names may hold commas), never numbers
+            options = pcsv.WriteOptions(include_header=False, quoting_style="needed")
+            pcsv.write_csv(_table(predictions), handle, options)
+        else:
+            text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+            rows = zip(range(len(values)), *values.T.tolist(), strict=True)
+            csv.writer(text, lineterminator="\n").writerows(rows)
+            text.detach()
 
 
 def _write_parquet(predictions: Any, header: dict[str, Any], out: Path) -> None:
     """A Parquet table whose schema metadata holds the header."""
-    import os
-
     try:
-        import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError as error:
         raise SnakeyardError(
             f"format parquet needs pyarrow ({error}); pip install 'snakeyard[serve]'"
         ) from error
-    names, values = _columns(predictions)
-    table = pa.table({"row": list(range(len(values))),
-                      **{n: values[:, i] for i, n in enumerate(names)}})  # fmt: skip
     meta = {f"snakeyard.{k}".encode(): str(v).encode() for k, v in header.items()}
-    table = table.replace_schema_metadata(meta)
-    tmp = out.parent / f".{temporary_name(out.name)}.tmp"
-    try:
+    table = _table(predictions).replace_schema_metadata(meta)
+    with _replacing(out, ".tmp") as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

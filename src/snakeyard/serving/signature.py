@@ -138,11 +138,23 @@ def check_rows(rows: Any, width: int | None, what: str = "data") -> Any:
 
 
 def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
     if isinstance(value, str):
-        return f"the string {value[:40]!r}"
-    return {bool: "a boolean", dict: "an object", list: "a list"}.get(type(value), repr(value))
+        return f"the string {shown(value)}"
+    if isinstance(value, bool):
+        return f"the boolean {shown(value)}"
+    return {dict: "an object", list: "a list"}.get(type(value), shown(value))
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """A value from a request as its sender wrote it, for a message: JSON's spelling
+    (``null``, ``true``, ``[1, 2]``), a string in quotes; cut to ``limit`` characters."""
+    if isinstance(value, str):
+        return repr(value[:limit])
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):  # not from parsed JSON: say what it is, not its repr
+        text = f"a {type(value).__name__} value"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def describe(signature: Signature | None) -> dict[str, str] | None:
