@@ -20,7 +20,6 @@ from .errors import SnakeyardError
 from .files import human_bytes, json_text, resolved
 from .registry.registry import Registry
 from .registry.versions import parse_ref, parse_version
-from .sweeps.ranking import metric_value, sort_by_metric
 from .training.follow import GRACE_SECONDS
 from .training.metric_values import metrics_line, summary
 
@@ -152,6 +151,8 @@ def by_metric(versions: list[Any], args: argparse.Namespace) -> list[Any]:
     a finite number under it last. Unsorted without ``--sort``."""
     if not args.sort:
         return versions
+    from .sweeps.ranking import sort_by_metric
+
     return sort_by_metric(versions, args.sort, not args.ascending, completed_only=False)
 
 
@@ -164,6 +165,8 @@ def sorted_value(meta: dict[str, Any], args: argparse.Namespace) -> list[str]:
     """The ``--sort`` metric's value in that column (``-`` for none)."""
     if not args.sort:
         return []
+    from .sweeps.ranking import metric_value
+
     value = metric_value(meta, args.sort)
     return ["-" if value is None else short(value)]
 
@@ -549,7 +552,8 @@ def environments_show(registry: Registry, args: argparse.Namespace) -> Any:
 # ------------------------------------------------------------------------ runs
 def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
     skipped: list[str] = []
-    runs = registry.list_runs(args.experiment, skipped=skipped)
+    # a run still training shows the metrics logged so far, as `runs show` does
+    runs = registry.list_runs(args.experiment, skipped=skipped, so_far=True)
     warn_skipped(skipped)
     if args.status:
         if args.status.lower() not in ("completed", "failed", "canceled", "running", "lost"):
@@ -559,6 +563,8 @@ def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
             )
         runs = [r for r in runs if r["status"].lower() == args.status.lower()]
     if args.sort:
+        from .sweeps.ranking import metric_value, sort_by_metric
+
         if runs and all(metric_value(r, args.sort) is None for r in runs):
             logged = sorted({name for r in runs for name in r.get("metrics", {})})
             raise SnakeyardError(
@@ -596,6 +602,8 @@ def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
 
 def runs_by_metric(runs: list[dict[str, Any]], metric: str) -> str:
     """The runs ranked by one metric, with each sweep trial's parameter values."""
+    from .sweeps.ranking import metric_value
+
     def score(run: dict[str, Any]) -> str:
         value = metric_value(run, metric)
         return "-" if value is None else short(value)

@@ -755,10 +755,15 @@ class Registry:
         raise NotFoundError(f"no run with id {run_id!r} in {self.root}")
 
     def list_runs(
-        self, experiment: str | None = None, skipped: list[str] | None = None
+        self,
+        experiment: str | None = None,
+        skipped: list[str] | None = None,
+        so_far: bool = False,
     ) -> list[RunRecord]:
         """Run records, oldest first; only those of ``experiment`` when given. A Running
-        run whose process is gone reads as ``Lost``.
+        run whose process is gone reads as ``Lost``. With ``so_far``, a run that has not
+        ended has what it logged so far, as :meth:`get_run` gives it (only those runs'
+        event logs are read).
 
         A record that cannot be read, or whose paths leave its run folder, is left out
         (``snakeyard verify`` reports it); ``skipped`` (when given) gets a line naming it.
@@ -769,7 +774,8 @@ class Registry:
         records = []
         for path in self.runs_root.glob(pattern):
             try:
-                records.append(_as_read(self._read_run(path), path.parent))
+                record = _as_read(self._read_run(path), path.parent)
+                records.append(with_logged_so_far(record, path.parent) if so_far else record)
             except FileNotFoundError:
                 continue  # removed since the glob saw it: nothing to warn about
             except (OSError, ValueError, SnakeyardError) as error:
