@@ -126,8 +126,9 @@ STAGES: dict[str, Stage] = {
     ),
     "experiment-report": Stage(
         "snakeyard.reports.stage", "experiment_report",
-        {"run": Path, "model": Path, "metrics": Path, "curves": Path, "confusion": Path,
-         "images": Path},
+        {"run": Path, "metrics": Path, "curves": Path, "confusion": Path, "images": Path},
+        {"model": (Path, None)},
+        bare=frozenset({"model"}),  # an experiment that registers no model (model: null)
     ),
     "deploy": Stage(
         "snakeyard.serving.stage", "deploy",
