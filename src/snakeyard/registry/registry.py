@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..environments.specs import METHOD_RECORDED
 from ..errors import (
     ConfigError,
     FrameworkVersionWarning,
@@ -1118,6 +1117,9 @@ def _lock_file(meta: EnvironmentVersion) -> str | None:
     """An environment version's ``lock_file``, checked: one of its listed files, or
     null for a version without a lock (a recorded interpreter has none; using a version
     whose method needs one then fails on the missing lock)."""
+    # imported here: reading runs (`runs show`) needs nothing of environments.specs
+    from ..environments.specs import METHOD_RECORDED
+
     recorded = meta.get("method") == METHOD_RECORDED
     # versions written before lock_file existed kept their lock as conda-lock.yml
     lock = meta.get("lock_file", None if recorded else "conda-lock.yml")
