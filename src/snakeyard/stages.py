@@ -122,7 +122,9 @@ STAGES: dict[str, Stage] = {
     ),
     "sweep-report": Stage(
         "snakeyard.sweeps.stage", "sweep_report",
-        {"summary": Path, "model": Path, "table": Path, "plot": Path},
+        {"summary": Path, "table": Path, "plot": Path},
+        {"model": (Path, None)},
+        bare=frozenset({"model"}),  # a sweep that registers no model (model: null)
     ),
     "experiment-report": Stage(
         "snakeyard.reports.stage", "experiment_report",

@@ -347,14 +347,12 @@ def trial_slots():
 
 
 def sweep_reports():
-    """The report files of every sweep: they need the sweep's model registered."""
+    """The report files of every sweep, with a model registered or without one."""
     # all of them, not one: Snakemake reruns a job for a missing output only when that
     # output is asked for (results from before the pictures were SVG had PNG ones)
     return expand(
         "results/{experiment}/report/{name}",
-        experiment=[
-            name for name in SWEPT if CFG["experiments"][name]["model"] is not None
-        ],
+        experiment=SWEPT,
         name=("sweep.html", "primary-metric.svg"),
     )
 
