@@ -99,6 +99,7 @@ def test_a_running_run_shows_what_it_logged_so_far_and_its_log_follows_to_the_en
     assert "loss" in json.loads(cli(root, "--json", "runs", "list").stdout)[0]["metrics"]
     # answering quickly: `runs show` loads no heavy library (the CLI starts in a blink)
     assert not heavy_imports(root, "runs", "show", run["id"])
+    assert not heavy_imports(root, "runs", "list")
 
     follower = subprocess.Popen(
         [sys.executable, "-m", "snakeyard", "--registry", str(root), "runs", "logs",
