@@ -16,6 +16,15 @@ of ``--repeats``:
 - ``get_run (API)``: ``Registry.get_run(RUN_ID)`` in this process, which folds the event
   log (``snakeyard.training.run_api.read_events``) into the metrics so far.
 
+- ``show (command, bytecode cached)``: the same with the modules' bytecode cached (in a
+  temporary ``PYTHONPYCACHEPREFIX``, written by one untimed run), as for a user from the
+  second run on. ``show (command)`` runs as this environment does: with
+  ``PYTHONDONTWRITEBYTECODE=1`` and no ``__pycache__`` (``bytecode cached: no`` in the
+  output) every snakeyard module it imports is compiled at each start.
+
+Also timed: ``python -c pass``, the interpreter's own start-up (its ``site`` imports,
+.pth files included), which no change to snakeyard can cut.
+
 The aim is under 0.5 s for the command at 100,000 values. Figures go to
 ``benchmarks/results/visibility.json`` and ``.md`` with the machine's load average.
 Nothing here asserts on time.
@@ -78,6 +87,11 @@ def shapes(values: int) -> dict[str, list[str]]:
     }
 
 
+def figure(shape: str, what: str, samples: list[float]) -> dict:
+    return {"shape": shape, "what": what, "median_s": statistics.median(samples),
+            "min_s": min(samples), "max_s": max(samples), "samples_s": samples}  # fmt: skip
+
+
 def timed(function, repeats: int) -> list[float]:
     samples = []
     for _ in range(repeats):
@@ -98,7 +112,12 @@ def main() -> None:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("SNAKEYARD_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
-    figures = []
+    bare = [sys.executable, "-c", "pass"]
+    figures = [figure("-", "python -c pass",
+                      timed(lambda: subprocess.run(bare, env=env, check=True), args.repeats))]
+    cache = tempfile.TemporaryDirectory()
+    cached_env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    cached_env["PYTHONPYCACHEPREFIX"] = cache.name
     for shape, events in shapes(args.values).items():
         with tempfile.TemporaryDirectory() as temporary:
             root = Path(temporary) / "registry"
@@ -112,24 +131,31 @@ def main() -> None:
                                                        check=True),
                 args.repeats,
             )  # fmt: skip
+            subprocess.run(command, capture_output=True, env=cached_env, check=True)  # caches
+            cached_times = timed(
+                lambda command=command: subprocess.run(command, capture_output=True,
+                                                       env=cached_env, check=True),
+                args.repeats,
+            )  # fmt: skip
             api_times = timed(lambda root=root: Registry(root).get_run(RUN_ID), args.repeats)
-            for what, samples in (("show (command)", command_times),
-                                  ("get_run (API)", api_times)):  # fmt: skip
-                figures.append({"shape": shape, "what": what,
-                                "median_s": statistics.median(samples),
-                                "min_s": min(samples), "max_s": max(samples),
-                                "samples_s": samples})  # fmt: skip
+            figures += [figure(shape, "show (command)", command_times),
+                        figure(shape, "show (command, bytecode cached)", cached_times),
+                        figure(shape, "get_run (API)", api_times)]  # fmt: skip
+    cache.cleanup()
     result = {
         "values": args.values, "repeats": args.repeats, "aim_s": AIM_SECONDS,
         "cpus": os.cpu_count(), "loadavg": Path("/proc/loadavg").read_text().split()[:3],
         "python": platform.python_version(), "figures": figures,
+        "bytecode_cached": (REPO / "src" / "snakeyard" / "__pycache__").is_dir()
+        and not os.environ.get("PYTHONPYCACHEPREFIX"),
     }  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "visibility.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [
         f"`runs show` of a running run, {args.values:,} logged values per shape "
         f"(median of {args.repeats}; load {' '.join(result['loadavg'])}; "
-        f"aim < {AIM_SECONDS} s for the command)",
+        f"aim < {AIM_SECONDS} s for the command; bytecode cached: "
+        f"{'yes' if result['bytecode_cached'] else 'no'})",
         "",
         "| event log | what | median | min | max |",
         "|---|---|---|---|---|",

@@ -21,7 +21,7 @@ import yaml
 from conda_lock.lockfile import parse_conda_lock_file
 
 from conftest import ROOT, Project, jobs_run
-from snakeyard.environments.specs import interpreter_packages
+from snakeyard.environments.package_list import interpreter_packages
 
 pytestmark = pytest.mark.integration
 

@@ -91,25 +91,60 @@ def test_a_run_that_logged_no_curve_matrix_or_image_gets_pictures_saying_so(tmp_
     assert f"Run {run['id']} logged no image" in out["images"].read_text()
 
 
+def test_a_run_that_registers_no_model_has_its_report_saying_so(tmp_path: Path):
+    run = run_record(tmp_path, loss=[1.0, 0.5], matrix={"class_labels": ["a", "b"],
+                                                        "matrix": [[3, 1], [0, 4]]})  # fmt: skip
+    out = files(tmp_path)
+    draw_experiment_report(run, None, **out, log=lambda line: None)
+    page = out["metrics"].read_text()
+    assert "<td>model</td><td>none registered (model: null)</td>" in page
+    assert f"Run {run['id']} of experiment exp: no model was registered" in page
+    assert "<td>loss</td><td>2 values, last 0.5</td>" in page
+    assert texts(out["curves"].read_text(), "curve-title") == ["loss: 2 steps, last 0.5"]
+    assert texts(out["confusion"].read_text(), "count") == ["3", "1", "0", "4"]
+
+
+# an analysis script: registers no model (model: null), logs a curve and an image
+ANALYSIS_SCRIPT = f"""
+from pathlib import Path
+from snakeyard import Run
+run = Run.get_context()
+for loss in (0.9, 0.5, 0.2):
+    run.log("loss", loss)
+run.log("rows", 150)
+Path("dot.png").write_bytes({PNG!r})
+run.log_image("dot", path="dot.png")
+"""
+
+
 def test_the_default_experiment_says_what_it_did_and_reports_its_run(project: Project):
+    # beside it, an experiment that registers no model still gets its report
+    project.add_experiment("analysis", ANALYSIS_SCRIPT, dataset=None, model=None)
     done = project.snakemake()
     console = done.stdout + done.stderr
     [trained] = re.findall(r"snakeyard train: run (\S+) of sklearn-iris: Completed in .*", console)
-    assert "Accuracy=0.9778" in console.split("snakeyard train: ")[1].splitlines()[0]
+    assert "Accuracy=0.9778" in console.split(f"snakeyard train: run {trained} ")[1].splitlines()[0]
     assert (f"snakeyard register: model 'sklearn-iris' from run {trained} registered as new "
             "version 1") in console  # fmt: skip
 
+    [analysed] = project.registry.list_runs("analysis")
     project.snakemake("--report", "report.zip")
     with zipfile.ZipFile(project.path / "report.zip") as archive:
         names = archive.namelist()
 
-        def read(suffix: str) -> str:
-            [name] = [n for n in names if n.endswith(suffix)]
-            return archive.read(name).decode()
+        def read(suffix: str, run_id: str = "") -> str:
+            """The report file ``suffix`` (of the experiment whose run is ``run_id``)."""
+            [text] = [text for n in names if n.endswith(suffix)
+                      if run_id in (text := archive.read(n).decode())]  # fmt: skip
+            return text
 
         overview = read("report/report.html")
-        metrics, curves, images = read("model-metrics.html"), read("curves.svg"), read("images.html")
-    assert "snakeyard trained and registered 1 experiment." in overview
+        metrics, curves, images = (read(suffix, trained) for suffix in
+                                   ("model-metrics.html", "curves.svg", "images.html"))  # fmt: skip
+        analysis = {suffix: read(suffix, analysed["id"])
+                    for suffix in ("model-metrics.html", "curves.svg", "images.html")}  # fmt: skip
+    assert "snakeyard trained and registered 2 experiments." in overview
+    assert "with no data set" in overview and "no model registered" in overview  # analysis
     # the metrics table, with the model's lineage
     assert "<td>model</td><td>sklearn-iris:1</td>" in metrics
     assert f"<td>run</td><td>{trained}</td>" in metrics
@@ -120,3 +155,12 @@ def test_the_default_experiment_says_what_it_did_and_reports_its_run(project: Pr
     run = project.registry.get_run(trained)
     picture = (Path(run["folder"]) / run["images"]["Test predictions"]["path"]).read_bytes()
     assert base64.b64encode(picture).decode() in images
+    # the experiment without a model: its metrics, its curve and its image, and a word
+    # that no model was registered
+    assert "<td>model</td><td>none registered (model: null)</td>" in analysis["model-metrics.html"]
+    assert '<td>rows</td><td class="number">150</td>' in analysis["model-metrics.html"]
+    assert "<td>loss</td><td>3 values, last 0.2</td>" in analysis["model-metrics.html"]
+    assert texts(analysis["curves.svg"], "curve-title") == ["loss: 3 steps, last 0.2"]
+    assert base64.b64encode(PNG).decode() in analysis["images.html"]
+    assert analysed["id"] in analysis["images.html"]
+    assert "analysis" not in project.registry.models.names()

@@ -40,6 +40,27 @@ def cli(root: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=120)
 
 
+HEAVY = ("sklearn", "numpy", "pandas", "matplotlib", "snakemake", "optuna", "fastapi",
+         "dask", "scipy", "yaml")  # fmt: skip
+
+
+def heavy_imports(root: Path, *args: str) -> list[str]:
+    """The heavy libraries ``snakeyard --registry ROOT ARGS...`` imports (those the
+    interpreter's own start-up imported left aside), after checking it succeeded."""
+    program = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "from snakeyard.cli import main\n"
+        "code = main(sys.argv[1:])\n"
+        "print(*sorted(set(sys.modules) - before), file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program, "--registry", str(root), *args],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return sorted({name.split(".")[0] for name in done.stderr.split()} & set(HEAVY))
+
+
 def logged_losses(registry: Registry) -> int:
     runs = registry.list_runs()
     if not runs:
@@ -71,6 +92,14 @@ def test_a_running_run_shows_what_it_logged_so_far_and_its_log_follows_to_the_en
     as_json = json.loads(cli(root, "--json", "runs", "show", run["id"]).stdout)
     assert as_json["metrics"]["loss"][:3] == [1.0, 0.5, 1 / 3]
     assert as_json["status"] == "Running" and as_json["elapsed_seconds"] >= 0
+    # `runs list` shows the latest loss logged so far too, not an empty metrics column
+    listed = cli(root, "runs", "list")
+    [row] = [line for line in listed.stdout.splitlines() if line.startswith(run["id"])]
+    assert " Running " in row and "loss=" in row
+    assert "loss" in json.loads(cli(root, "--json", "runs", "list").stdout)[0]["metrics"]
+    # answering quickly: `runs show` loads no heavy library (the CLI starts in a blink)
+    assert not heavy_imports(root, "runs", "show", run["id"])
+    assert not heavy_imports(root, "runs", "list")
 
     follower = subprocess.Popen(
         [sys.executable, "-m", "snakeyard", "--registry", str(root), "runs", "logs",

@@ -228,6 +228,26 @@ def test_the_sweep_stage_says_which_trial_won_and_which_version_was_registered(t
     assert all(path.is_file() for path in report_files(tmp_path).values())
 
 
+def test_a_sweep_that_registers_no_model_has_its_report_saying_so(tmp_path: Path):
+    sweep = summary({"kernel": ["rbf", "linear"]}, [0.9, 0.5])
+    sweep["best"].update(parameters={"kernel": "rbf"}, value=0.9)
+    (tmp_path / "summary.json").write_text(json.dumps(sweep))
+    arguments = ["--summary", str(tmp_path / "summary.json")]
+    for name, path in report_files(tmp_path).items():
+        arguments += [f"--{name}", str(path)]
+    # `--model` with nothing after it: the rule's input for model: null is empty
+    done = subprocess.run(
+        [sys.executable, "-m", "snakeyard.stages", "sweep-report", *arguments, "--model",
+         "--log", str(tmp_path / "sweep_report.log")],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(SRC)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[-1].endswith(
+        "(run run0); no model registered (model: null)"
+    )
+    assert all(path.is_file() for path in report_files(tmp_path).values())
+
+
 def test_without_matplotlib_the_report_stage_fails_with_one_line(tmp_path: Path, monkeypatch):
     sweep = summary({"kernel": ["rbf", "linear"]}, [0.9, 0.5])
     sweep["best"].update(parameters={"kernel": "rbf"}, value=0.9)

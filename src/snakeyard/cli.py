@@ -23,7 +23,6 @@ from .files import human_bytes, json_text, resolved
 from .registry.index import line_head, line_json, summaries
 from .registry.registry import Registry
 from .registry.versions import parse_ref, parse_version
-from .sweeps.ranking import metric_value, sort_by_metric, tie_break
 from .training.follow import GRACE_SECONDS
 from .training.metric_values import metrics_line, summary
 
@@ -163,6 +162,8 @@ def by_metric(versions: list[Any], args: argparse.Namespace) -> list[Any]:
     a finite number under it last. Unsorted without ``--sort``."""
     if not args.sort:
         return versions
+    from .sweeps.ranking import sort_by_metric
+
     return sort_by_metric(versions, args.sort, not args.ascending, completed_only=False)
 
 
@@ -175,6 +176,8 @@ def sorted_value(meta: dict[str, Any], args: argparse.Namespace) -> list[str]:
     """The ``--sort`` metric's value in that column (``-`` for none)."""
     if not args.sort:
         return []
+    from .sweeps.ranking import metric_value
+
     value = metric_value(meta, args.sort)
     return ["-" if value is None else short(value)]
 
@@ -609,6 +612,8 @@ def json_pieces(lines: list[str], per_piece: int = 5000) -> Iterator[str]:
 def lines_by_metric(lines: list[str], metric: str, ascending: bool) -> list[str]:
     """Index lines of runs ranked as :func:`sort_by_metric` ranks records, parsing one
     summary at a time (a listing of 100,000 runs holds lines, not records)."""
+    from .sweeps.ranking import metric_value, tie_break
+
     keyed, logged = [], set()
     for line, run in zip(lines, summaries(lines), strict=True):
         logged.update(run.get("metrics") or {})
@@ -650,6 +655,8 @@ def long_table(
 
 def runs_by_metric(runs: list[dict[str, Any]], metric: str) -> str:
     """The runs ranked by one metric, with each sweep trial's parameter values."""
+    from .sweeps.ranking import metric_value
+
     def score(run: dict[str, Any]) -> str:
         value = metric_value(run, metric)
         return "-" if value is None else short(value)

@@ -15,7 +15,6 @@ import stat
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -327,6 +326,9 @@ def fsync_tree(root: Path, files: bool = True) -> None:
         for path in folders:
             fsync_folder(path)
         return
+    # imported here: readers (`runs show`) never fsync, and this import is slow
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(FSYNC_WORKERS) as pool:
         list(pool.map(fsync_file, found_files))
         list(pool.map(fsync_folder, folders))

@@ -122,12 +122,15 @@ STAGES: dict[str, Stage] = {
     ),
     "sweep-report": Stage(
         "snakeyard.sweeps.stage", "sweep_report",
-        {"summary": Path, "model": Path, "table": Path, "plot": Path},
+        {"summary": Path, "table": Path, "plot": Path},
+        {"model": (Path, None)},
+        bare=frozenset({"model"}),  # a sweep that registers no model (model: null)
     ),
     "experiment-report": Stage(
         "snakeyard.reports.stage", "experiment_report",
-        {"run": Path, "model": Path, "metrics": Path, "curves": Path, "confusion": Path,
-         "images": Path},
+        {"run": Path, "metrics": Path, "curves": Path, "confusion": Path, "images": Path},
+        {"model": (Path, None)},
+        bare=frozenset({"model"}),  # an experiment that registers no model (model: null)
     ),
     "deploy": Stage(
         "snakeyard.serving.stage", "deploy",

@@ -172,6 +172,13 @@ def dataset_receipt(wildcards):
     return f"results/datasets/{name}.json" if name else []
 
 
+def model_receipt(wildcards):
+    """The registered model's receipt; none for an experiment with ``model: null``."""
+    if experiment(wildcards)["model"] is None:
+        return []
+    return f"results/{wildcards.experiment}/model.json"
+
+
 def environment_receipt(wildcards):
     return f"results/environments/{experiment(wildcards)['environment']}.json"
 
@@ -377,27 +384,21 @@ def trial_slots():
 
 
 def sweep_reports():
-    """The report files of every sweep: they need the sweep's model registered."""
+    """The report files of every sweep, with a model registered or without one."""
     # all of them, not one: Snakemake reruns a job for a missing output only when that
     # output is asked for (results from before the pictures were SVG had PNG ones)
     return expand(
         "results/{experiment}/report/{name}",
-        experiment=[
-            name for name in SWEPT if CFG["experiments"][name]["model"] is not None
-        ],
+        experiment=SWEPT,
         name=("sweep.html", "primary-metric.svg"),
     )
 
 
 def experiment_reports():
-    """The report files of every experiment, sweep or not: they need its model registered."""
+    """The report files of every experiment, sweep or not, with a model or without one."""
     return expand(
         "results/{experiment}/report/{name}",
-        experiment=[
-            name
-            for name in sorted(CFG["experiments"])
-            if CFG["experiments"][name]["model"] is not None
-        ],
+        experiment=sorted(CFG["experiments"]),
         name=(
             "model-metrics.html",
             "curves.svg",

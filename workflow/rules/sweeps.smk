@@ -101,7 +101,7 @@ rule sweep:
 rule sweep_report:
     input:
         summary="results/{experiment}/sweep.json",
-        model="results/{experiment}/model.json",
+        model=model_receipt,
     output:
         table=report(
             "results/{experiment}/report/sweep.html",

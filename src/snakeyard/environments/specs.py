@@ -22,7 +22,6 @@ from typing import Any
 
 from ..errors import ConfigError, SnakeyardError
 from ..files import load_yaml, read_listed
-from .package_list import interpreter_packages
 
 CONDA_FRONTENDS = ("micromamba", "mamba", "conda")
 # tell conda-lock which kind of front end --conda names, so it never tries to fetch another
@@ -190,6 +189,8 @@ def pin(
 
 def record_current(log: Callable[[str], None]) -> dict[str, Any]:
     """``environment: current``: the packages of the interpreter that runs the workflow."""
+    from .package_list import interpreter_packages  # importlib.metadata: slow to import
+
     packages = interpreter_packages()
     log(
         f"environment 'current': recording the {len(packages)} packages of {sys.executable}, "
@@ -216,6 +217,8 @@ def activate(
     """
     label = f"environment {meta['name']}:{meta['version']}"
     if meta["method"] == METHOD_RECORDED:
+        from .package_list import interpreter_packages
+
         return sys.executable, interpreter_packages()
     from . import conda_env, pip_env  # a training job in `current` needs neither
 

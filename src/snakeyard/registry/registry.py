@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..environments.specs import METHOD_RECORDED
 from ..errors import (
     ConfigError,
     FrameworkVersionWarning,
@@ -776,10 +775,15 @@ class Registry:
         raise NotFoundError(f"no run with id {run_id!r} in {self.root}")
 
     def list_runs(
-        self, experiment: str | None = None, skipped: list[str] | None = None
+        self,
+        experiment: str | None = None,
+        skipped: list[str] | None = None,
+        so_far: bool = False,
     ) -> list[RunRecord]:
         """Run records, oldest first; only those of ``experiment`` when given. A Running
-        run whose process is gone reads as ``Lost``.
+        run whose process is gone reads as ``Lost``. With ``so_far``, a run that has not
+        ended has what it logged so far, as :meth:`get_run` gives it (only those runs'
+        event logs are read).
 
         A record that cannot be read, or whose paths leave its run folder, is left out
         (``snakeyard verify`` reports it); ``skipped`` (when given) gets a line naming it.
@@ -790,7 +794,8 @@ class Registry:
         records = []
         for path in self.runs_root.glob(pattern):
             try:
-                records.append(_as_read(self._read_run(path), path.parent))
+                record = _as_read(self._read_run(path), path.parent)
+                records.append(with_logged_so_far(record, path.parent) if so_far else record)
             except FileNotFoundError:
                 continue  # removed since the glob saw it: nothing to warn about
             except (OSError, ValueError, SnakeyardError) as error:
@@ -811,7 +816,9 @@ class Registry:
         return self.run_index.lines(experiment, skipped)
 
     def _read_run_as_read(self, path: Path) -> RunRecord:
-        return _as_read(self._read_run(path), path.parent)
+        """A run record as listings show it: a run still training with what it logged so
+        far (:func:`with_logged_so_far`; only those runs' event logs are read)."""
+        return with_logged_so_far(_as_read(self._read_run(path), path.parent), path.parent)
 
     def rebuild_index(self) -> tuple[int, int]:
         """Write every listing index afresh from the folders; (model names, experiments)."""
@@ -1164,6 +1171,9 @@ def _lock_file(meta: EnvironmentVersion) -> str | None:
     """An environment version's ``lock_file``, checked: one of its listed files, or
     null for a version without a lock (a recorded interpreter has none; using a version
     whose method needs one then fails on the missing lock)."""
+    # imported here: reading runs (`runs show`) needs nothing of environments.specs
+    from ..environments.specs import METHOD_RECORDED
+
     recorded = meta.get("method") == METHOD_RECORDED
     # versions written before lock_file existed kept their lock as conda-lock.yml
     lock = meta.get("lock_file", None if recorded else "conda-lock.yml")

@@ -1,8 +1,9 @@
 """The report of one experiment (a sweep or not): what its registered model's run logged
-and where the model comes from.
+and where the model comes from; for an experiment that registers no model
+(``model: null``), what its run logged and where the run comes from.
 
-Four files for ``snakemake --report``: the registered model with its lineage and every
-metric (HTML), a line chart of each list metric (SVG), the confusion matrix when one was
+Four files for ``snakemake --report``: the registered model (if any) with its lineage and
+every metric (HTML), a line chart of each list metric (SVG), the confusion matrix when one was
 logged (SVG), and every image logged with ``log_image`` (one HTML page holding them, so
 that a run without images still has its page, and the one-file HTML report can hold it).
 """
@@ -46,13 +47,17 @@ MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg"
         ".gif": "image/gif"}  # fmt: skip
 
 
-def lineage_rows(run: dict[str, Any], model: dict[str, Any]) -> list[dict[str, Any]]:
-    """Where the registered model comes from, as table rows: the model version, its run
-    (and sweep trial), the data set, environment, code snapshot and git commit."""
+NO_MODEL = "none registered (model: null)"
+
+
+def lineage_rows(run: dict[str, Any], model: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Where the registered model comes from, as table rows: the model version (or that
+    none was registered), its run (and sweep trial), the data set, environment, code
+    snapshot and git commit."""
     trial = run.get("trial") or {}
     dataset, environment = run.get("dataset") or {}, run.get("environment") or {}
     rows = [
-        {"field": "model", "value": f"{model['name']}:{model['version']}"},
+        {"field": "model", "value": NO_MODEL if model is None else reference_of(model)},
         {"field": "run", "value": run["id"]},
     ]
     if trial:
@@ -65,7 +70,7 @@ def lineage_rows(run: dict[str, Any], model: dict[str, Any]) -> list[dict[str, A
     rows += [
         {"field": "status", "value": run.get("status")},
         {"field": "duration", "value": f"{run.get('duration_seconds')} s"},
-        {"field": "dataset", "value": _version(dataset, "content_hash")},
+        {"field": "dataset", "value": _version(dataset, "content_hash") or "(no data set)"},
         {"field": "environment", "value": _version(environment, "method")},
         {"field": "code snapshot",
          "value": f"{run.get('snapshot_hash')} ({run.get('snapshot_files')} files)"},
@@ -74,6 +79,11 @@ def lineage_rows(run: dict[str, Any], model: dict[str, Any]) -> list[dict[str, A
         {"field": "host", "value": run.get("host")},
     ]  # fmt: skip
     return rows
+
+
+def reference_of(model: dict[str, Any]) -> str:
+    """``name:version`` of a registered model's receipt."""
+    return f"{model['name']}:{model['version']}"
 
 
 def _version(ref: dict[str, Any], detail: str) -> str:
@@ -94,21 +104,29 @@ def metric_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def model_page(run: dict[str, Any], model: dict[str, Any]) -> str:
-    """The registered model, its lineage and its run's metrics, as a web page."""
-    reference = f"{model['name']}:{model['version']}"
-    intro = (
-        f"Model {reference}, registered from run {run['id']} of experiment "
-        f"{run['experiment']}: where it comes from, then every metric its run logged."
-    )
+def model_page(run: dict[str, Any], model: dict[str, Any] | None) -> str:
+    """The registered model (or the run, when none was registered), its lineage and its
+    run's metrics, as a web page."""
+    if model is None:
+        title = f"Run {run['id']}"
+        intro = (
+            f"Run {run['id']} of experiment {run['experiment']}: no model was registered "
+            "(the experiment has model: null). Where the run comes from, then every metric "
+            "it logged."
+        )
+    else:
+        title = f"Model {reference_of(model)}"
+        intro = (
+            f"Model {reference_of(model)}, registered from run {run['id']} of experiment "
+            f"{run['experiment']}: where it comes from, then every metric its run logged."
+        )
     metrics = metric_rows(run.get("metrics") or {})
     tables = (
         html_table(lineage_rows(run, model))
         + "\n<h4>Metrics</h4>\n"
         + (html_table(metrics) if metrics else "<p>The run logged no metric.</p>")
     )
-    return PAGE.format(title=html.escape(f"Model {reference}"), intro=html.escape(intro),
-                       table=tables)  # fmt: skip
+    return PAGE.format(title=html.escape(title), intro=html.escape(intro), table=tables)
 
 
 def images_page(run: dict[str, Any]) -> str:
@@ -176,26 +194,28 @@ def curves_figure(run: dict[str, Any]) -> Figure:
     return figure
 
 
-def confusion_figure(run: dict[str, Any], model: dict[str, Any]) -> tuple[Figure, str]:
+def confusion_figure(run: dict[str, Any], model: dict[str, Any] | None) -> tuple[Figure, str]:
     """The confusion matrix the run logged, or a picture saying it logged none; and a
     line for the log."""
-    reference = f"{model['name']}:{model['version']}"
+    # what the matrix is of: the registered model, or the run when none was registered
+    of = f"run {run['id']}" if model is None else f"model {reference_of(model)}"
     try:
         name, labels, matrix = find_confusion_matrix(run.get("metrics") or {})
     except LookupError:
+        subject = f"Run {run['id']}" + ("" if model is None else f" of {of}")
         figure = message_figure(
-            f"Run {run['id']} of model {reference} logged no confusion matrix\n"
+            f"{subject} logged no confusion matrix\n"
             '(a metric {"class_labels": [...], "matrix": [[...], ...]})'
         )
         return figure, f"run {run['id']} logged no confusion matrix; the picture says so"
-    figure = confusion_matrix_figure(f"{name} of model {reference}\nrun {run['id']}", labels,
-                                     matrix)  # fmt: skip
-    return figure, f"confusion matrix of model {reference} ({len(labels)} classes)"
+    title = f"{name} of {of}" + ("" if model is None else f"\nrun {run['id']}")
+    figure = confusion_matrix_figure(title, labels, matrix)
+    return figure, f"confusion matrix of {of} ({len(labels)} classes)"
 
 
 def draw_experiment_report(
     run: dict[str, Any],
-    model: dict[str, Any],
+    model: dict[str, Any] | None,
     *,
     metrics: Path,
     curves: Path,
@@ -204,12 +224,14 @@ def draw_experiment_report(
     log: Callable[[str], None] = print,
 ) -> None:
     """Write the experiment's part of the report: the model page (HTML), the list
-    metrics' curves and the confusion matrix (SVG), the images page (HTML)."""
+    metrics' curves and the confusion matrix (SVG), the images page (HTML). ``model`` is
+    the registered model's receipt, None for an experiment that registers none."""
     load_matplotlib()  # before any file is written: without it, no report at all
     for path in (metrics, curves, confusion, images):
         path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(metrics, model_page(run, model))
-    log(f"model {model['name']}:{model['version']}, its lineage and metrics: {metrics}")
+    what = f"model {reference_of(model)}" if model is not None else f"run {run['id']} (no model)"
+    log(f"{what}, its lineage and metrics: {metrics}")
     write_text_atomic(curves, svg_document(curves_figure(run)))
     log(f"curves of the list metrics: {curves}")
     figure, said = confusion_figure(run, model)

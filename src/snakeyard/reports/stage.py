@@ -15,7 +15,7 @@ from ..files import read_json
 def experiment_report(
     *,
     run: Path,
-    model: Path,
+    model: Path | None,
     metrics: Path,
     curves: Path,
     confusion: Path,
@@ -23,11 +23,12 @@ def experiment_report(
     log: Callable[[str], None],
 ) -> None:
     """Draw the report of the experiment whose run record is ``run`` and registered model
-    receipt ``model``: the model with its lineage and metrics, the curves of its list
-    metrics, its confusion matrix and its images (file formats in docs/reports.md)."""
+    receipt ``model`` (None when it registers none): the model with its lineage and
+    metrics, the curves of its list metrics, its confusion matrix and its images (file
+    formats in docs/report.md)."""
     from .experiment import draw_experiment_report
 
     draw_experiment_report(
-        read_json(run), read_json(model),
+        read_json(run), None if model is None else read_json(model),
         metrics=metrics, curves=curves, confusion=confusion, images=images, log=log,
     )  # fmt: skip

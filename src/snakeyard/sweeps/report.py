@@ -205,17 +205,20 @@ def parent_table(summary: dict[str, Any]) -> str:
     return f"\n<p>{said}</p>\n" + html_table(rows)
 
 
-def winner_line(summary: dict[str, Any], model: dict[str, Any]) -> str:
+def winner_line(summary: dict[str, Any], model: dict[str, Any] | None) -> str:
     """What a sweep came to, in one line: the trial that won, its parameter values and
-    metric, and the model version registered from it."""
+    metric, and the model version registered from it (None: the sweep registers none)."""
     best = summary["best"]
     parameters = ", ".join(f"{k}={v}" for k, v in best["parameters"].items())
-    state = "registered as" if model.get("new", True) else "already registered as"
+    if model is None:
+        registered = "no model registered (model: null)"
+    else:
+        state = "registered as" if model.get("new", True) else "already registered as"
+        registered = f"{state} model {model['name']}:{model['version']}"
     return (
         f"sweep of {summary['experiment']}: trial {best['trial']} won "
         f"({parameters or 'no parameters'}) with {summary['primary_metric']}="
-        f"{best['value']:g} of {summary['trials']} trials (run {best['run_id']}); "
-        f"{state} model {model['name']}:{model['version']}"
+        f"{best['value']:g} of {summary['trials']} trials (run {best['run_id']}); {registered}"
     )
 
 

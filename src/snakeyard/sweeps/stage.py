@@ -54,12 +54,13 @@ def sweep(
 def sweep_report(
     *,
     summary: Path,
-    model: Path,
+    model: Path | None,
     table: Path,
     plot: Path,
     log: Callable[[str], None],
 ) -> None:
-    """Say which trial won and which model version was registered from it; draw the
+    """Say which trial won and which model version was registered from it (``model``,
+    None for a sweep with ``model: null``); draw the
     sweep's part of the report: the trial table and the primary metric by parameter
     (file formats in docs/sweeps.md). The rest of the report (the registered model's
     metrics, pictures and lineage) is every experiment's, drawn by the experiment_report
@@ -67,7 +68,7 @@ def sweep_report(
     from .report import draw_report, winner_line
 
     swept = read_json(summary)
-    said = winner_line(swept, read_json(model))
+    said = winner_line(swept, None if model is None else read_json(model))
     log(said)
     print(f"snakeyard sweep-report: {said}", file=sys.stderr)  # Snakemake's console shows it
     draw_report(swept, table=table, plot=plot, log=log)

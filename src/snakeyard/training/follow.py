@@ -17,7 +17,6 @@ from typing import Any, BinaryIO
 from ..errors import NotFoundError
 from ..records import RunRecord
 from ..registry.registry import Registry, with_logged_so_far
-from ..sweeps.ranking import metric_value, rank
 from .metric_values import latest_number, number
 
 STDOUT_LOG = "logs/std_log.txt"  # under the run's work/ folder; runner.py writes it
@@ -117,6 +116,9 @@ def sweep_lines(runs: list[RunRecord], metric: str | None, goal: str) -> list[st
 
     The best is ranked as the sweep ranks it (:func:`sweeps.ranking.rank`, ties to the
     smaller trial id), so the trial named here is the one the sweep will pick."""
+    # imported here: the CLI imports this module for `runs show`, which ranks nothing
+    from ..sweeps.ranking import metric_value, rank
+
     lines = []
     experiments = sorted({r["experiment"] for r in runs if r.get("trial")})
     for experiment in experiments:
