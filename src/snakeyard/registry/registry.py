@@ -1144,7 +1144,9 @@ def with_logged_so_far(record: RunRecord, folder: Path) -> RunRecord:
             name: {"path": path} for name, path in files.items() if not _raised(
                 inside, folder, path, f"run {record['id']}: {kind[:-1]} {name!r}")
         }  # fmt: skip
-    record["elapsed_seconds"] = round(max(0.0, time.time() - float(record["start_unix"])), 1)
+    start = record.get("start_unix")  # absent from records written by hand or long ago
+    if isinstance(start, (int, float)) and not isinstance(start, bool):
+        record["elapsed_seconds"] = round(max(0.0, time.time() - float(start)), 1)
     return record
 
 
