@@ -42,6 +42,7 @@ from ..files import (
     contained,
     fsync_folder,
     fsync_tree,
+    json_text,
     make_folders,
     read_json,
     resolved,
@@ -342,7 +343,8 @@ class VersionStore:
             number = self._latest_or_zero(name) + 1
             while True:
                 record["version"] = number
-                write_json_atomic(tmp / self.meta_file, record, durable=False)
+                # written in place: the folder is this writer's alone until the rename
+                (tmp / self.meta_file).write_text(json_text(record) + "\n", encoding="utf-8")
                 # every byte on stable storage before the name makes it a version
                 fsync_tree(tmp)
                 if self._claim(tmp, base / str(number), uid):
