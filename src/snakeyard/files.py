@@ -651,7 +651,9 @@ def contained(root: Path, path: Path, label: str) -> Path:
     replaced by a symbolic link, and one that leads out would make snakeyard read,
     unpickle, publish or sweep files elsewhere. The one containment rule of the layout.
     """
-    found = resolved(path, label)
+    found = _below_without_links(root, path)
+    if found is None:
+        found = resolved(path, label)
     if not found.is_relative_to(root):
         raise MetadataError(
             f"{label}: {path} is refused: it leads out of the registry {root} (to {found}) "
@@ -659,6 +661,32 @@ def contained(root: Path, path: Path, label: str) -> Path:
             "folders"
         )
     return found
+
+
+def _below_without_links(root: Path, path: Path) -> Path | None:
+    """``path`` as it is, when it is spelled below ``root`` (resolved) and no name on the
+    way from ``root`` is a symbolic link: then it is what resolving it would give, found
+    with one ``lstat`` a name below ``root`` instead of one a name from ``/`` (a
+    registration checks a dozen paths). None when that cannot be told so (a link on the
+    way, ``..``, another spelling): the caller resolves it."""
+    base, text = str(root), str(path)
+    if text == base:
+        return Path(path)
+    if not text.startswith(base + "/"):
+        return None
+    current = base
+    for name in text[len(base) + 1 :].split("/"):
+        if name in ("", ".", ".."):
+            return None
+        current = f"{current}/{name}"
+        try:
+            if stat.S_ISLNK(os.lstat(current).st_mode):
+                return None
+        except FileNotFoundError:
+            return Path(path)  # nothing below a name that is not there can be a link
+        except OSError:
+            return None
+    return Path(path)
 
 
 def resolved(path: str | os.PathLike, label: str) -> Path:
