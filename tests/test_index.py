@@ -109,6 +109,35 @@ def test_models_sorted_by_a_metric(tmp_path: Path, capsys):
     assert [m["name"] for m in unsorted] == ["m", "other"]
 
 
+def test_a_damaged_line_of_a_version_pack_costs_only_that_version(tmp_path: Path):
+    registry = Registry(tmp_path / "registry")
+    for i in range(1, PACK_AFTER + 3):
+        register(registry, tmp_path, "m", i)
+    listed = registry.model_versions("m")  # writes the pack
+    [pack] = [p for p in (registry.models.root / "m" / INDEX).iterdir() if p.name.startswith("pack-")]
+    lines = pack.read_text().splitlines()
+    assert lines[0] == "[" and lines[-1] == "]"  # one JSON array, one summary a line
+    lines[3] = '{"version": 3, "metrics": {"accuracy": 1.0}, "stam'  # damaged on disk
+    pack.write_text("\n".join(lines) + "\n")
+    assert registry.model_versions("m") == listed  # version 3 from its folder, the rest kept
+
+
+def test_a_run_line_of_another_layout_is_read_again_from_the_record(tmp_path: Path, capsys):
+    # a summary line from a snakeyard that kept other fields before the JSON (or a
+    # damaged one) is not trusted, even with the right inode: the record is read
+    registry = Registry(tmp_path / "registry")
+    run_id = write_run(registry, "exp", 1)
+    inode = (registry.runs_root / "exp" / run_id).stat().st_ino
+    stale = {"id": run_id, "experiment": "exp", "status": "Completed", "metrics": {"accuracy": 9}}
+    summary = registry.runs_root / "exp" / INDEX / run_id
+    summary.parent.mkdir()
+    summary.write_text(f"2026-11-30T10:00:01Z\t{run_id}\tCompleted\t{inode}\t{json.dumps(stale)}\n")
+    assert listing(capsys, registry, "runs", "list")[0]["metrics"] == {"accuracy": 0.01, "loss": 1}
+    assert main(["--registry", str(registry.root), "runs", "list"]) == 0
+    assert "accuracy=0.01, loss=1" in capsys.readouterr().out  # the table, from the new line
+    assert main(["--registry", str(registry.root), "verify"]) == 0
+
+
 def test_runs_list_limit_reverse_and_status_from_the_index(tmp_path: Path, capsys):
     registry = Registry(tmp_path / "registry")
     ids = [write_run(registry, "exp", n) for n in range(1, PACK_AFTER + 10)]

@@ -16,6 +16,7 @@ import pytest
 
 from snakeyard.errors import IntegrityError, InvalidNameError, NotFoundError
 from snakeyard.registry.registry import Registry
+from snakeyard.registry.versions import LATEST_EVERY
 
 
 def artifact(folder: Path, name: str, content: bytes | str) -> Path:
@@ -168,6 +169,17 @@ def test_latest_is_right_when_the_hint_is_stale_or_missing(registry: Registry, t
     assert registry.models.latest("m") == 3
     hint.write_text("garbage")
     assert registry.register_model("m", artifact(tmp_path, "4/m.pkl", "4"))["version"] == 4
+
+
+def test_latest_walks_up_from_a_hint_written_every_few_versions(registry: Registry, tmp_path):
+    for index in range(LATEST_EVERY + 3):
+        registry.register_model("m", artifact(tmp_path, f"{index}/m.pkl", str(index)))
+    hint = registry.root / "models" / "m" / ".latest"
+    assert json.loads(hint.read_text()) == LATEST_EVERY  # not rewritten at every version
+    assert registry.models.latest("m") == LATEST_EVERY + 3
+    assert registry.get_model("m")["version"] == LATEST_EVERY + 3
+    again = registry.register_model("m", artifact(tmp_path, "again/m.pkl", "again"))
+    assert again["version"] == LATEST_EVERY + 4
 
 
 @pytest.mark.parametrize("bad", ["a/b", "..", "a..b", "", ".hidden", "-x", "x" * 129, "a b", "é"])

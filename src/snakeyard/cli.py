@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from . import __version__
 from .errors import SnakeyardError
 from .files import human_bytes, json_text, resolved
-from .registry.index import line_head, line_json, summaries
+from .registry.index import line_json, summaries
 from .registry.registry import Registry
 from .registry.versions import parse_ref, parse_version
 from .training.follow import GRACE_SECONDS
@@ -563,7 +563,9 @@ def environments_show(registry: Registry, args: argparse.Namespace) -> Any:
 # ------------------------------------------------------------------------ runs
 def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
     skipped: list[str] = []
-    lines = registry.run_lines(args.experiment, skipped=skipped)
+    # the table needs only the fields before each line's JSON: a third of the memory
+    heads = not args.json and not args.sort
+    lines = registry.run_lines(args.experiment, skipped=skipped, heads=heads)
     warn_skipped(skipped)
     if args.status:
         if args.status.lower() not in ("completed", "failed", "canceled", "running", "lost"):
@@ -571,7 +573,7 @@ def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
                 f"invalid --status {args.status!r}: use Completed, Failed, Canceled, Running "
                 "or Lost"
             )
-        lines = [line for line in lines if line_head(line)[2].lower() == args.status.lower()]
+        lines = [line for line in lines if line.split("\t", 3)[2].lower() == args.status.lower()]
     if args.sort:
         lines = lines_by_metric(lines, args.sort, args.ascending)
     elif args.reverse:
@@ -582,7 +584,7 @@ def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
         return Pieces(json_pieces(lines))
     if not lines:
         return "no runs" + (f" of experiment {args.experiment!r}" if args.experiment else "")
-    lost = sum(line_head(line)[2] == "Lost" for line in lines)
+    lost = sum(line.split("\t", 3)[2] == "Lost" for line in lines)
     footer = "" if not lost else (
         f"{plural(lost, 'run')} Lost (process gone, no final record): "
         "`snakeyard runs settle RUN_ID` records one as Failed"
@@ -590,11 +592,12 @@ def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
     if args.sort:
         return "\n".join(filter(None, [runs_by_metric(list(summaries(lines)), args.sort), footer]))
 
-    def rows() -> Iterator[list[Any]]:
-        for r in summaries(lines):
-            yield [r["id"], r["experiment"], r["status"], r.get("exit_code"), r.get("start"),
-                   r.get("duration_seconds"), r.get("host"),
-                   metric_summary(r.get("metrics") or {})]  # fmt: skip
+    def rows() -> Iterator[list[str]]:
+        for head in lines:  # the fields of index.HEAD, as text
+            start, run_id, status, _, experiment, exit_code, seconds, host, metrics = head.split(
+                "\t"
+            )
+            yield [run_id, experiment, status, exit_code, start, seconds, host, metrics]
 
     headers = ["RUN", "EXPERIMENT", "STATUS", "EXIT", "START", "SECONDS", "HOST", "METRICS"]
     return Pieces(long_table(headers, rows, footer))
@@ -630,23 +633,20 @@ def lines_by_metric(lines: list[str], metric: str, ascending: bool) -> list[str]
 
 
 def long_table(
-    headers: list[str], rows: Callable[[], Iterator[list[Any]]], footer: str = "",
+    headers: list[str], rows: Callable[[], Iterator[list[str]]], footer: str = "",
     per_piece: int = 5000,
 ) -> Iterator[str]:
-    """:func:`table` of many rows, a piece at a time: ``rows()`` is read twice, once
-    for the columns' widths and once to print, so no row is kept in between."""
+    """:func:`table` of many rows, a piece at a time: ``rows()`` gives each row's cells
+    as text and is read twice, once for the columns' widths and once to print, so no
+    row is kept in between."""
     widths = [len(h) for h in headers]
     for row in rows():
-        for i, cell in enumerate(row):
-            size = len("" if cell is None else str(cell))
-            if size > widths[i]:
-                widths[i] = size
+        widths = list(map(max, widths, map(len, row)))
     line = "  ".join(f"{{:<{w}}}" for w in widths)
     yield line.format(*headers).rstrip()
     piece = []
     for row in rows():
-        cells = ("" if c is None else str(c) for c in row)
-        piece.append(line.format(*cells).rstrip())
+        piece.append(line.format(*row).rstrip())
         if len(piece) == per_piece:
             yield "\n" + "\n".join(piece)
             piece = []

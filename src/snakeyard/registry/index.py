@@ -4,7 +4,7 @@ version's metadata or every run's record.
 Layout, inside the folder each index summarises::
 
     models/<name>/.index/<version>             summary of one version (a JSON line)
-    models/<name>/.index/pack-<N>              summaries of versions up to N, one a line
+    models/<name>/.index/pack-<N>              a JSON array of summaries up to N, one a line
     runs/<experiment>/.index/<run id>          summary of one ended run
     runs/<experiment>/.index/pack-<ns>-<rand>  summaries of ended runs, sorted by start
 
@@ -20,9 +20,12 @@ therefore costs time, never a wrong answer; :meth:`rebuild` writes it afresh fro
 folders, and ``snakeyard verify`` reports every summary that disagrees with its folder.
 
 Loose summaries are packed into one file once there are :data:`PACK_AFTER` of them, so a
-listing reads a few files, whatever the history. A run summary is one line
-``<start>\\t<id>\\t<status>\\t<inode>\\t<json>``: a listing of 100,000 runs sorts and
-filters the lines as text and parses only the JSON it prints.
+listing reads a few files, whatever the history. A run summary is one line of
+tab-separated fields, :data:`HEAD` (start, id, status, inode of the run folder,
+experiment, exit code, seconds, host, the metrics as `runs list` shows them) and then
+the JSON summary. A listing of 100,000 runs sorts and filters the lines as text, prints
+its table from the fields before the JSON and parses no JSON at all; ``--json`` prints
+the JSON as it is.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from typing import Any
 
 from ..errors import SnakeyardError
 from ..files import json_text, make_folders, write_text_atomic
+from ..training.metric_values import metrics_line
 
 INDEX = ".index"
 PACK = "pack-"
@@ -50,6 +54,11 @@ RUN_KEEPS = (
     "arguments", "trial", "dataset", "environment", "error", "lost",
 )  # fmt: skip
 ERROR_CHARS = 300  # a summary's error is its first line, cut here; `runs show` has all
+# the fields of a run line before its JSON: sorted and filtered on, and the table's cells
+HEAD = (
+    "start", "id", "status", "inode", "experiment", "exit_code", "duration_seconds", "host",
+    "metrics",
+)  # fmt: skip
 
 
 def _write(path: Path, text: str, staging: Path) -> bool:
@@ -191,11 +200,11 @@ class VersionIndex:
         known: dict[int, dict[str, Any]] = {}
         text = _read_text(folder / pack) if pack else None
         try:  # one parse of the whole pack; line by line only when a line is damaged
-            for summary in json.loads("[" + ",".join((text or "").splitlines()) + "]"):
+            for summary in json.loads(text or "[]"):
                 known[int(summary["version"])] = summary
         except (ValueError, TypeError, KeyError):
-            for line in (text or "").splitlines():
-                _take(known, line)
+            for line in (text or "").splitlines():  # "[", "{...},", ..., "]"
+                _take(known, line.rstrip().rstrip(","))
         for entry in loose:
             if entry.isdigit() and int(entry) not in known:
                 _take(known, _read_text(folder / entry) or "")
@@ -211,8 +220,7 @@ class VersionIndex:
             for summary in fresh:
                 _write(folder / str(summary["version"]), json.dumps(summary) + "\n", staging)
             return
-        text = "".join(json.dumps(summary) + "\n" for summary in rows)
-        if _write(folder / f"{PACK}{rows[-1]['version']}", text, staging):
+        if _write(folder / f"{PACK}{rows[-1]['version']}", _pack_text(rows), staging):
             # only what the pack holds: a summary written since stays for the next pack
             top = rows[-1]["version"]
             stale = [n for n in _index_files(folder)[0] if n.isdigit() and int(n) <= top]
@@ -249,10 +257,15 @@ class VersionIndex:
             self.summarise(self.store.root / name / str(n)) for n in self.store.versions(name)
         ]
         if rows:
-            text = "".join(json.dumps(summary) + "\n" for summary in rows)
-            _write(folder / f"{PACK}{rows[-1]['version']}", text, self.store.staging)
+            _write(folder / f"{PACK}{rows[-1]['version']}", _pack_text(rows), self.store.staging)
         keep = f"{PACK}{rows[-1]['version']}" if rows else None
         _drop(folder, [n for n in old[0] + ([old[1]] if old[1] else []) if n != keep])
+
+
+def _pack_text(rows: list[dict[str, Any]]) -> str:
+    """A pack of version summaries: a JSON array that one ``json.loads`` reads whole,
+    with one summary a line, so that a damaged line costs only its own version."""
+    return "[\n" + ",\n".join(json.dumps(summary) for summary in rows) + "\n]\n"
 
 
 def _take(known: dict[int, dict[str, Any]], line: str) -> None:
@@ -277,15 +290,33 @@ def run_line(record: dict[str, Any], inode: int) -> str:
         if not isinstance(v, dict)
     }
     text = json_text(summary, indent=None)  # strict: NaN as "NaN", as in the record
-    fields = (record.get("start") or "", record.get("id") or "", record.get("status") or "")
-    return "\t".join(f.replace("\t", " ") for f in fields) + f"\t{inode}\t{text}"
+    fields = [
+        record.get("start"), record.get("id"), record.get("status"), inode,
+        summary.get("experiment"), summary.get("exit_code"), summary.get("duration_seconds"),
+        summary.get("host"),
+        metrics_line(json.loads(text)["metrics"]),  # as the JSON gives them: "NaN" a text
+    ]  # fmt: skip
+    # no field holds a tab or a newline, nor starts with "{": the first tab before a "{"
+    # starts the JSON
+    head = "\t".join(
+        "" if f is None else str(f).replace("\t", " ").replace("\n", " ").lstrip("{")
+        for f in fields
+    )
+    return f"{head}\t{text}"
 
 
 def line_head(line: str) -> list[str]:
-    """``[start, id, status, inode]`` of an index line, without copying its JSON (the
-    fields hold no tab, so the first tab before a ``{`` starts the JSON); [] if damaged."""
+    """The :data:`HEAD` fields of an index line (all text), without copying its JSON;
+    [] if damaged, or written by a snakeyard that kept other fields."""
     end = line.find("\t{")
-    return line[:end].split("\t") if end > 0 or line.startswith("\t") else []
+    fields = line[:end].split("\t") if end > 0 or line.startswith("\t") else []
+    return fields if len(fields) == len(HEAD) else []
+
+
+def head_of(line: str) -> str:
+    """The text of an index line before its JSON: what the table of `runs list` needs
+    (a third of the line, so 100,000 runs' heads fit in a few tens of megabytes)."""
+    return line[: line.find("\t{")]
 
 
 def line_json(line: str) -> str:
@@ -317,8 +348,12 @@ class RunIndex:
         except FileNotFoundError:
             return []
 
-    def lines(self, experiment: str | None = None, skipped: list[str] | None = None) -> list[str]:
-        """The index line of every readable run (of ``experiment``), oldest first.
+    def lines(
+        self, experiment: str | None = None, skipped: list[str] | None = None,
+        heads: bool = False,
+    ) -> list[str]:
+        """The index line of every readable run (of ``experiment``), oldest first; only
+        each line's :func:`head_of` with ``heads``.
 
         A run folder without a record is left out; one whose record cannot be read or
         is refused too, as by :meth:`Registry.list_runs`, with a line naming it in
@@ -326,7 +361,8 @@ class RunIndex:
         """
         lines: list[str] = []
         for name in [experiment] if experiment else self.experiments():
-            lines += self._experiment_lines(name, skipped)
+            found = self._experiment_lines(name, skipped)
+            lines += map(head_of, found) if heads else found
         lines.sort()  # start times are ISO 8601 of one width: text order is time order
         return lines
 
@@ -344,7 +380,7 @@ class RunIndex:
         for run_id, inode in folders.items():
             line = known.get(run_id)
             if line is not None:
-                _, _, status, ino = line_head(line)
+                _, _, status, ino, _ = line.split("\t", 4)  # a known line has them all
                 if status in ENDED and ino == str(inode):
                     lines.append(line)
                     continue
@@ -373,14 +409,14 @@ class RunIndex:
             with open(folder / pack, encoding="utf-8") if pack else open(os.devnull) as lines:
                 for line in lines:  # one line at a time: a pack may hold 100,000 runs
                     fields = line_head(line)
-                    if len(fields) == 4:
+                    if fields:
                         known[fields[1]] = line.rstrip("\n")
         except (FileNotFoundError, UnicodeDecodeError):
             known = {}  # packed anew and removed at this instant, or damaged: the folders
         for entry in loose:
             if entry not in known:
                 text = (_read_text(folder / entry) or "").strip()
-                if len(line_head(text)) == 4:
+                if line_head(text):
                     known[entry] = text
         return known, loose
 

@@ -257,9 +257,21 @@ def aliases_of(state: dict[str, Any], version: int) -> list[str]:
     return sorted(a for a, v in state["aliases"].items() if v == version)
 
 
-def annotate(meta: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+def aliases_by_version(state: dict[str, Any]) -> dict[int, list[str]]:
+    """The aliases of every version that has any, each list sorted: for a listing,
+    which would otherwise look through every alias once per version."""
+    found: dict[int, list[str]] = {}
+    for alias, version in sorted(state["aliases"].items()):
+        found.setdefault(version, []).append(alias)
+    return found
+
+
+def annotate(
+    meta: dict[str, Any], state: dict[str, Any], aliases: dict[int, list[str]] | None = None
+) -> dict[str, Any]:
     """``meta`` (a version's metadata as read) with the changes the events made: tags
-    and description as they are now, ``aliases``, and ``archived``/``deleted``."""
+    and description as they are now, ``aliases``, and ``archived``/``deleted``.
+    ``aliases`` is :func:`aliases_by_version` of ``state``, for a listing to make once."""
     entry = version_state(state, meta["version"])
     if "tags" in entry:
         tags = {**(meta.get("tags") or {}), **entry["tags"]}
@@ -269,7 +281,10 @@ def annotate(meta: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
     for key in ("archived", "deleted"):
         if key in entry:
             meta[key] = entry[key]
-    meta["aliases"] = aliases_of(state, meta["version"])
+    if aliases is None:
+        meta["aliases"] = aliases_of(state, meta["version"])
+    else:
+        meta["aliases"] = list(aliases.get(meta["version"], ()))
     return meta
 
 

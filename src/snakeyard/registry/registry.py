@@ -63,7 +63,7 @@ from ..records import (
 from ..training.liveness import judge
 from . import edits
 from .index import RunIndex, VersionIndex
-from .lifecycle import annotate, hidden, user, version_state
+from .lifecycle import aliases_by_version, annotate, hidden, user, version_state
 from .versions import VersionStore, check_name, parse_ref, split_ref
 
 REGISTRY_VARIABLE = "SNAKEYARD_REGISTRY"
@@ -299,13 +299,20 @@ class Registry:
         """The index's summaries of ``name`` that a listing shows, with the changes the
         lifecycle events made (:func:`~snakeyard.registry.lifecycle.annotate`)."""
         rows, base = [], f"{self.models.root}/{name}"  # text paths: many versions
+        aliases, changed = aliases_by_version(state), state["versions"]
         for summary in self.model_index.summaries(name, skipped):
-            if include_hidden or not hidden(state, summary["version"]):
-                folder = f"{base}/{summary['version']}"
-                del summary["stamp"]  # a fresh dict of this listing: changed in place
-                summary["path"] = folder
-                summary["artifact_path"] = f"{folder}/artifacts/{summary.get('artifact')}"
-                rows.append(annotate(summary, state))
+            number = summary["version"]
+            if str(number) in changed:
+                if not include_hidden and hidden(state, number):
+                    continue
+                annotate(summary, state, aliases)
+            else:  # a version no event changed (most of them) only gains its aliases
+                summary["aliases"] = list(aliases.get(number, ()))
+            folder = f"{base}/{number}"
+            del summary["stamp"]  # a fresh dict of this listing: changed in place
+            summary["path"] = folder
+            summary["artifact_path"] = f"{folder}/artifacts/{summary.get('artifact')}"
+            rows.append(summary)
         return rows
 
     def resolve_model_ref(self, ref: str) -> tuple[str, int]:
@@ -805,15 +812,17 @@ class Registry:
         return sorted(records, key=lambda r: (r.get("start") or "", r.get("id", "")))
 
     def run_lines(
-        self, experiment: str | None = None, skipped: list[str] | None = None
+        self, experiment: str | None = None, skipped: list[str] | None = None,
+        heads: bool = False,
     ) -> list[str]:
         """The index line of every readable run (of ``experiment``), oldest first: what
-        ``runs list`` shows, in :func:`~snakeyard.registry.index.run_line`'s form. The run
-        folders decide which runs exist; a Running run is read from its record. A record
-        that cannot be read is left out, with a line in ``skipped`` when given."""
+        ``runs list`` shows, in :func:`~snakeyard.registry.index.run_line`'s form (only
+        the fields before the JSON with ``heads``). The run folders decide which runs
+        exist; a Running run is read from its record. A record that cannot be read is
+        left out, with a line in ``skipped`` when given."""
         if experiment is not None:
             check_name(experiment, "experiment name")
-        return self.run_index.lines(experiment, skipped)
+        return self.run_index.lines(experiment, skipped, heads)
 
     def _read_run_as_read(self, path: Path) -> RunRecord:
         """A run record as listings show it: a run still training with what it logged so

@@ -42,6 +42,7 @@ from ..files import (
     contained,
     fsync_folder,
     fsync_tree,
+    json_text,
     make_folders,
     read_json,
     resolved,
@@ -57,6 +58,9 @@ NAME_RULE = (
 )
 STAGING = ".tmp"  # the registry's one folder of temporaries: one listing finds them all
 DEFAULT_DATASTORE = "datastore"  # the datastore's folder in the registry, unless configured
+# `.latest` is rewritten at every this many versions: replacing it costs a rename (about
+# as much as the rest of a small registration's writes), walking up from it one stat a step
+LATEST_EVERY = 16
 
 
 def check_name(name: str, what: str = "name") -> str:
@@ -339,7 +343,8 @@ class VersionStore:
             number = self._latest_or_zero(name) + 1
             while True:
                 record["version"] = number
-                write_json_atomic(tmp / self.meta_file, record, durable=False)
+                # written in place: the folder is this writer's alone until the rename
+                (tmp / self.meta_file).write_text(json_text(record) + "\n", encoding="utf-8")
                 # every byte on stable storage before the name makes it a version
                 fsync_tree(tmp)
                 if self._claim(tmp, base / str(number), uid):
@@ -400,7 +405,8 @@ class VersionStore:
         # Hints only speed up look-ups; a reader checks them against the versions, so
         # they are not flushed: one lost in a crash (or empty) reads as absent.
         try:
-            write_json_atomic(base / ".latest", number, staging=self.staging, durable=False)
+            if number % LATEST_EVERY == 0:  # a reader walks up from it: a few stats
+                write_json_atomic(base / ".latest", number, staging=self.staging, durable=False)
             if content:
                 index = base / ".by-content" / content
                 self.contained(index, f"{self.kind} {base.name}")
