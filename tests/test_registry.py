@@ -79,6 +79,7 @@ from pathlib import Path
 from snakeyard.registry.registry import Registry
 registry = Registry(sys.argv[1])
 source = Path(sys.argv[2])
+print("registering", flush=True)  # imports done: the kills land among registrations
 for index in range(10_000):
     source.write_bytes(str(index).encode() * 2000)
     registry.register_model("victim", source)
@@ -91,14 +92,18 @@ def test_writer_killed_at_any_instant_leaves_no_partial_version(tmp_path: Path):
     source = tmp_path / "model.pkl"
     rng = random.Random(7)
     for _ in range(12):
-        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(root), str(source)])
-        time.sleep(rng.uniform(0.3, 0.9))
+        writer = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(root), str(source)], stdout=subprocess.PIPE
+        )
+        # a slow start (a loaded machine) must not turn a kill into one before any write
+        assert writer.stdout.readline() == b"registering\n"
+        time.sleep(rng.uniform(0.1, 0.6))
         os.kill(writer.pid, signal.SIGKILL)
         writer.wait()
         registry = Registry(root)
         versions = registry.models.versions("victim")
         assert versions == list(range(1, len(versions) + 1)), "versions are contiguous from 1"
-        for meta in registry.model_versions("victim"):
+        for meta in registry.model_versions("victim") if versions else []:
             assert registry.verified_model("victim", meta["version"])  # complete and intact
     hints = {".latest", ".by-content", ".index"}
     leftovers = {p.name for p in (root / "models" / "victim").iterdir()} - hints
