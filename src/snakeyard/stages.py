@@ -29,9 +29,11 @@ from .errors import SnakeyardError, describe_os_error
 
 
 class StageLog:
-    """Appends timestamped lines to a stage's log file (to stdout when it cannot)."""
+    """Appends timestamped lines to a stage's log file (to stdout when it cannot);
+    :meth:`say` also tells Snakemake's console."""
 
-    def __init__(self, path: str | None):
+    def __init__(self, path: str | None, stage: str = "stage"):
+        self.stage = stage
         self.path = Path(path) if path else None
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -47,6 +49,12 @@ class StageLog:
             except OSError:
                 pass  # a full disk must not turn what the stage says into a traceback
         sys.stdout.write(line)
+
+    def say(self, message: str) -> None:
+        """Log ``message`` and print it on stderr as ``snakeyard <stage>: <message>``,
+        which Snakemake's console shows under the job."""
+        self(message)
+        print(f"snakeyard {self.stage}: {message}", file=sys.stderr)
 
 
 def _source(text: str) -> str | list:
@@ -181,7 +189,7 @@ def call(stage: Stage, args: argparse.Namespace, log: StageLog) -> Any:
 def main(argv: list[str] | None = None) -> int:
     """Run one stage; return the process exit code."""
     args = parser().parse_args(argv)
-    log = StageLog(args.log)
+    log = StageLog(args.log, args.stage)
     try:
         call(STAGES[args.stage], args, log)
         return 0
@@ -190,8 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         # a read-only registry or a full disk is the user's to fix, as a bad value is
         message = describe_os_error(error)
-    log(f"error: {message}")
-    print(f"snakeyard {args.stage}: error: {message}", file=sys.stderr)
+    log.say(f"error: {message}")
     return 1
 
 

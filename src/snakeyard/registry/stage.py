@@ -5,15 +5,17 @@ Called by :mod:`snakeyard.stages` for ``workflow/rules/registry.smk``.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SnakeyardError
 from ..files import read_json
 from ..records import EnvironmentReceipt, ModelReceipt, ModelSpec, RunRecord, Signature
 from .receipts import outcome, write_receipt
+
+if TYPE_CHECKING:  # the stage's log, made by snakeyard.stages (which imports this module)
+    from ..stages import StageLog
 
 
 def register(
@@ -23,7 +25,7 @@ def register(
     model: ModelSpec | None,
     registry: str,
     out: Path,
-    log: Callable[[str], None],
+    log: StageLog,
 ) -> ModelReceipt:
     """Register ``model['path']`` of the run recorded in ``run`` as model ``model['name']``
     (a new version, or the one this run already registered); write the receipt to ``out``.
@@ -76,8 +78,7 @@ def register(
     )
     trial = f" (trial {record['trial']['id']} of its sweep)" if record.get("trial") else ""
     said = f"model {model['name']!r} from run {record['id']}{trial} {outcome(meta)}"
-    log(said)
-    print(f"snakeyard register: {said}", file=sys.stderr)  # Snakemake's console shows it
+    log.say(said)
     alias = model.get("alias")
     if alias:
         # declared in the experiment: the version registered (or found again) gets it

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -182,7 +181,9 @@ def choose_best(
 ) -> tuple[dict[str, Any], list[dict[str, Any]], RunRecord]:
     """Rank a sweep's trial records; return its summary, its table rows and the best record.
 
-    Trials left out are reported through ``log`` and on stderr. When none is usable,
+    Trials left out, and the best, are said through ``log``, one line each beginning with
+    the experiment (the sweep stage passes :meth:`snakeyard.stages.StageLog.say`: its log
+    and Snakemake's console). When none is usable,
     raises :class:`SnakeyardError` naming why, so that nothing gets registered.
     """
     ranking = rank(records, metric, goal)
@@ -190,8 +191,7 @@ def choose_best(
     for record, reason in ranking.left_out:
         trial = record.get("trial", {}).get("id")
         line = f"trial {trial} (run {record.get('id')}) left out: {reason}"
-        log(line)
-        print(f"snakeyard sweep: {experiment}: {line}", file=sys.stderr)
+        log(f"{experiment}: {line}")
     if not ranking.ranked:
         record, reason = ranking.left_out[0]
         raise SnakeyardError(
@@ -228,6 +228,5 @@ def choose_best(
         f"best of {len(records)} trials by {metric} ({goal}): trial {summary['best']['trial']} "
         f"({parameters or 'no parameters'}; run {best['id']}) with {metric}={value:g}{left}"
     )
-    log(line)
-    print(f"snakeyard sweep: {experiment}: {line}", file=sys.stderr)  # on Snakemake's console
+    log(f"{experiment}: {line}")
     return summary, rows, best

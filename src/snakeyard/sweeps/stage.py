@@ -6,11 +6,14 @@ Called by :mod:`snakeyard.stages` for ``workflow/rules/sweeps.smk``.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..files import read_json, write_json_atomic, write_text_atomic
+
+if TYPE_CHECKING:  # the stage's log, made by snakeyard.stages (which imports this module)
+    from ..stages import StageLog
 
 
 def sweep(
@@ -22,7 +25,7 @@ def sweep(
     table: Path,
     summary: Path,
     out: Path,
-    log: Callable[[str], None],
+    log: StageLog,
     registry: str | None = None,
 ) -> None:
     """Rank the trials' run records (``trials``) by ``metric`` in the direction of
@@ -36,7 +39,7 @@ def sweep(
 
     records = [read_json(path) for path in trials]
     # the hosted spelling (MAXIMIZE) of a configuration read before it was normalised
-    result, rows, best = choose_best(experiment, records, metric, goal.lower(), log)
+    result, rows, best = choose_best(experiment, records, metric, goal.lower(), log.say)
     if registry is not None:
         from ..registry.registry import Registry
         from .parent import record_parent_run
@@ -57,7 +60,7 @@ def sweep_report(
     model: Path | None,
     table: Path,
     plot: Path,
-    log: Callable[[str], None],
+    log: StageLog,
 ) -> None:
     """Say which trial won and which model version was registered from it (``model``,
     None for a sweep with ``model: null``); draw the
@@ -68,9 +71,7 @@ def sweep_report(
     from .report import draw_report, winner_line
 
     swept = read_json(summary)
-    said = winner_line(swept, None if model is None else read_json(model))
-    log(said)
-    print(f"snakeyard sweep-report: {said}", file=sys.stderr)  # Snakemake's console shows it
+    log.say(winner_line(swept, None if model is None else read_json(model)))
     draw_report(swept, table=table, plot=plot, log=log)
 
 

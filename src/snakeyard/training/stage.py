@@ -11,15 +11,17 @@ import json
 import os
 import platform
 import shutil
-import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import IntegrityError, SnakeyardError
 from ..files import check_entries, link_files, read_json, write_json_atomic, write_text_atomic
 from ..records import DatasetReceipt, RunRecord, TrainSpec
+
+if TYPE_CHECKING:  # the stage's log, made by snakeyard.stages (which imports this module)
+    from ..stages import StageLog
 
 
 def train(
@@ -31,7 +33,7 @@ def train(
     registry: str,
     conda_active: bool,
     out: Path,
-    log: Callable[[str], None],
+    log: StageLog,
 ) -> RunRecord:
     """Run the experiment's script once, in the environment of the receipt ``environment``
     on the data set of the receipt ``dataset`` (None: the experiment has none); write
@@ -70,20 +72,16 @@ def train(
             raise
         # one failed trial must not stop its sweep: the sweep stage leaves it out of the
         # choice of the best run and reports it
-        log(f"trial {trial['id']}: {failure}")
-        print(f"snakeyard train: trial {trial['id']} failed: {failure}", file=sys.stderr)
+        log.say(f"trial {trial['id']} failed: {failure}")
         record = failure.record
     for warning in record.get("warnings", []):
         # what the run left that is not kept (a link out of outputs/): said where it shows
-        log(f"warning: {warning}")
-        print(f"snakeyard train: warning: run {record['id']}: {warning}", file=sys.stderr)
+        log.say(f"warning: run {record['id']}: {warning}")
     _warn_without_metrics(record, spec, log)
     _still_claimed(out, claim, record)
     write_json_atomic(out, record)
     _claim_file(out).unlink(missing_ok=True)
-    said = outcome_line(record)
-    log(said)
-    print(f"snakeyard train: {said}", file=sys.stderr)  # Snakemake's console shows it
+    log.say(outcome_line(record))
     return record
 
 
@@ -99,7 +97,7 @@ def outcome_line(record: RunRecord) -> str:
     )
 
 
-def _warn_without_metrics(record: RunRecord, spec: TrainSpec, log: Callable[[str], None]) -> None:
+def _warn_without_metrics(record: RunRecord, spec: TrainSpec, log: StageLog) -> None:
     """Say so, in the log and on stderr, when a run that completed logged no metric
     although its sweep ranks trials by one or its model version records them: the
     script may log through something snakeyard does not see."""
@@ -116,8 +114,7 @@ def _warn_without_metrics(record: RunRecord, spec: TrainSpec, log: Callable[[str
         "Run.get_context().log(name, value) (snakeyard.Run or azureml.core.Run), and see "
         f"its output in {Path(record['folder']) / 'work' / 'logs' / 'std_log.txt'}"
     )
-    log(line)
-    print(f"snakeyard train: {line}", file=sys.stderr)
+    log.say(line)
 
 
 def _claim_file(out: Path) -> Path:
