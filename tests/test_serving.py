@@ -312,15 +312,21 @@ def test_the_mlflow_export_served_by_mlflow_gives_the_same_predictions(tmp_path:
         server.stop()
 
 
+def fresh_python(code: str) -> str:
+    """What ``code`` prints, stripped, run by a new interpreter that imports this tree."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
 def test_serving_libraries_stay_out_of_import_snakeyard_and_the_training_job():
     code = (
         "import sys, snakeyard, snakeyard.stages, snakeyard.training.stage, "
         "snakeyard.registry.stage\n"
         "print(sorted(m for m in ('fastapi', 'uvicorn', 'starlette', 'mlflow') if m in sys.modules))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"})  # fmt: skip
-    assert done.stdout.strip() == "[]", done.stderr
+    assert fresh_python(code) == "[]"
 
 
 def test_chunks_cover_every_row_once_in_order():
@@ -333,19 +339,26 @@ def test_chunks_cover_every_row_once_in_order():
         assert max(b - a for a, b in bounds) - min(b - a for a, b in bounds) <= 1
 
 
+def score_in_chunks(loaded, folder: Path, count: int, method: str, dataset: dict, fmt: str) -> None:
+    """Score X in ``count`` chunks as the scoring stages do, gathered into
+    ``folder/predictions.<fmt>``."""
+    from snakeyard.serving.scoring import gather, score_chunk, write_features
+
+    write_features(X, folder / "features.npy")
+    chunks = [folder / f"{i}.npz" for i in range(count)]
+    for i, out in enumerate(chunks):
+        score_chunk(loaded, folder / "features.npy", i, count, method, out)
+    gather(chunks, dataset, fmt, folder / f"predictions.{fmt}")
+
+
 def test_chunk_predictions_gather_into_parquet_whose_metadata_names_the_versions(tmp_path: Path):
     pq = pytest.importorskip("pyarrow.parquet")
     from snakeyard.serving.loading import from_registry
-    from snakeyard.serving.scoring import gather, score_chunk, write_features
 
     registry = register_iris(tmp_path)
     loaded = from_registry(registry, "iris")
-    write_features(X, tmp_path / "features.npy")
-    chunks = [tmp_path / f"{i}.npz" for i in range(3)]
-    for i, out in enumerate(chunks):
-        score_chunk(loaded, tmp_path / "features.npy", i, 3, "predict_proba", out)
     dataset = {"name": "iris", "version": 4, "content_hash": "ab" * 32}
-    gather(chunks, dataset, "parquet", tmp_path / "predictions.parquet")
+    score_in_chunks(loaded, tmp_path, 3, "predict_proba", dataset, "parquet")
     table = pq.read_table(tmp_path / "predictions.parquet")
     assert table.schema.metadata[b"snakeyard.model"] == b"iris:1"
     assert table.schema.metadata[b"snakeyard.dataset"] == b"iris:4"
@@ -361,7 +374,6 @@ def test_csv_predictions_keep_text_classes_whole_and_read_back_equal(
     import csv
 
     from snakeyard.serving.loading import from_registry
-    from snakeyard.serving.scoring import gather, score_chunk, write_features
 
     if with_pyarrow:
         pytest.importorskip("pyarrow.csv")
@@ -374,12 +386,8 @@ def test_csv_predictions_keep_text_classes_whole_and_read_back_equal(
     registry = Registry(tmp_path / "registry")
     registry.register_model("named", tmp_path / "named.joblib", framework="scikit-learn")
     loaded = from_registry(registry, "named")
-    write_features(X, tmp_path / "features.npy")
-    chunks = [tmp_path / f"{i}.npz" for i in range(2)]
-    for i, out in enumerate(chunks):
-        score_chunk(loaded, tmp_path / "features.npy", i, 2, "predict", out)
     dataset = {"name": "iris", "version": 2, "content_hash": "cd" * 32}
-    gather(chunks, dataset, "csv", tmp_path / "predictions.csv")
+    score_in_chunks(loaded, tmp_path, 2, "predict", dataset, "csv")
 
     lines = (tmp_path / "predictions.csv").read_text().splitlines()
     header = dict(line[2:].split(": ", 1) for line in lines if line.startswith("# "))
@@ -422,7 +430,5 @@ def test_gathering_numeric_predictions_leaves_pandas_unimported(tmp_path: Path):
         "    gather([folder / 'c.npz'], dataset, fmt, folder / f'p.{fmt}')\n"
         "print('pandas' in sys.modules)"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"})  # fmt: skip
-    assert done.stdout.strip() == "False", done.stderr
+    assert fresh_python(code) == "False"
     assert (tmp_path / "p.csv").read_text().count("\n") == 5 + 1 + 10

@@ -245,18 +245,20 @@ def test_light_stages_can_run_on_the_cluster_too(slurm, project: Project):
     assert project.cli("verify").returncode == 0
 
 
+def only_sweep(project: Project, name: str, sweep: dict) -> subprocess.CompletedProcess:
+    """Run the workflow on Slurm with one experiment: ``name``, sweeping SCORE_SCRIPT."""
+    project.add_experiment(name, SCORE_SCRIPT, sweep=sweep, model={"path": "outputs/model.txt"})
+    config = project.config()
+    del config["experiments"]["sklearn-iris"]
+    project.write_config(config)
+    return project.snakemake(*SLURM_ARGS)
+
+
 def test_a_sweep_fans_out_on_slurm_within_its_concurrency_limit(slurm, project: Project):
     # the node has room for two one-CPU jobs at once; the sweep allows one
     sweep = {"sampling": "grid", "parameters": {"x": [1, 2, 3, 4]}, "max_concurrent_runs": 1,
              "primary_metric": "score"}  # fmt: skip
-    project.add_experiment(
-        "swept", SCORE_SCRIPT, sweep=sweep, model={"path": "outputs/model.txt"}
-    )
-    config = project.config()
-    del config["experiments"]["sklearn-iris"]
-    project.write_config(config)
-
-    done = project.snakemake(*SLURM_ARGS)
+    done = only_sweep(project, "swept", sweep)
     output = done.stdout + done.stderr
     assert jobs_run(output, "trial") == 4
     # the limit is a global resource of the scheduler (printed differently per executor)
@@ -318,14 +320,7 @@ def test_grouped_trials_share_a_slurm_job_and_keep_their_own_runs(slurm, project
     with its own record, and the trial that fails (x = 3) fails only its own record."""
     sweep = {"sampling": "grid", "parameters": {"x": [1, 2, 3, 4]}, "cluster_group": 4,
              "primary_metric": "score"}  # fmt: skip
-    project.add_experiment(
-        "grouped", SCORE_SCRIPT, sweep=sweep, model={"path": "outputs/model.txt"}
-    )
-    config = project.config()
-    del config["experiments"]["sklearn-iris"]
-    project.write_config(config)
-
-    done = project.snakemake(*SLURM_ARGS)
+    done = only_sweep(project, "grouped", sweep)
     assert done.returncode == 0, done.stdout + done.stderr
     runs = project.registry.list_runs("grouped")
     assert len({run["id"] for run in runs}) == 4
