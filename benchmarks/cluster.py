@@ -189,10 +189,12 @@ def main(argv: list[str] | None = None) -> int:
         "--ungrouped", action="store_true",
         help="also the sweep on Slurm with one job a trial (the slowest variant)",
     )  # fmt: skip
+    parser.add_argument("--rounds", type=int, help="rounds of each figure (3; 1 with --quick)")
     args = parser.parse_args(argv)
     if shutil.which("sbatch") is None:
         sys.exit("benchmarks/cluster.py: no sbatch on PATH; run tests/cluster/slurm-up.sh")
     rounds, jobs = (1, 6) if args.quick else (3, 20)
+    rounds = args.rounds or rounds
 
     scratch = Path(tempfile.mkdtemp(prefix="snakeyard-cluster-bench-"))
     started = time.perf_counter()
