@@ -107,11 +107,15 @@ def sweep_config(configfile: Path, trials: int, group: int) -> None:
     configfile.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-def sweep_figures(parent: Path, rounds: int, trials: int, group: int) -> dict[str, Any]:
-    """A sweep of short trials on the local executor and on Slurm (grouped by ``group``
-    and not), interleaved round by round, with the load after each round."""
-    variants = {"local": ("local", group), "slurm": ("slurm", 1),
-                f"slurm, cluster_group {group}": ("slurm", group)}  # fmt: skip
+def sweep_figures(
+    parent: Path, rounds: int, trials: int, group: int, ungrouped: bool = False
+) -> dict[str, Any]:
+    """A sweep of short trials on the local executor and on Slurm grouped by ``group``
+    (and, with ``ungrouped``, one Slurm job a trial), interleaved round by round, with
+    the load after each round."""
+    variants = {"local": ("local", group), f"slurm, cluster_group {group}": ("slurm", group)}
+    if ungrouped:  # the slowest variant by far: only on request
+        variants["slurm"] = ("slurm", 1)
     samples: dict[str, list[float]] = {key: [] for key in variants}
     loads = []
     for number in range(rounds):
@@ -121,7 +125,8 @@ def sweep_figures(parent: Path, rounds: int, trials: int, group: int) -> dict[st
             workdir, configfile = new_workdir(parent, f"sweep-{profile}-{size}")
             sweep_config(configfile, trials, size)
             samples[key].append(run(snakemake_command(configfile, *PROFILES[profile]), workdir))
-            print(f"sweep of {trials} trials, {key}: {samples[key][-1]:.1f} s", flush=True)
+            print(f"sweep of {trials} trials, {key}: {samples[key][-1]:.1f} s "
+                  f"(load {load(os.getloadavg())})", flush=True)  # fmt: skip
         loads.append(os.getloadavg())
     local = statistics.median(samples["local"])
     result: dict[str, Any] = {key: summary(values) for key, values in samples.items()}
@@ -180,10 +185,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep-only", action="store_true", help="only the sweep figure")
     parser.add_argument("--trials", type=int, default=48, help="trials of the sweep figure")
     parser.add_argument("--group", type=int, default=12, help="its cluster_group")
+    parser.add_argument(
+        "--ungrouped", action="store_true",
+        help="also the sweep on Slurm with one job a trial (the slowest variant)",
+    )  # fmt: skip
+    parser.add_argument("--rounds", type=int, help="rounds of each figure (3; 1 with --quick)")
     args = parser.parse_args(argv)
     if shutil.which("sbatch") is None:
         sys.exit("benchmarks/cluster.py: no sbatch on PATH; run tests/cluster/slurm-up.sh")
     rounds, jobs = (1, 6) if args.quick else (3, 20)
+    rounds = args.rounds or rounds
 
     scratch = Path(tempfile.mkdtemp(prefix="snakeyard-cluster-bench-"))
     started = time.perf_counter()
@@ -196,7 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         }
         if not args.sweep_only:
             report["figures"] = figures(scratch, rounds, jobs)
-        report["sweep"] = sweep_figures(scratch, rounds, args.trials, args.group)
+        report["sweep"] = sweep_figures(
+            scratch, rounds, args.trials, args.group, args.ungrouped
+        )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     report["environment"]["load_average_end"] = os.getloadavg()

@@ -42,8 +42,11 @@ REPO = Path(__file__).resolve().parent.parent
 SNAKEFILE = REPO / "Snakefile"
 TUTORIAL = REPO / "config" / "examples" / "iris-sweep.yaml"
 RESULTS = REPO / "benchmarks" / "results"
-AIM_SWEEP_RATIO = 1.3
-AIM_NOOP_RATIO = 1.5
+# the aims of issue 20: the whole call within 1.2x of the ideal and 1.05x of the same
+# trials run by `xargs -P 2`; the no-op within 1.2x of a bare Snakefile
+AIM_SWEEP_RATIO = 1.2
+AIM_PAIR_RATIO = 1.05
+AIM_NOOP_RATIO = 1.2
 FIGURES = ("tutorial", "grid", "noop")
 
 # the interpreter and the snakemake that everything runs with: this environment's, or
@@ -124,12 +127,25 @@ def direct_command(record: dict[str, Any]) -> list[str]:
     return [TOOLS["python"], script, *record["command"][2:]]
 
 
+# A trial's script run by hand logs nothing: ``Run.get_context()`` is offline and skips,
+# for one, drawing the image the tutorial's script logs. Run directly, each command
+# logs into a folder of its own (``SNAKEYARD_RUN_DIR``, the one variable the run API
+# reads), so that the reference does the script's own work, as the trial does, without
+# snakeyard's stage around it.
+RUN_DIR_VARIABLE = "SNAKEYARD_RUN_DIR"
+
+
 def direct_seconds(records: list[dict[str, Any]], parent: Path) -> list[float]:
     """Each trial's own command (``python train.py --kernel ...``) run directly, one by one."""
     seconds = []
     for record in records:
         workdir = Path(tempfile.mkdtemp(prefix="direct-", dir=parent))
-        seconds.append(run(direct_command(record), workdir))
+        (workdir / "run").mkdir()
+        environment = {**clean_env(), RUN_DIR_VARIABLE: str(workdir / "run")}
+        start = time.perf_counter()
+        subprocess.run(direct_command(record), cwd=workdir, env=environment, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        seconds.append(time.perf_counter() - start)
         shutil.rmtree(workdir)
     return seconds
 
@@ -142,9 +158,12 @@ def direct_pair_seconds(records: list[dict[str, Any]], parent: Path) -> float:
     scripts = []
     for record in records:
         workdir = Path(tempfile.mkdtemp(prefix="pair-", dir=parent))
+        (workdir / "run").mkdir()
         script = workdir / "trial.sh"
         command = " ".join(shlex.quote(word) for word in direct_command(record))
-        script.write_text(f"cd {shlex.quote(str(workdir))} && exec {command} > /dev/null 2>&1\n")
+        folder = shlex.quote(str(workdir))
+        script.write_text(f"cd {folder} && {RUN_DIR_VARIABLE}={folder}/run exec {command}"
+                          " > /dev/null 2>&1\n")  # fmt: skip
         scripts.append(str(script))
     start = time.perf_counter()
     subprocess.run(
@@ -179,7 +198,7 @@ def sweep_figures(
         workdir, configfile = prepared()
         snakemake(workdir, "--configfile", str(configfile))
         shutil.rmtree(workdir)
-    walls, reports, directs, spans, pairs = [], [], [], [], []
+    walls, reports, directs, spans, pairs, loads = [], [], [], [], [], []
     for number in range(rounds):
         workdir, configfile = prepared()
         print(f"[{name}] round {number + 1}/{rounds}: the sweep ...", flush=True)
@@ -193,6 +212,10 @@ def sweep_figures(
         directs.append(sum(direct_seconds(records, parent)))
         print(f"[{name}] round {number + 1}: the same, xargs -P 2 ...", flush=True)
         pairs.append(direct_pair_seconds(records, parent))
+        loads.append(os.getloadavg())
+        print(f"[{name}] round {number + 1}: sweep {walls[-1]:.2f} s, xargs -P 2 "
+              f"{pairs[-1]:.2f} s, direct sum {directs[-1]:.2f} s (load {load(loads[-1])})",
+              flush=True)  # fmt: skip
         shutil.rmtree(workdir)
     wall, direct, pair = summary(walls), summary(directs), summary(pairs)
     ideal = direct["median_s"] / 2
@@ -207,6 +230,8 @@ def sweep_figures(
         "ideal_s": ideal,
         "ratio_to_ideal": wall["median_s"] / ideal,
         "aim": AIM_SWEEP_RATIO,
+        "aim_two_at_a_time": AIM_PAIR_RATIO,
+        "load_after_each_round": loads,
     }
 
 
@@ -241,11 +266,19 @@ def noop_figures(parent: Path, trials: int, rounds: int) -> dict[str, Any]:
     bare_command = [snakemake_command(), "--cores", "2", "--quiet", "all"]
     print(f"[noop] running a bare Snakefile of {trials} touch jobs once ...", flush=True)
     bare_fill = run(bare_command, bare)
-    ours, theirs = [], []
+    ours, theirs, loads = [], [], []
     for number in range(rounds):
         print(f"[noop] round {number + 1}/{rounds}: both no-ops ...", flush=True)
-        ours.append(snakemake(workdir, "--configfile", str(configfile)))
-        theirs.append(run(bare_command, bare))
+        # alternating which goes first, so that neither always runs on a warmer cache
+        if number % 2:
+            theirs.append(run(bare_command, bare))
+            ours.append(snakemake(workdir, "--configfile", str(configfile)))
+        else:
+            ours.append(snakemake(workdir, "--configfile", str(configfile)))
+            theirs.append(run(bare_command, bare))
+        loads.append(os.getloadavg())
+        print(f"[noop] round {number + 1}: snakeyard {ours[-1]:.2f} s, bare {theirs[-1]:.2f} s "
+              f"(load {load(loads[-1])})", flush=True)  # fmt: skip
     check = subprocess.run(
         [snakemake_command(), "-s", str(SNAKEFILE), "--configfile", str(configfile), "-n"],
         cwd=workdir, env=clean_env(), capture_output=True, text=True,
@@ -260,6 +293,7 @@ def noop_figures(parent: Path, trials: int, rounds: int) -> dict[str, Any]:
         "bare_noop": bare_noop,
         "ratio": noop["median_s"] / bare_noop["median_s"],
         "aim": AIM_NOOP_RATIO,
+        "load_after_each_round": loads,
     }
 
 
@@ -282,7 +316,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(row(
             f"{label}: whole call vs the same trials run directly by `xargs -P 2`",
             sec(fig["sweep_wall"]["median_s"]), sec(fig["direct_two_at_a_time"]["median_s"]),
-            f"{fig['ratio_to_two_at_a_time']:.2f}", "",
+            f"{fig['ratio_to_two_at_a_time']:.2f}", f"≤ {AIM_PAIR_RATIO}",
         ))  # fmt: skip
         if "report_after_registration" in fig:
             lines.append(row(

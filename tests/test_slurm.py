@@ -316,8 +316,9 @@ def test_a_training_job_cancelled_on_slurm_is_trained_again_by_the_next_run(
 
 
 def test_grouped_trials_share_a_slurm_job_and_keep_their_own_runs(slurm, project: Project):
-    """cluster_group: 4 short trials go to Slurm as one job; each is still its own run
-    with its own record, and the trial that fails (x = 3) fails only its own record."""
+    """cluster_group: 4 short trials go to Slurm as one job, sized for the trials that fit
+    side by side, which run side by side in it; each is still its own run with its own
+    record, and the trial that fails (x = 3) fails only its own record."""
     sweep = {"sampling": "grid", "parameters": {"x": [1, 2, 3, 4]}, "cluster_group": 4,
              "primary_metric": "score"}  # fmt: skip
     done = only_sweep(project, "grouped", sweep)
@@ -325,6 +326,10 @@ def test_grouped_trials_share_a_slurm_job_and_keep_their_own_runs(slurm, project
     runs = project.registry.list_runs("grouped")
     assert len({run["id"] for run in runs}) == 4
     assert len({run["cluster"]["job_id"] for run in runs}) == 1  # one submission for four
+    # the job holds two trials side by side (one CPU each, --cores 2) and runs them so:
+    # two at a time, never more, rather than the four one after another
+    assert slurm_job(runs[0]["cluster"]["job_id"])["NumCPUs"] == "2"
+    assert most_overlapping(runs) == 2
     assert sorted(r["status"] for r in runs) == ["Completed"] * 3 + ["Failed"]
     best = max((r for r in runs if r["status"] == "Completed"), key=lambda r: r["metrics"]["score"])
     assert project.registry.get_model("grouped")["run_id"] == best["id"]

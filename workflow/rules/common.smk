@@ -2,6 +2,7 @@
 # Their code: src/snakeyard/config.py, and src/snakeyard/snakemake_internals.py for
 # every use of a Snakemake name that Snakemake does not document.
 
+import functools
 import json
 import os
 import re
@@ -185,7 +186,14 @@ def environment_receipt(wildcards):
 
 def source_files(wildcards):
     """The files of the experiment's snapshot: editing one of them re-trains."""
-    root = Path(experiment(wildcards)["source_directory"])
+    return list(_source_files(wildcards.experiment))
+
+
+@functools.cache
+def _source_files(name):
+    # once per experiment and Snakemake process, not once per trial: a sweep of 1,000
+    # trials would walk (and check) the same source directory 1,000 times
+    root = Path(CFG["experiments"][name]["source_directory"])
     return [str(root / path) for path in snapshot_files(root)]
 
 
@@ -210,11 +218,33 @@ def train_spec_file(wildcards):
     only when it changes, so that a changed argument re-trains under every
     ``--rerun-triggers`` (``mtime`` alone, common in cluster profiles, ignores params)
     """
-    path = Path(f"results/{wildcards.experiment}/train.spec.json").resolve()
-    write_if_changed(path, train_spec(wildcards) + "\n")
+    return _train_spec_file(wildcards.experiment, train_spec(wildcards))
+
+
+@functools.cache
+def _train_spec_file(name, spec):
+    # written (or found unchanged) once per experiment and Snakemake process, not once
+    # per trial of its sweep
+    path = Path(f"results/{name}/train.spec.json").resolve()
+    write_if_changed(path, spec + "\n")
     # absolute: inside a `module`, a relative input that no rule makes is looked up
     # beside the module's Snakefile
     return str(path)
+
+
+def train_inputs(wildcards):
+    """A train job's input files by name: the data set's and the environment's receipts,
+    the snapshot's source files and the spec file.
+
+    One input function rather than four: Snakemake's own cost of calling one (it
+    inspects the function's signature each time) adds up over a sweep's trials.
+    """
+    return {
+        "dataset": dataset_receipt(wildcards),
+        "environment": environment_receipt(wildcards),
+        "sources": source_files(wildcards),
+        "spec": train_spec_file(wildcards),
+    }
 
 
 def model_spec(wildcards):

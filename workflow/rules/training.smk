@@ -4,10 +4,8 @@
 
 rule train:
     input:
-        dataset=dataset_receipt,
-        environment=environment_receipt,
-        sources=source_files,
-        spec=train_spec_file,
+        # dataset, environment, sources, spec
+        unpack(train_inputs),
     output:
         "results/{experiment}/run.json",
     log:
