@@ -8,8 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from snakeyard.cli import main
-from snakeyard.registry.index import INDEX, PACK_AFTER
+from snakeyard.errors import MetadataError
+from snakeyard.registry.index import INDEX, PACK_AFTER, run_stamp
 from snakeyard.registry.registry import Registry
 
 
@@ -127,14 +130,14 @@ def test_a_run_line_of_another_layout_is_read_again_from_the_record(tmp_path: Pa
     # damaged one) is not trusted, even with the right inode: the record is read
     registry = Registry(tmp_path / "registry")
     run_id = write_run(registry, "exp", 1)
-    inode = (registry.runs_root / "exp" / run_id).stat().st_ino
+    stamp = run_stamp(str(registry.runs_root / "exp" / run_id / "run.json"))
     stale = {"id": run_id, "experiment": "exp", "status": "Completed", "metrics": {"accuracy": 9}}
     summary = registry.runs_root / "exp" / INDEX / run_id
     summary.parent.mkdir()
-    summary.write_text(f"2026-11-30T10:00:01Z\t{run_id}\tCompleted\t{inode}\t{json.dumps(stale)}\n")
+    summary.write_text(f"2026-11-30T10:00:01Z\t{run_id}\tCompleted\t{stamp}\t{json.dumps(stale)}\n")
     assert listing(capsys, registry, "runs", "list")[0]["metrics"] == {"accuracy": 0.01, "loss": 1}
     assert main(["--registry", str(registry.root), "runs", "list"]) == 0
-    assert "accuracy=0.01, loss=1" in capsys.readouterr().out  # the table, from the new line
+    assert "accuracy=0.01, loss=3 values, last 1" in capsys.readouterr().out  # the table, anew
     assert main(["--registry", str(registry.root), "verify"]) == 0
 
 
@@ -209,3 +212,58 @@ def test_an_index_folder_linked_out_of_the_registry_is_neither_read_nor_written(
     assert [v.get("description") for v in registry.model_versions("m")] == ["", ""]
     assert len(registry.run_lines()) == 1
     assert [p.name for p in outside.iterdir()] == ["1"], "nothing written through the link"
+
+
+def test_an_ended_run_record_changed_in_place_is_read_again(tmp_path: Path, capsys):
+    # the index is warm; then run.json is edited, damaged or truncated in place (same
+    # folder, same inode): the listing reads the record, not the summary of before
+    registry = Registry(tmp_path / "registry")
+    edited, damaged = write_run(registry, "exp", 1), write_run(registry, "exp", 2)
+    assert len(listing(capsys, registry, "runs", "list")) == 2
+    record = registry.runs_root / "exp" / edited / "run.json"
+    with open(record, "r+") as handle:  # rewritten in place, as an editor may
+        text = handle.read().replace('"accuracy": 0.01', '"accuracy": 0.5')
+        handle.seek(0), handle.truncate(), handle.write(text)
+    with open(registry.runs_root / "exp" / damaged / "run.json", "r+") as handle:
+        handle.truncate(40)
+    assert main(["--registry", str(registry.root), "runs", "list", "--json"]) == 0
+    out, err = capsys.readouterr()
+    runs = json.loads(out)
+    assert [r["id"] for r in runs] == [edited] and runs[0]["metrics"]["accuracy"] == 0.5
+    assert f"run {damaged} left out" in err
+    assert main(["--registry", str(registry.root), "runs", "list"]) == 0
+    table = capsys.readouterr().out
+    assert "accuracy=0.5, loss=3 values, last 1" in table and damaged not in table
+
+
+def test_an_index_that_is_no_folder_lists_from_the_folders(tmp_path: Path, capsys):
+    registry = Registry(tmp_path / "registry")
+    for i in (1, 2):
+        register(registry, tmp_path, "m", i)
+    run_id = write_run(registry, "exp", 1)
+    for index in (registry.models.root / "m" / INDEX, registry.runs_root / "exp" / INDEX):
+        shutil.rmtree(index, ignore_errors=True)
+        index.write_text("not a folder")
+    assert [v["version"] for v in listing(capsys, registry, "models", "versions", "m")] == [1, 2]
+    assert [m["name"] for m in listing(capsys, registry, "models", "list")] == ["m"]
+    assert [r["id"] for r in listing(capsys, registry, "runs", "list")] == [run_id]
+    assert main(["--registry", str(registry.root), "index", "rebuild"]) == 0
+
+
+def test_a_model_whose_latest_cannot_be_read_is_left_out_and_its_other_versions_listed(
+    tmp_path: Path, capsys
+):
+    registry = Registry(tmp_path / "registry")
+    for i in (1, 2, 3):
+        register(registry, tmp_path, "m", i)
+    register(registry, tmp_path, "other", 1)
+    (registry.models.root / "m" / "3" / "model.json").unlink()
+    for words, shown in ((["models", "list"], ["other"]), (["models", "versions", "m"], [1, 2])):
+        assert main(["--registry", str(registry.root), *words, "--json"]) == 0
+        out, err = capsys.readouterr()
+        assert [row.get("name") if words[1] == "list" else row["version"]
+                for row in json.loads(out)] == shown  # fmt: skip
+        assert "model m:3 left out: " in err
+    # the API names the damage as the registry's own error, not a bare OSError
+    with pytest.raises(MetadataError, match="model.json is missing"):
+        registry.get_model("m", 3)

@@ -224,7 +224,10 @@ def describe_signature(signature: dict[str, Any] | None) -> dict[str, str] | Non
 
 
 def models_versions(registry: Registry, args: argparse.Namespace) -> Any:
-    versions = by_metric(registry.model_versions(args.name, include_hidden=args.all), args)
+    skipped: list[str] = []
+    versions = registry.model_versions(args.name, include_hidden=args.all, skipped=skipped)
+    warn_skipped(skipped)
+    versions = by_metric(versions, args)
     if args.json:
         return versions
     rows = [

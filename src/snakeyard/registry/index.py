@@ -12,16 +12,17 @@ Why it is safe with many writers on a shared filesystem, without a lock or a dat
 file: every index file is written whole in the registry's ``.tmp/`` and renamed into
 place, so a reader sees an old file or a new one, never half of one; two writers of the
 same summary write the same facts; and the index is never the truth. A listing first
-lists the version (or run) folders, which one ``scandir`` gives with their inode numbers,
-and takes a summary only for a folder that exists and has the inode the summary names;
-any other folder (new, re-made, or a run still Running) is read from its own metadata
-file, and its summary written for the next listing. A lost, stale or deleted index
+lists the version (or run) folders and takes a summary only for a folder that exists and
+whose metadata file (``model.json``, ``run.json``) has the stamp the summary names: its
+inode, size and modification time, one ``stat`` each. Any other folder (new, re-made, a
+metadata file edited, replaced or damaged in place, or a run still Running) is read from
+its own metadata file, and its summary written for the next listing. A lost, stale or deleted index
 therefore costs time, never a wrong answer; :meth:`rebuild` writes it afresh from the
 folders, and ``snakeyard verify`` reports every summary that disagrees with its folder.
 
 Loose summaries are packed into one file once there are :data:`PACK_AFTER` of them, so a
 listing reads a few files, whatever the history. A run summary is one line of
-tab-separated fields, :data:`HEAD` (start, id, status, inode of the run folder,
+tab-separated fields, :data:`HEAD` (start, id, status, the stamp of its ``run.json``,
 experiment, exit code, seconds, host, the metrics as `runs list` shows them) and then
 the JSON summary. A listing of 100,000 runs sorts and filters the lines as text, prints
 its table from the fields before the JSON and parses no JSON at all; ``--json`` prints
@@ -51,12 +52,12 @@ ENDED = ("Completed", "Failed", "Canceled")  # a run record with this status nev
 VERSION_LEAVES_OUT = ("files", "packages", "schema", "path")
 RUN_KEEPS = (
     "id", "experiment", "status", "exit_code", "start", "end", "duration_seconds", "host",
-    "arguments", "trial", "dataset", "environment", "error", "lost",
+    "arguments", "trial", "dataset", "environment", "error", "lost", "elapsed_seconds",
 )  # fmt: skip
 ERROR_CHARS = 300  # a summary's error is its first line, cut here; `runs show` has all
 # the fields of a run line before its JSON: sorted and filtered on, and the table's cells
 HEAD = (
-    "start", "id", "status", "inode", "experiment", "exit_code", "duration_seconds", "host",
+    "start", "id", "status", "stamp", "experiment", "exit_code", "duration_seconds", "host",
     "metrics",
 )  # fmt: skip
 
@@ -85,13 +86,18 @@ def _inside(contain: Callable[[Path, str], Path], folder: Path) -> bool:
 
 def _index_files(folder: Path) -> tuple[list[str], str | None]:
     """The loose summaries of an index folder and its newest pack (None without one)."""
-    try:
-        names = os.listdir(folder)
-    except FileNotFoundError:
-        return [], None
+    names = _listing(folder)  # none, or not a folder (damaged): listings read the folders
     packs = sorted((n for n in names if n.startswith(PACK)), key=_pack_order)
     loose = [n for n in names if not n.startswith((PACK, "."))]
     return loose, packs[-1] if packs else None
+
+
+def _listing(folder: Path) -> list[str]:
+    """The names in an index folder; none when it is gone or is no folder."""
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
 
 
 def _pack_order(name: str) -> tuple[int, str]:
@@ -224,7 +230,7 @@ class VersionIndex:
             # only what the pack holds: a summary written since stays for the next pack
             top = rows[-1]["version"]
             stale = [n for n in _index_files(folder)[0] if n.isdigit() and int(n) <= top]
-            older = [n for n in os.listdir(folder) if n.startswith(PACK)]
+            older = [n for n in _listing(folder) if n.startswith(PACK)]
             _drop(folder, stale + [n for n in older if _pack_order(n) < (top, "")])
 
     def problems(self, name: str) -> Iterator[str]:
@@ -243,8 +249,9 @@ class VersionIndex:
             if summary.get("stamp") == truth["stamp"] and summary != truth:
                 yield (
                     f"index of {self.store.kind} {name}: the summary of version {number} "
-                    "disagrees with its folder (listings read the folder; "
-                    "`snakeyard index rebuild` writes the index afresh)"
+                    "disagrees with its folder although stamped as read from it (changed by "
+                    "hand?); listings show the summary until `snakeyard index rebuild` "
+                    "writes the index afresh"
                 )
 
     def rebuild(self, name: str) -> None:
@@ -277,7 +284,14 @@ def _take(known: dict[int, dict[str, Any]], line: str) -> None:
 
 
 # ----------------------------------------------------------------------- runs
-def run_line(record: dict[str, Any], inode: int) -> str:
+def run_stamp(record_path: str) -> str:
+    """What changes whenever a run's ``run.json`` is replaced or edited in place: its
+    inode, size and modification time (OSError when it cannot be read)."""
+    found = os.stat(record_path)
+    return f"{found.st_ino}:{found.st_size}:{found.st_mtime_ns}"
+
+
+def run_line(record: dict[str, Any], stamp: str) -> str:
     """The index line of a run record: sort and filter fields, then the JSON summary."""
     summary = {k: record.get(k) for k in RUN_KEEPS if k in record}
     error = summary.get("error")
@@ -291,10 +305,12 @@ def run_line(record: dict[str, Any], inode: int) -> str:
     }
     text = json_text(summary, indent=None)  # strict: NaN as "NaN", as in the record
     fields = [
-        record.get("start"), record.get("id"), record.get("status"), inode,
+        record.get("start"), record.get("id"), record.get("status"), stamp,
         summary.get("experiment"), summary.get("exit_code"), summary.get("duration_seconds"),
         summary.get("host"),
-        metrics_line(json.loads(text)["metrics"]),  # as the JSON gives them: "NaN" a text
+        # every metric as `runs show` summarises it (a list: its count and last value),
+        # from strict JSON: NaN a text, as the JSON summary gives it
+        metrics_line(json.loads(json_text(record.get("metrics") or {}, indent=None))),
     ]  # fmt: skip
     # no field holds a tab or a newline, nor starts with "{": the first tab before a "{"
     # starts the JSON
@@ -369,22 +385,22 @@ class RunIndex:
     def _experiment_lines(self, experiment: str, skipped: list[str] | None = None) -> list[str]:
         base = self.runs_root / experiment
         try:
-            folders = {
-                e.name: e.inode() for e in os.scandir(base)
-                if not e.name.startswith(".") and e.is_dir()
-            }  # fmt: skip
+            folders = [
+                e.name for e in os.scandir(base) if not e.name.startswith(".") and e.is_dir()
+            ]
         except FileNotFoundError:
             return []
         known, loose = self._known(experiment)
         lines, fresh = [], []
-        for run_id, inode in folders.items():
+        for run_id in folders:
             line = known.get(run_id)
-            if line is not None:
-                _, _, status, ino, _ = line.split("\t", 4)  # a known line has them all
-                if status in ENDED and ino == str(inode):
-                    lines.append(line)
-                    continue
             try:
+                stamp = run_stamp(f"{base}/{run_id}/run.json")
+                if line is not None:
+                    _, _, status, summarised, _ = line.split("\t", 4)  # a known line has all
+                    if status in ENDED and summarised == stamp:
+                        lines.append(line)
+                        continue
                 record = self.read(base / run_id / "run.json")
             except FileNotFoundError:
                 continue  # no record yet (being set up), or removed since the scan
@@ -392,7 +408,7 @@ class RunIndex:
                 if skipped is not None:  # unreadable or refused: `verify` reports it too
                     skipped.append(f"run {run_id} left out: {error}")
                 continue
-            line = run_line(record, inode)
+            line = run_line(record, stamp)
             lines.append(line)
             if record.get("status") in ENDED:
                 fresh.append((run_id, line))
@@ -425,7 +441,7 @@ class RunIndex:
         if record.get("status") not in ENDED:
             return
         try:
-            line = run_line(record, os.stat(folder).st_ino)
+            line = run_line(record, run_stamp(f"{folder}/run.json"))
         except OSError:
             return
         if self.inside(folder.parent / INDEX):
@@ -446,7 +462,7 @@ class RunIndex:
         if _write(folder / name, "".join(line + "\n" for line in ended), self.staging):
             packed = {line_head(line)[1] for line in ended}
             current, _ = _index_files(folder)
-            older = [n for n in os.listdir(folder) if n.startswith(PACK) and n != name]
+            older = [n for n in _listing(folder) if n.startswith(PACK) and n != name]
             # only packs older than ours: a newer one is another reader's, as good as ours
             _drop(folder, [n for n in current if n in packed]
                   + [n for n in older if _pack_order(n) < _pack_order(name)])  # fmt: skip
@@ -457,15 +473,16 @@ class RunIndex:
         for run_id, line in sorted(known.items()):
             folder = self.runs_root / experiment / run_id
             try:
-                inode = os.stat(folder).st_ino
+                stamp = run_stamp(f"{folder}/run.json")
                 record = self.read(folder / "run.json")
             except (OSError, ValueError, SnakeyardError):
                 continue  # a run gone, or the record's own problem, reported by its check
-            if line_head(line)[3] == str(inode) and line != run_line(record, inode):
+            if line_head(line)[3] == stamp and line != run_line(record, stamp):
                 yield (
                     f"index of runs of {experiment}: the summary of run {run_id} disagrees "
-                    "with its record (listings read the record; `snakeyard index rebuild` "
-                    "writes the index afresh)"
+                    "with its record although stamped as read from it (changed by hand?); "
+                    "listings show the summary until `snakeyard index rebuild` writes the "
+                    "index afresh"
                 )
 
     def rebuild(self, experiment: str) -> None:

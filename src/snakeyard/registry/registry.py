@@ -269,22 +269,27 @@ class Registry:
         for name in self.models.names():
             state = self.models.lifecycle.state(name)
             shown = self._listed_versions(name, state, include_hidden, skipped)
-            if not shown:
-                continue
+            numbers = self.models.versions(name)
+            live = numbers if include_hidden else [n for n in numbers if not hidden(state, n)]
+            if not shown or shown[-1]["version"] != live[-1]:
+                continue  # none to show, or its latest unreadable (named in ``skipped``)
             top = shown[-1]
             top["versions"] = len(shown)
             top["all_aliases"] = dict(sorted(state["aliases"].items()))
             rows.append(top)
         return rows
 
-    def model_versions(self, name: str, include_hidden: bool = False) -> list[ModelVersion]:
+    def model_versions(
+        self, name: str, include_hidden: bool = False, skipped: list[str] | None = None
+    ) -> list[ModelVersion]:
         """The summary of every live version of model ``name``, oldest first (from the
         listing index, checked against the version folders; no ``files``); archived and
         deleted ones too with ``include_hidden``. NotFoundError when there is no such
-        model; MetadataError when a version's metadata cannot be read."""
+        model. A version whose metadata cannot be read raises MetadataError, or, when
+        ``skipped`` is given, is left out with a line there naming it."""
         check_name(name, "model name")
         state = self.models.lifecycle.state(name)
-        rows = self._listed_versions(name, state, include_hidden)
+        rows = self._listed_versions(name, state, include_hidden, skipped)
         if not rows and not self.models.versions(name):
             raise NotFoundError(f"no model named {name!r} in {self.root}")
         return rows

@@ -263,7 +263,16 @@ class VersionStore:
         label = f"{self.kind} {folder.parent.name}:{folder.name}"
         for path in (folder, *(folder / sub for sub in self.folders)):
             self.contained(path, label)
-        meta = read_json(folder / self.meta_file)
+        try:
+            meta = read_json(folder / self.meta_file)
+        except FileNotFoundError:
+            if not folder.is_dir():
+                raise  # no such version (or gone since): the caller's "not found"
+            # a published folder always has its metadata: this one was damaged
+            raise MetadataError(
+                f"{label}: {folder / self.meta_file} is missing (`snakeyard verify` checks "
+                "the registry)"
+            ) from None
         name = check_name(folder.parent.name, self.kind)
         found = (meta.get("name"), meta.get("version")) if isinstance(meta, dict) else meta
         if found != (name, int(folder.name)):
@@ -299,8 +308,8 @@ class VersionStore:
         for number in candidates:
             try:
                 meta = self.read_folder(self.root / name / str(number))
-            except FileNotFoundError:
-                continue
+            except (FileNotFoundError, MetadataError):
+                continue  # gone, or damaged: no version to give again
             # the index is a hint; the version's own metadata is the truth
             if meta.get("content_hash") == content_hash:
                 found.append(meta)

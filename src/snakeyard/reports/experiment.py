@@ -73,7 +73,8 @@ def lineage_rows(run: dict[str, Any], model: dict[str, Any] | None) -> list[dict
         {"field": "dataset", "value": _version(dataset, "content_hash") or "(no data set)"},
         {"field": "environment", "value": _version(environment, "method")},
         {"field": "code snapshot",
-         "value": f"{run.get('snapshot_hash')} ({run.get('snapshot_files')} files)"},
+         "value": f"{run.get('snapshot_hash')} ({run.get('snapshot_files')} "
+                  f"{'file' if run.get('snapshot_files') == 1 else 'files'})"},
         {"field": "git commit", "value": run.get("git_commit") or "(not in a git repository)"},
         {"field": "command", "value": " ".join(run.get("command") or [])},
         {"field": "host", "value": run.get("host")},

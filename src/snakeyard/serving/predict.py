@@ -138,7 +138,8 @@ def _nested_rows(data: list[Any], shape: list[int], name: str) -> list[Any]:
     """Nested ``data`` checked against ``shape``: ``shape[0]`` rows of ``shape[1]``
     numbers each."""
     if len(data) != shape[0]:
-        raise BadInput(f"input {name}: shape {shape} has {shape[0]} rows, data has {len(data)}")
+        raise BadInput(f"input {name}: shape {shape} has {shape[0]} "
+                       f"{'row' if shape[0] == 1 else 'rows'}, data has {len(data)}")
     for index, row in enumerate(data):
         if not isinstance(row, list):
             raise BadInput(
