@@ -267,3 +267,12 @@ def test_a_model_whose_latest_cannot_be_read_is_left_out_and_its_other_versions_
     # the API names the damage as the registry's own error, not a bare OSError
     with pytest.raises(MetadataError, match="model.json is missing"):
         registry.get_model("m", 3)
+
+
+@pytest.mark.parametrize("words", [["runs", "list"], ["models", "list"], ["models", "versions", "m"]])
+def test_ascending_without_sort_is_a_usage_error(tmp_path: Path, capsys, words: list[str]):
+    registry = Registry(tmp_path / "registry")
+    register(registry, tmp_path, "m", 1)
+    with pytest.raises(SystemExit) as stopped:
+        main(["--registry", str(registry.root), *words, "--ascending"])
+    assert stopped.value.code == 2 and "give --sort METRIC too" in capsys.readouterr().err

@@ -432,3 +432,16 @@ def test_gathering_numeric_predictions_leaves_pandas_unimported(tmp_path: Path):
     )
     assert fresh_python(code) == "False"
     assert (tmp_path / "p.csv").read_text().count("\n") == 5 + 1 + 10
+
+
+@pytest.mark.parametrize("signature", [True, False])
+def test_the_v2_metadata_names_the_datatype_infer_answers_with(tmp_path: Path, signature: bool):
+    # a version registered without a signature too: the model's classes tell the dtype
+    from snakeyard.serving.loading import from_registry
+    from snakeyard.serving.predict import infer, model_metadata
+
+    loaded = from_registry(register_iris(tmp_path, signature=signature), "iris")
+    tensor = {"name": "x", "shape": [1, 4], "datatype": "FP64", "data": X[0].tolist()}
+    [answer] = [o for o in infer(loaded, {"inputs": [tensor]})["outputs"] if o["name"] == "predict"]
+    [told] = [o for o in model_metadata(loaded)["outputs"] if o["name"] == "predict"]
+    assert told["datatype"] == answer["datatype"] == "INT64"

@@ -1129,8 +1129,11 @@ def serve_options(command: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``snakeyard`` command; returns the exit code."""
-    args = parser().parse_args(argv)
+    command = parser()
+    args = command.parse_args(argv)
     args.json = getattr(args, "json", False)
+    if getattr(args, "ascending", False) and not getattr(args, "sort", None):
+        command.error("--ascending turns a --sort ranking: give --sort METRIC too")
     try:
         registry = Registry(getattr(args, "registry", None))
         if args.function not in (models_register, serve_bundle) and not registry.root.is_dir():

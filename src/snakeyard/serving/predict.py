@@ -158,7 +158,7 @@ def model_metadata(loaded: LoadedModel) -> dict[str, Any]:
     """``GET /v2/models/NAME``: the model's tensors, from its signature."""
     signature = loaded.signature or {}
     width = loaded.width if loaded.width is not None else -1
-    outputs = [{"name": "predict", "datatype": _datatype_of(signature), "shape": [-1]}]
+    outputs = [{"name": "predict", "datatype": _datatype_of(loaded), "shape": [-1]}]
     if "predict_proba" in methods(loaded):
         classes = (signature.get("outputs") or {}).get("classes") or getattr(
             loaded.model, "classes_", []
@@ -181,8 +181,14 @@ def model_metadata(loaded: LoadedModel) -> dict[str, Any]:
     return answer
 
 
-def _datatype_of(signature: dict[str, Any]) -> str:
+def _datatype_of(loaded: LoadedModel) -> str:
+    """The Open Inference Protocol datatype of ``predict``'s answers: the signature's
+    prediction dtype, or without a signature what the model itself tells (a
+    classifier's ``classes_``; a regressor predicts floats)."""
     import numpy as np
 
-    dtype = (signature.get("outputs") or {}).get("dtype")
-    return DATATYPES.get(np.dtype(dtype).kind, "BYTES") if dtype else "BYTES"
+    dtype = ((loaded.signature or {}).get("outputs") or {}).get("dtype")
+    if not dtype:
+        classes = getattr(loaded.model, "classes_", None)
+        dtype = np.asarray(classes).dtype if classes is not None else np.float64
+    return DATATYPES.get(np.dtype(dtype).kind, "BYTES")
