@@ -226,7 +226,7 @@ def _train_spec_file(name, spec):
     # written (or found unchanged) once per experiment and Snakemake process, not once
     # per trial of its sweep
     path = Path(f"results/{name}/train.spec.json").resolve()
-    write_if_changed(path, spec + "\n")
+    write_if_changed(path, f"{spec}\n")
     # absolute: inside a `module`, a relative input that no rule makes is looked up
     # beside the module's Snakefile
     return str(path)
