@@ -269,3 +269,23 @@ def test_watch_refuses_a_bad_interval_or_timeout_in_one_line(tmp_path: Path):
                        (["--timeout", "-1"], "invalid --timeout -1: use seconds, 0 or more")]:
         done = cli(tmp_path / "registry", "runs", "watch", *args)
         assert done.returncode == 1 and done.stderr == f"snakeyard: error: {said}\n"
+
+
+def test_a_lost_runs_elapsed_time_stops_at_its_last_sign_of_life(tmp_path):
+    # a Lost run's process is gone: its time is until its last heartbeat or logged value,
+    # and does not keep growing while the record waits for `runs settle`
+    import os
+    import time
+
+    from snakeyard.registry.registry import with_logged_so_far
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    start = time.time() - 600
+    for name, age in (("heartbeat", 500), ("events.jsonl", 450)):
+        (folder / name).write_text("")
+        os.utime(folder / name, (start + 600 - age, start + 600 - age))
+    record = {"id": "r", "status": "Lost", "start_unix": start}
+    assert with_logged_so_far(record, folder)["elapsed_seconds"] == 150.0
+    running = {"id": "r", "status": "Running", "start_unix": start}
+    assert with_logged_so_far(running, folder)["elapsed_seconds"] >= 600

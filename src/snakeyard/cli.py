@@ -699,7 +699,9 @@ def runs_show(registry: Registry, args: argparse.Namespace) -> Any:
         ("start", r["start"]),
         ("end", r["end"]),
         ("duration", f"{r['duration_seconds']} s" if r["duration_seconds"] is not None else None),
-        *([("elapsed", f"{r['elapsed_seconds']} s so far")] if "elapsed_seconds" in r else []),
+        *([("elapsed", f"{r['elapsed_seconds']} s " + (
+            "until its last sign of life" if r["status"] == "Lost" else "so far"
+        ))] if "elapsed_seconds" in r else []),  # fmt: skip
         ("host", r["host"] + (f" (pid {r['pid']})" if r.get("pid") else "")),
         ("cluster job", cluster_job(r)),
         *([("distributed", distributed_summary(r))] if r.get("distributed") else []),

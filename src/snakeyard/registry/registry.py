@@ -60,7 +60,7 @@ from ..records import (
     RunRecord,
     Signature,
 )
-from ..training.liveness import judge
+from ..training.liveness import HEARTBEAT_FILE, judge
 from . import edits
 from .index import RunIndex, VersionIndex
 from .lifecycle import aliases_by_version, annotate, hidden, user, version_state
@@ -1160,8 +1160,24 @@ def with_logged_so_far(record: RunRecord, folder: Path) -> RunRecord:
         }  # fmt: skip
     start = record.get("start_unix")  # absent from records written by hand or long ago
     if isinstance(start, (int, float)) and not isinstance(start, bool):
-        record["elapsed_seconds"] = round(max(0.0, time.time() - float(start)), 1)
+        until = time.time()
+        if record["status"] == "Lost":
+            # its process is gone: it ran until its last sign of life, not until now
+            until = _last_sign_of_life(folder) or until
+        record["elapsed_seconds"] = round(max(0.0, until - float(start)), 1)
     return record
+
+
+def _last_sign_of_life(folder: Path) -> float | None:
+    """When a run last showed it was alive: the latest modification time (s since the
+    epoch) of its heartbeat file and its event log; None when it left neither."""
+    times = []
+    for name in (HEARTBEAT_FILE, "events.jsonl"):
+        try:
+            times.append(os.stat(folder / name).st_mtime)
+        except OSError:
+            continue
+    return max(times, default=None)
 
 
 def _download_target(dest: Path) -> Path:
