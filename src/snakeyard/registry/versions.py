@@ -425,16 +425,16 @@ class VersionStore:
             pass
 
     def _latest_or_zero(self, name: str) -> int:
-        base = self.root / name
+        base = f"{self.root}/{name}"  # text paths: a registration walks up a dozen of them
         try:
-            number = int(read_json(base / ".latest"))
+            number = int(read_json(f"{base}/.latest"))
         except (OSError, ValueError, TypeError):
             number = 0
-        if number < 1 or not (base / str(number)).is_dir():
+        if number < 1 or not os.path.isdir(f"{base}/{number}"):
             known = self.versions(name)
             return known[-1] if known else 0
         # versions are contiguous, so walk up from the hint to the first gap
-        while (base / str(number + 1)).is_dir():
+        while os.path.isdir(f"{base}/{number + 1}"):
             number += 1
         return number
 
