@@ -420,7 +420,8 @@ class VersionStore:
                 index = base / ".by-content" / content
                 self.contained(index, f"{self.kind} {base.name}")
                 index.mkdir(parents=True, exist_ok=True)
-                (index / str(number)).touch()
+                # an empty file: created with one open (Path.touch first tries utime)
+                os.close(os.open(index / str(number), os.O_WRONLY | os.O_CREAT, 0o666))
         except (OSError, MetadataError):
             pass
 
