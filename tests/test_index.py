@@ -97,6 +97,23 @@ def test_the_folders_win_over_the_index(tmp_path: Path):
     assert registry.list_models()[0]["versions"] == 2
 
 
+def test_a_model_json_edited_in_place_is_caught_behind_a_pack(tmp_path: Path):
+    # the summaries packed, with their shared values on one line: an edit in place (same
+    # inode) of one version's model.json still shows, and so does one of a shared value
+    registry = Registry(tmp_path / "registry")
+    for i in range(1, PACK_AFTER + 3):
+        register(registry, tmp_path, "m", i)
+    registry.model_versions("m")
+    assert registry.model_versions("m")[4]["framework"] is None  # from the pack
+    meta_file = registry.models.root / "m" / "5" / "model.json"
+    meta = json.loads(meta_file.read_text())
+    meta["framework"] = "edited"
+    with open(meta_file, "r+") as handle:
+        handle.seek(0), handle.truncate(), handle.write(json.dumps(meta))
+    listed = registry.model_versions("m")
+    assert [v["framework"] for v in listed[3:6]] == [None, "edited", None]
+
+
 def test_verify_reports_an_index_that_disagrees_and_rebuild_mends_it(tmp_path: Path, capsys):
     registry = Registry(tmp_path / "registry")
     register(registry, tmp_path, "m", 1)

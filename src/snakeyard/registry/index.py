@@ -313,13 +313,15 @@ def _shared(rows: list[dict[str, Any]]) -> dict[str, Any]:
     two summaries a listing gives hold the same object."""
     if not rows:
         return {}
+    plain = (str, int, float, bool, type(None))
     shared = {
-        k: v for k, v in rows[0].items()
-        if k not in ("version", "stamp") and (v is None or type(v) in (str, int, float, bool))
-    }  # fmt: skip
+        k: v for k, v in rows[0].items() if k not in ("version", "stamp") and type(v) in plain
+    }
     for row in rows[1:]:
-        for key in [k for k, v in shared.items() if k not in row or row[k] is not v and (
-                type(row[k]) is not type(v) or row[k] != v)]:  # fmt: skip
+        # of one type too: 1, 1.0 and true are equal in Python, not in the summary (a
+        # key a row lacks gives that row itself, a dict, never the type of a plain value)
+        for key in [k for k, v in shared.items() if type(row.get(k, row)) is not type(v)
+                    or row[k] != v]:  # fmt: skip
             del shared[key]
         if not shared:
             break
