@@ -81,6 +81,28 @@ def _write(path: Path, text: str, staging: Path) -> bool:
         return False
 
 
+def _write_first(path: Path, text: str, staging: Path) -> None:
+    """Write the first summary of a new version in place, without a temporary and a
+    rename (a third of what a registration spends on its summary). Safe because a
+    summary is only ever read whole by one ``json.loads``: a reader that finds it half
+    written finds no JSON object (it closes on its last line), so reads the version's
+    folder, as for a damaged summary. Where one is there already (a listing summarised
+    the version first), it holds the same facts and stays."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        return
+    except OSError:  # no index folder yet, say: made the usual way
+        _write(path, text, staging)
+        return
+    try:
+        os.write(fd, text.encode())
+    except OSError:
+        pass  # a full disk: a summary cut short reads as absent
+    finally:
+        os.close(fd)
+
+
 def _inside(contain: Callable[[Path, str], Path], folder: Path) -> bool:
     """Whether an index folder lies in the registry once links are followed: one that a
     link leads out of it is neither read nor written (listings then read the folders)."""
@@ -212,7 +234,7 @@ class VersionIndex:
         summary["stamp"] = self.stamp(folder)
         index = self.folder(folder.parent.name)
         if summary["stamp"] is not None and self.inside(index):
-            _write(index / folder.name, json.dumps(summary) + "\n", self.store.staging)
+            _write_first(index / folder.name, json.dumps(summary) + "\n", self.store.staging)
 
     def _known(self, name: str) -> tuple[dict[int, dict[str, Any]], list[str]]:
         """Summaries by version number as the index holds them, and its loose files."""
