@@ -48,13 +48,36 @@ def test_versions_listed_from_a_packed_index_match_the_folders(tmp_path: Path):
         register(registry, tmp_path, "m", i)
     index = registry.models.root / "m" / INDEX
     listed = registry.model_versions("m")
-    assert any(p.name.startswith("pack-") for p in index.iterdir()), "a listing packs them"
+    assert any(p.name.startswith("pack") for p in index.iterdir()), "a listing packs them"
     assert [v["version"] for v in listed] == list(range(1, PACK_AFTER + 6))
     assert listed[4]["metrics"] == {"accuracy": 0.05} and "files" not in listed[4]
     # the index lost: the same listing, from the folders, and the index written again
     shutil.rmtree(index)
     assert registry.model_versions("m") == listed
     assert index.is_dir()
+    assert registry.model_versions("m") == listed, "from the pack just written"
+
+
+def test_a_pack_of_an_older_snakeyard_is_read_and_the_new_one_named_apart(tmp_path: Path):
+    # a pack without the line of shared values (snakeyard before pack.v2) still answers;
+    # the packs written now have a name an older snakeyard passes over, so that it never
+    # reads summaries without their shared values
+    registry = Registry(tmp_path / "registry")
+    for i in range(1, PACK_AFTER + 2):
+        register(registry, tmp_path, "m", i)
+    listed = registry.model_versions("m")
+    index = registry.models.root / "m" / INDEX
+    [pack] = [p for p in index.iterdir() if p.name.startswith("pack")]
+    assert pack.name == f"pack.v2-{PACK_AFTER + 1}"
+    shared = json.loads(pack.read_text().splitlines()[1].rstrip(","))["shared"]
+    assert shared["name"] == "m" and shared["kind"] == "model"
+    rows = [json.loads(line.rstrip(",")) for line in pack.read_text().splitlines()[2:-1]]
+    old = [{**row, **shared} for row in rows]
+    old[0]["description"] = "as the old pack says"  # shows that the listing read it
+    pack.unlink()
+    (index / f"pack-{PACK_AFTER + 1}").write_text(json.dumps(old))
+    listed[0]["description"] = "as the old pack says"
+    assert registry.model_versions("m") == listed
 
 
 def test_the_folders_win_over_the_index(tmp_path: Path):
@@ -72,6 +95,23 @@ def test_the_folders_win_over_the_index(tmp_path: Path):
     listed = registry.model_versions("m")
     assert [(v["version"], v["description"]) for v in listed] == [(1, ""), (2, "edited")]
     assert registry.list_models()[0]["versions"] == 2
+
+
+def test_a_model_json_edited_in_place_is_caught_behind_a_pack(tmp_path: Path):
+    # the summaries packed, with their shared values on one line: an edit in place (same
+    # inode) of one version's model.json still shows, and so does one of a shared value
+    registry = Registry(tmp_path / "registry")
+    for i in range(1, PACK_AFTER + 3):
+        register(registry, tmp_path, "m", i)
+    registry.model_versions("m")
+    assert registry.model_versions("m")[4]["framework"] is None  # from the pack
+    meta_file = registry.models.root / "m" / "5" / "model.json"
+    meta = json.loads(meta_file.read_text())
+    meta["framework"] = "edited"
+    with open(meta_file, "r+") as handle:
+        handle.seek(0), handle.truncate(), handle.write(json.dumps(meta))
+    listed = registry.model_versions("m")
+    assert [v["framework"] for v in listed[3:6]] == [None, "edited", None]
 
 
 def test_verify_reports_an_index_that_disagrees_and_rebuild_mends_it(tmp_path: Path, capsys):
@@ -117,7 +157,7 @@ def test_a_damaged_line_of_a_version_pack_costs_only_that_version(tmp_path: Path
     for i in range(1, PACK_AFTER + 3):
         register(registry, tmp_path, "m", i)
     listed = registry.model_versions("m")  # writes the pack
-    [pack] = [p for p in (registry.models.root / "m" / INDEX).iterdir() if p.name.startswith("pack-")]
+    [pack] = [p for p in (registry.models.root / "m" / INDEX).iterdir() if p.name.startswith("pack")]
     lines = pack.read_text().splitlines()
     assert lines[0] == "[" and lines[-1] == "]"  # one JSON array, one summary a line
     lines[3] = '{"version": 3, "metrics": {"accuracy": 1.0}, "stam'  # damaged on disk
@@ -148,7 +188,7 @@ def test_runs_list_limit_reverse_and_status_from_the_index(tmp_path: Path, capsy
     every = listing(capsys, registry, "runs", "list")
     assert [r["id"] for r in every] == ids + [failed]  # oldest first, across experiments
     assert every[0]["metrics"] == {"accuracy": 0.01, "loss": 1}  # a list by its last value
-    assert any(p.name.startswith("pack-") for p in (registry.runs_root / "exp" / INDEX).iterdir())
+    assert any(p.name.startswith("pack") for p in (registry.runs_root / "exp" / INDEX).iterdir())
     newest = listing(capsys, registry, "runs", "list", "--reverse", "--limit", "2")
     assert [r["id"] for r in newest] == [failed, ids[-1]]
     assert listing(capsys, registry, "runs", "list", "--status", "failed")[0]["error"] == "boom"

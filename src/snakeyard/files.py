@@ -328,12 +328,30 @@ def fsync_tree(root: Path, files: bool = True) -> None:
     if len(flushes) == 1:
         fsync_folder(folders[0])
         return
-    # imported here: readers (`runs show`) never fsync, and this import is slow
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(min(FSYNC_WORKERS, len(flushes))) as pool:
-        for done in [pool.submit(flush, path) for flush, path in flushes]:
+    pool = _fsync_pool()
+    # the last flush on this thread, which would otherwise only wait for the others
+    pending = [pool.submit(flush, path) for flush, path in flushes[:-1]]
+    try:
+        flushes[-1][0](flushes[-1][1])
+    finally:
+        for done in pending:
             done.result()  # raises what a flush raised
+
+
+_pool: tuple[int, Any] | None = None  # (the pid that made it, the fsync threads)
+
+
+def _fsync_pool() -> Any:
+    """The threads that flush a tree at once, made on first use and kept: starting
+    them anew for every version costs more than the flushes themselves. A forked child
+    (a Snakemake job, say) makes its own, since a fork copies no threads."""
+    global _pool
+    if _pool is None or _pool[0] != os.getpid():
+        # imported here: readers (`runs show`) never fsync, and this import is slow
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool = (os.getpid(), ThreadPoolExecutor(FSYNC_WORKERS, "snakeyard-fsync"))
+    return _pool[1]
 
 
 def make_folders(path: Path) -> None:

@@ -304,15 +304,18 @@ class Registry:
         """The index's summaries of ``name`` that a listing shows, with the changes the
         lifecycle events made (:func:`~snakeyard.registry.lifecycle.annotate`)."""
         rows, base = [], f"{self.models.root}/{name}"  # text paths: many versions
-        aliases, changed = aliases_by_version(state), state["versions"]
+        # the events folded once for the whole listing: which versions they changed,
+        # and the aliases of each; most versions then only gain an empty list
+        aliases = aliases_by_version(state)
+        changed = {int(v) for v in state["versions"] if v.isdigit()}
         for summary in self.model_index.summaries(name, skipped):
             number = summary["version"]
-            if str(number) in changed:
+            if number in changed:
                 if not include_hidden and hidden(state, number):
                     continue
                 annotate(summary, state, aliases)
-            else:  # a version no event changed (most of them) only gains its aliases
-                summary["aliases"] = list(aliases.get(number, ()))
+            else:
+                summary["aliases"] = list(aliases[number]) if number in aliases else []
             folder = f"{base}/{number}"
             del summary["stamp"]  # a fresh dict of this listing: changed in place
             summary["path"] = folder

@@ -420,21 +420,22 @@ class VersionStore:
                 index = base / ".by-content" / content
                 self.contained(index, f"{self.kind} {base.name}")
                 index.mkdir(parents=True, exist_ok=True)
-                (index / str(number)).touch()
+                # an empty file: created with one open (Path.touch first tries utime)
+                os.close(os.open(index / str(number), os.O_WRONLY | os.O_CREAT, 0o666))
         except (OSError, MetadataError):
             pass
 
     def _latest_or_zero(self, name: str) -> int:
-        base = self.root / name
+        base = f"{self.root}/{name}"  # text paths: a registration walks up a dozen of them
         try:
-            number = int(read_json(base / ".latest"))
+            number = int(read_json(f"{base}/.latest"))
         except (OSError, ValueError, TypeError):
             number = 0
-        if number < 1 or not (base / str(number)).is_dir():
+        if number < 1 or not os.path.isdir(f"{base}/{number}"):
             known = self.versions(name)
             return known[-1] if known else 0
         # versions are contiguous, so walk up from the hint to the first gap
-        while (base / str(number + 1)).is_dir():
+        while os.path.isdir(f"{base}/{number + 1}"):
             number += 1
         return number
 
