@@ -340,6 +340,38 @@ def line_json(line: str) -> str:
     return line[line.find("\t{") + 1 :]
 
 
+def _current(
+    lines: Iterator[str], base: str, folders: set[str], current: dict[str, str], heads: bool
+) -> list[str]:
+    """The summary lines among ``lines`` (their :func:`head_of` with ``heads``) of ended
+    runs whose folder is one of ``folders`` (under ``base``) and whose ``run.json``
+    still has the stamp they carry, each run once; ``current`` gets each one's run id
+    and stamp.
+
+    A listing of 100,000 runs spends most of its time in this loop, most of that in its
+    one ``stat`` a run: the rest is kept to one split of the fields before the JSON.
+    """
+    taken: list[str] = []
+    stat, ended, width = os.stat, ENDED, len(HEAD)
+    for line in lines:
+        end = line.find("\t{")
+        head = line[:end] if end > 0 else ""
+        fields = head.split("\t")
+        if len(fields) != width or fields[2] not in ended:
+            continue  # damaged, or written by a snakeyard that kept other fields
+        run_id, stamp = fields[1], fields[3]
+        if run_id not in folders or run_id in current:
+            continue  # a summary of a folder gone, or of a run already taken
+        try:
+            found = stat(f"{base}/{run_id}/run.json")
+        except OSError:
+            continue  # the run is read from its folder, which says why
+        if stamp == f"{found.st_ino}:{found.st_size}:{found.st_mtime_ns}":  # run_stamp's
+            current[run_id] = stamp
+            taken.append(head if heads else line.rstrip("\n"))
+    return taken
+
+
 class RunIndex:
     """The summaries of the runs of each experiment."""
 
@@ -377,64 +409,77 @@ class RunIndex:
         """
         lines: list[str] = []
         for name in [experiment] if experiment else self.experiments():
-            found = self._experiment_lines(name, skipped)
-            lines += map(head_of, found) if heads else found
-        lines.sort()  # start times are ISO 8601 of one width: text order is time order
+            lines += self._experiment_lines(name, skipped, heads)
+        # start times are ISO 8601 of one width: text order is time order (and each
+        # experiment's lines come mostly in order already, which the sort merges)
+        lines.sort()
         return lines
 
-    def _experiment_lines(self, experiment: str, skipped: list[str] | None = None) -> list[str]:
-        base = self.runs_root / experiment
+    def _experiment_lines(
+        self, experiment: str, skipped: list[str] | None = None, heads: bool = False,
+        pack: bool = False,
+    ) -> list[str]:
+        """The lines (or heads) of one experiment's runs: first those whose summary is
+        current, in the index's order, then those read from their records. ``pack``
+        writes a pack of every ended run's line, however few are new."""
+        base = f"{self.runs_root}/{experiment}"  # text paths: a stat per run is the cost
         try:
-            folders = [
-                e.name for e in os.scandir(base) if not e.name.startswith(".") and e.is_dir()
-            ]
+            folders = {name for name in os.listdir(base) if not name.startswith(".")}
         except FileNotFoundError:
             return []
-        known, loose = self._known(experiment)
-        lines, fresh = [], []
-        for run_id in folders:
-            line = known.get(run_id)
+        loose = self._loose(experiment)
+        lines: list[str] = []
+        current: dict[str, str] = {}  # run id -> the stamp its summary was taken with
+        lines += _current(self._summary_lines(experiment), base, folders, current, heads)
+        fresh = []
+        for run_id in sorted(folders.difference(current)):  # new, Running, or stale
+            record_path = f"{base}/{run_id}/run.json"
             try:
-                stamp = run_stamp(f"{base}/{run_id}/run.json")
-                if line is not None:
-                    _, _, status, summarised, _ = line.split("\t", 4)  # a known line has all
-                    if status in ENDED and summarised == stamp:
-                        lines.append(line)
-                        continue
-                record = self.read(base / run_id / "run.json")
-            except FileNotFoundError:
-                continue  # no record yet (being set up), or removed since the scan
+                stamp = run_stamp(record_path)
+                record = self.read(Path(record_path))
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # no record yet (being set up), removed since, or not a folder
             except (OSError, ValueError, SnakeyardError) as error:
                 if skipped is not None:  # unreadable or refused: `verify` reports it too
                     skipped.append(f"run {run_id} left out: {error}")
                 continue
             line = run_line(record, stamp)
-            lines.append(line)
+            lines.append(head_of(line) if heads else line)
             if record.get("status") in ENDED:
                 fresh.append((run_id, line))
-        self._save(experiment, fresh, lines, loose)
+        self._save(experiment, fresh, current, loose, pack)
         return lines
 
-    def _known(self, experiment: str) -> tuple[dict[str, str], list[str]]:
+    def _summary_lines(self, experiment: str) -> Iterator[str]:
+        """Every summary line the index of ``experiment`` holds (each may end with a
+        newline): its newest pack's, one at a time (a pack may hold 100,000 runs), then
+        the loose ones'. Damaged or duplicate lines included: the reader judges."""
         folder = self.runs_root / experiment / INDEX
         if not self.inside(folder):
-            return {}, []
+            return
         loose, pack = _index_files(folder)
-        known: dict[str, str] = {}
-        try:
-            with open(folder / pack, encoding="utf-8") if pack else open(os.devnull) as lines:
-                for line in lines:  # one line at a time: a pack may hold 100,000 runs
-                    fields = line_head(line)
-                    if fields:
-                        known[fields[1]] = line.rstrip("\n")
-        except (FileNotFoundError, UnicodeDecodeError):
-            known = {}  # packed anew and removed at this instant, or damaged: the folders
+        if pack:
+            try:
+                with open(folder / pack, encoding="utf-8") as lines:
+                    yield from lines
+            except (FileNotFoundError, UnicodeDecodeError):
+                pass  # packed anew and removed at this instant, or damaged: the folders
         for entry in loose:
-            if entry not in known:
-                text = (_read_text(folder / entry) or "").strip()
-                if line_head(text):
-                    known[entry] = text
-        return known, loose
+            yield _read_text(folder / entry) or ""
+
+    def _loose(self, experiment: str) -> list[str]:
+        """The loose summaries of the index of ``experiment`` (none when it is not read)."""
+        folder = self.runs_root / experiment / INDEX
+        return _index_files(folder)[0] if self.inside(folder) else []
+
+    def _known(self, experiment: str) -> dict[str, str]:
+        """The summary line of each run as the index holds it (its pack's first)."""
+        known: dict[str, str] = {}
+        for line in self._summary_lines(experiment):
+            fields = line_head(line)
+            if fields and fields[1] not in known:
+                known[fields[1]] = line.strip()
+        return known
 
     def note(self, record: dict[str, Any], folder: Path) -> None:
         """Summarise a run's final record (its writer warming the index; best effort)."""
@@ -448,29 +493,38 @@ class RunIndex:
             _write(folder.parent / INDEX / folder.name, line + "\n", self.staging)
 
     def _save(
-        self, experiment: str, fresh: list[tuple[str, str]], lines: list[str], loose: list[str]
+        self, experiment: str, fresh: list[tuple[str, str]], current: dict[str, str],
+        loose: list[str], pack: bool = False,
     ) -> None:
+        """Write the summaries of runs just read from their records: loose, or, once
+        there are :data:`PACK_AFTER` loose ones (or with ``pack``), a new pack of every
+        ended run's line: the ``current`` summaries read again, and the fresh ones."""
         folder = self.runs_root / experiment / INDEX
         if not self.inside(folder):
             return
-        if len(loose) + len(fresh) < PACK_AFTER:
+        if not pack and len(loose) + len(fresh) < PACK_AFTER:
             for run_id, line in fresh:
                 _write(folder / run_id, line + "\n", self.staging)
             return
-        ended = sorted(line for line in lines if line_head(line)[2] in ENDED)
+        ended = [line for _, line in fresh]
+        for line in self._summary_lines(experiment):  # only a listing that packs: rare
+            fields = line_head(line)
+            if fields and current.get(fields[1]) == fields[3]:
+                ended.append(line.strip())
+                del current[fields[1]]  # once
+        ended.sort()
         name = f"{PACK}{time.time_ns()}-{uuid.uuid4().hex[:8]}"
         if _write(folder / name, "".join(line + "\n" for line in ended), self.staging):
             packed = {line_head(line)[1] for line in ended}
-            current, _ = _index_files(folder)
+            now_loose, _ = _index_files(folder)
             older = [n for n in _listing(folder) if n.startswith(PACK) and n != name]
             # only packs older than ours: a newer one is another reader's, as good as ours
-            _drop(folder, [n for n in current if n in packed]
+            _drop(folder, [n for n in now_loose if n in packed]
                   + [n for n in older if _pack_order(n) < _pack_order(name)])  # fmt: skip
 
     def problems(self, experiment: str) -> Iterator[str]:
         """Each run summary of ``experiment`` that disagrees with its record."""
-        known, _ = self._known(experiment)
-        for run_id, line in sorted(known.items()):
+        for run_id, line in sorted(self._known(experiment).items()):
             folder = self.runs_root / experiment / run_id
             try:
                 stamp = run_stamp(f"{folder}/run.json")
@@ -492,7 +546,7 @@ class RunIndex:
             return
         old_loose, old_pack = _index_files(folder)
         _drop(folder, old_loose + ([old_pack] if old_pack else []))
-        self._save(experiment, [], self._experiment_lines(experiment), [""] * PACK_AFTER)
+        self._experiment_lines(experiment, pack=True)
 
 
 def summaries(lines: list[str]) -> Iterator[dict[str, Any]]:
