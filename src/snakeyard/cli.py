@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import repeat, starmap
+from itertools import repeat
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -570,7 +570,10 @@ def runs_list(registry: Registry, args: argparse.Namespace) -> Any:
     skipped: list[str] = []
     # the table needs only the fields before each line's JSON: a third of the memory
     heads = not args.json and not args.sort
-    lines = registry.run_lines(args.experiment, skipped=skipped, heads=heads)
+    # in start order, only the listed runs need their summary checked (a stat each)
+    window = args.limit is not None and not args.sort and not args.status
+    limit = count(args.limit, "--limit") if window else None
+    lines = registry.run_lines(args.experiment, skipped, heads, limit, args.reverse)
     warn_skipped(skipped)
     if args.status:
         if args.status.lower() not in ("completed", "failed", "canceled", "running", "lost"):
@@ -651,14 +654,14 @@ def long_table(
             max(width, *map(len, map(itemgetter(field), rows)))
             for width, field in zip(widths[:-1], fields, strict=False)
         ] + widths[-1:]
-    # "{field:<width}" each, the last unpadded; rows are stripped of trailing spaces,
-    # as by table
-    row = "  ".join([*(f"{{{f}:<{w}}}" for f, w in zip(fields, widths[:-1], strict=False)),
-                     f"{{{fields[-1]}}}"])  # fmt: skip
+    # "%-<width>s" each, the last unpadded; rows are stripped of trailing spaces, as
+    # by table (printf-style: a third quicker than str.format here)
+    row = "  ".join([*(f"%-{w}s" for w in widths[:-1]), "%s"])
+    pick = itemgetter(*fields)
     yield "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()
     for start in range(0, len(lines), per_piece):
-        split = map(str.split, lines[start : start + per_piece], repeat("\t"))
-        yield "\n" + "\n".join(map(str.rstrip, starmap(row.format, split)))
+        cells = map(pick, map(str.split, lines[start : start + per_piece], repeat("\t")))
+        yield "\n" + "\n".join(map(str.rstrip, map(row.__mod__, cells)))
     yield "".join("\n" + text for text in [footer] if text) + "\n"
 
 

@@ -372,6 +372,27 @@ def _current(
     return taken
 
 
+def _summarised(
+    lines: Iterator[str], experiment: str, folders: set[str], seen: set[str], heads: bool
+) -> list[str]:
+    """The summary lines among ``lines`` (their :func:`head_of` with ``heads``) of ended
+    runs of ``experiment`` whose folder is one of ``folders``, each run once, unchecked
+    (no ``stat``); ``seen`` gets their run ids."""
+    taken: list[str] = []
+    ended, width = ENDED, len(HEAD)
+    for line in lines:
+        end = line.find("\t{")
+        head = line[:end] if end > 0 else ""
+        fields = head.split("\t")
+        if len(fields) != width or fields[2] not in ended or fields[4] != experiment:
+            continue  # damaged, written with other fields, or not of this experiment
+        run_id = fields[1]
+        if run_id in folders and run_id not in seen:
+            seen.add(run_id)
+            taken.append(head if heads else line.rstrip("\n"))
+    return taken
+
+
 class RunIndex:
     """The summaries of the runs of each experiment."""
 
@@ -398,22 +419,82 @@ class RunIndex:
 
     def lines(
         self, experiment: str | None = None, skipped: list[str] | None = None,
-        heads: bool = False,
+        heads: bool = False, limit: int | None = None, newest: bool = False,
     ) -> list[str]:
         """The index line of every readable run (of ``experiment``), oldest first; only
-        each line's :func:`head_of` with ``heads``.
+        each line's :func:`head_of` with ``heads``; only the ``limit`` oldest (or, with
+        ``newest``, newest) runs' with ``limit`` (:meth:`_window`).
 
         A run folder without a record is left out; one whose record cannot be read or
         is refused too, as by :meth:`Registry.list_runs`, with a line naming it in
         ``skipped`` when given.
         """
+        names = [experiment] if experiment else self.experiments()
+        if limit is not None:
+            return self._window(names, skipped, heads, limit, newest)
         lines: list[str] = []
-        for name in [experiment] if experiment else self.experiments():
+        for name in names:
             lines += self._experiment_lines(name, skipped, heads)
         # start times are ISO 8601 of one width: text order is time order (and each
         # experiment's lines come mostly in order already, which the sort merges)
         lines.sort()
         return lines
+
+    def _window(
+        self, names: list[str], skipped: list[str] | None, heads: bool, limit: int,
+        newest: bool,
+    ) -> list[str]:
+        """The lines of the ``limit`` oldest (or newest) runs of the experiments
+        ``names``, oldest first, with a ``stat`` of only the runs that are listed.
+
+        A run's place in start order is taken from its summary before its stamp is
+        checked: an ended run's record is never rewritten, so its start does not
+        change. Every listed summary is checked as :meth:`lines` checks all of them; a
+        stale one is replaced by its record's line, and the window taken again.
+        """
+        pool: list[str] = []
+        checked: set[str] = set()  # the lines of pool known current: from a record or stamped
+        for name in names:
+            base = f"{self.runs_root}/{name}"
+            try:
+                folders = {n for n in os.listdir(base) if not n.startswith(".")}
+            except FileNotFoundError:
+                continue
+            loose, seen = self._loose(name), set()
+            summarised = _summarised(self._summary_lines(name), name, folders, seen, heads)
+            unread = sorted(folders.difference(seen))
+            if len(loose) + len(unread) >= PACK_AFTER:  # the index wants a new pack
+                found = self._experiment_lines(name, skipped, heads)
+                pool += found
+                checked.update(found)
+                continue
+            pool += summarised
+            found, fresh = self._read_runs(base, unread, skipped, heads)
+            pool += found
+            checked.update(found)
+            self._save(name, fresh, {}, loose)  # loose summaries only: no pack is due
+        while True:
+            pool.sort()
+            window = pool[-limit:] if newest else pool[:limit]
+            stale = [line for line in window if line not in checked and not self._holds(line)]
+            if not stale:
+                return window
+            for line in stale:  # rare: a record edited, replaced or removed by hand
+                pool.remove(line)
+                fields = line.split("\t", 5)
+                found, _ = self._read_runs(
+                    f"{self.runs_root}/{fields[4]}", [fields[1]], skipped, heads
+                )
+                pool += found
+                checked.update(found)
+
+    def _holds(self, line: str) -> bool:
+        """Whether the run of a summary line still has the ``run.json`` it summarises."""
+        _, run_id, _, stamp, experiment, _ = line.split("\t", 5)
+        try:
+            return run_stamp(f"{self.runs_root}/{experiment}/{run_id}/run.json") == stamp
+        except OSError:
+            return False
 
     def _experiment_lines(
         self, experiment: str, skipped: list[str] | None = None, heads: bool = False,
@@ -428,11 +509,20 @@ class RunIndex:
         except FileNotFoundError:
             return []
         loose = self._loose(experiment)
-        lines: list[str] = []
         current: dict[str, str] = {}  # run id -> the stamp its summary was taken with
-        lines += _current(self._summary_lines(experiment), base, folders, current, heads)
-        fresh = []
-        for run_id in sorted(folders.difference(current)):  # new, Running, or stale
+        lines = _current(self._summary_lines(experiment), base, folders, current, heads)
+        # new, Running, or stale
+        found, fresh = self._read_runs(base, sorted(folders.difference(current)), skipped, heads)
+        self._save(experiment, fresh, current, loose, pack)
+        return lines + found
+
+    def _read_runs(
+        self, base: str, run_ids: list[str], skipped: list[str] | None, heads: bool
+    ) -> tuple[list[str], list[tuple[str, str]]]:
+        """The lines (or heads) of runs read from their records, and the (run id, line)
+        of each ended one, to be summarised."""
+        lines, fresh = [], []
+        for run_id in run_ids:
             record_path = f"{base}/{run_id}/run.json"
             try:
                 stamp = run_stamp(record_path)
@@ -447,8 +537,7 @@ class RunIndex:
             lines.append(head_of(line) if heads else line)
             if record.get("status") in ENDED:
                 fresh.append((run_id, line))
-        self._save(experiment, fresh, current, loose, pack)
-        return lines
+        return lines, fresh
 
     def _summary_lines(self, experiment: str) -> Iterator[str]:
         """Every summary line the index of ``experiment`` holds (each may end with a
