@@ -19,6 +19,8 @@ metadata file edited, replaced or damaged in place, or a run still Running) is r
 its own metadata file, and its summary written for the next listing. A lost, stale or deleted index
 therefore costs time, never a wrong answer; :meth:`rebuild` writes it afresh from the
 folders, and ``snakeyard verify`` reports every summary that disagrees with its folder.
+A run listing limited to the first (or last) runs in start order checks only the runs
+it lists (:meth:`RunIndex._window`).
 
 Loose summaries are packed into one file once there are :data:`PACK_AFTER` of them, so a
 listing reads a few files, whatever the history. A run summary is one line of
@@ -352,21 +354,21 @@ def _current(
     one ``stat`` a run: the rest is kept to one split of the fields before the JSON.
     """
     taken: list[str] = []
-    stat, ended, width = os.stat, ENDED, len(HEAD)
+    stat, ended = os.stat, ENDED
     for line in lines:
         end = line.find("\t{")
         head = line[:end] if end > 0 else ""
-        fields = head.split("\t")
-        if len(fields) != width or fields[2] not in ended:
+        try:  # the fields of HEAD
+            _, run_id, status, stamp, _, _, _, _, _ = head.split("\t")
+        except ValueError:
             continue  # damaged, or written by a snakeyard that kept other fields
-        run_id, stamp = fields[1], fields[3]
-        if run_id not in folders or run_id in current:
-            continue  # a summary of a folder gone, or of a run already taken
+        if status not in ended or run_id not in folders or run_id in current:
+            continue  # not ended, a summary of a folder gone, or of a run already taken
         try:
             found = stat(f"{base}/{run_id}/run.json")
         except OSError:
             continue  # the run is read from its folder, which says why
-        if stamp == f"{found.st_ino}:{found.st_size}:{found.st_mtime_ns}":  # run_stamp's
+        if stamp == f"{found[1]}:{found[6]}:{found.st_mtime_ns}":  # run_stamp's: ino:size:
             current[run_id] = stamp
             taken.append(head if heads else line.rstrip("\n"))
     return taken
