@@ -497,7 +497,14 @@ class RunIndex:
         while True:
             pool.sort()
             window = pool[-limit:] if newest else pool[:limit]
-            stale = [line for line in window if line not in checked and not self._holds(line)]
+            stale = []
+            for line in window:
+                if line in checked:
+                    continue
+                if self._holds(line):
+                    checked.add(line)
+                else:
+                    stale.append(line)
             if not stale:
                 return window
             for line in stale:  # rare: a record edited, replaced or removed by hand
