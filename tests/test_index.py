@@ -276,6 +276,28 @@ def test_an_ended_run_record_changed_in_place_is_read_again(tmp_path: Path, caps
     assert "accuracy=0.5, loss=3 values, last 1" in table and damaged not in table
 
 
+def test_a_limited_listing_checks_every_run_it_lists(tmp_path: Path, capsys):
+    # `--limit` in start order checks the stamps of the runs it lists only; a listed
+    # run edited or damaged in place, or removed, is still caught and the next one listed
+    registry = Registry(tmp_path / "registry")
+    ids = [write_run(registry, "exp", n) for n in range(1, 6)]
+    assert len(listing(capsys, registry, "runs", "list")) == 5  # the index is warm
+    with open(registry.runs_root / "exp" / ids[4] / "run.json", "r+") as handle:
+        text = handle.read().replace('"accuracy": 0.05', '"accuracy": 0.5')
+        handle.seek(0), handle.truncate(), handle.write(text)
+    with open(registry.runs_root / "exp" / ids[3] / "run.json", "r+") as handle:
+        handle.truncate(40)
+    shutil.rmtree(registry.runs_root / "exp" / ids[2])
+    assert main(["--registry", str(registry.root), "runs", "list", "--reverse", "--limit",
+                 "2", "--json"]) == 0  # fmt: skip
+    out, err = capsys.readouterr()
+    newest = json.loads(out)
+    assert [r["id"] for r in newest] == [ids[4], ids[1]] and newest[0]["metrics"]["accuracy"] == 0.5
+    assert f"run {ids[3]} left out" in err
+    assert main(["--registry", str(registry.root), "runs", "list", "--limit", "1"]) == 0
+    assert ids[0] in capsys.readouterr().out
+
+
 def test_an_index_that_is_no_folder_lists_from_the_folders(tmp_path: Path, capsys):
     registry = Registry(tmp_path / "registry")
     for i in (1, 2):

@@ -19,6 +19,8 @@ metadata file edited, replaced or damaged in place, or a run still Running) is r
 its own metadata file, and its summary written for the next listing. A lost, stale or deleted index
 therefore costs time, never a wrong answer; :meth:`rebuild` writes it afresh from the
 folders, and ``snakeyard verify`` reports every summary that disagrees with its folder.
+A run listing limited to the first (or last) runs in start order checks only the runs
+it lists (:meth:`RunIndex._window`).
 
 Loose summaries are packed into one file once there are :data:`PACK_AFTER` of them, so a
 listing reads a few files, whatever the history. A run summary is one line of
@@ -37,6 +39,8 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from itertools import chain, filterfalse
+from operator import methodcaller
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +57,7 @@ VERSION_PACK = "pack.v2-"
 VERSION_PACKS = (VERSION_PACK, PACK)  # both read, the newest first
 PACK_AFTER = 64  # loose summaries that make a listing write a pack
 SHARED = "shared"  # the key of a version pack's first line (see _pack_text)
+BLOCK = 1 << 20  # characters of a pack read at a time
 ENDED = ("Completed", "Failed", "Canceled")  # a run record with this status never changes again
 # what a version summary leaves out: the file lists (and package lists), which only
 # `models show` and `verify` need and which make up most of a version's metadata
@@ -450,6 +455,75 @@ def line_json(line: str) -> str:
     return line[line.find("\t{") + 1 :]
 
 
+def _run_folders(base: str) -> set[str]:
+    """The names in an experiment's folder but its hidden ones (``.index``): its runs'
+    folders, and any stray file, which has no ``run.json`` under it (FileNotFoundError
+    if the experiment has no folder)."""
+    return set(filterfalse(methodcaller("startswith", "."), os.listdir(base)))  # C loops
+
+
+def _current(
+    lines: Iterator[str], base: str, folders: set[str], current: dict[str, str], heads: bool
+) -> list[str]:
+    """The summary lines among ``lines`` (their :func:`head_of` with ``heads``) of ended
+    runs whose folder is one of ``folders`` (under ``base``) and whose ``run.json``
+    still has the stamp they carry, each run once; ``current`` gets each one's run id
+    and stamp.
+
+    A listing of 100,000 runs spends most of its time in this loop, most of that in its
+    one ``stat`` a run: the rest is kept to one split of the fields before the JSON.
+    """
+    taken: list[str] = []
+    try:  # paths from the experiment's folder: a shorter walk for each stat
+        where: int | None = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
+        start = ""
+    except (OSError, AttributeError):  # no O_DIRECTORY (not Linux): whole paths
+        where, start = None, f"{base}/"
+    stat, ended = os.stat, ENDED
+    try:
+        for line in lines:
+            end = line.find("\t{")
+            head = line[:end] if end > 0 else ""
+            try:  # the fields of HEAD
+                _, run_id, status, stamp, _, _, _, _, _ = head.split("\t")
+            except ValueError:
+                continue  # damaged, or written by a snakeyard that kept other fields
+            if status not in ended or run_id not in folders or run_id in current:
+                continue  # not ended, a summary of a folder gone, or of a run taken
+            try:
+                found = stat(f"{start}{run_id}/run.json", dir_fd=where)
+            except OSError:
+                continue  # the run is read from its folder, which says why
+            if stamp == f"{found[1]}:{found[6]}:{found.st_mtime_ns}":  # run_stamp's
+                current[run_id] = stamp
+                taken.append(head if heads else line.rstrip("\n"))
+    finally:
+        if where is not None:
+            os.close(where)
+    return taken
+
+
+def _summarised(
+    lines: Iterator[str], experiment: str, folders: set[str], seen: set[str], heads: bool
+) -> list[str]:
+    """The summary lines among ``lines`` (their :func:`head_of` with ``heads``) of ended
+    runs of ``experiment`` whose folder is one of ``folders``, each run once, unchecked
+    (no ``stat``); ``seen`` gets their run ids."""
+    taken: list[str] = []
+    ended, width = ENDED, len(HEAD)
+    for line in lines:
+        end = line.find("\t{")
+        head = line[:end] if end > 0 else ""
+        fields = head.split("\t")
+        if len(fields) != width or fields[2] not in ended or fields[4] != experiment:
+            continue  # damaged, written with other fields, or not of this experiment
+        run_id = fields[1]
+        if run_id in folders and run_id not in seen:
+            seen.add(run_id)
+            taken.append(head if heads else line.rstrip("\n"))
+    return taken
+
+
 class RunIndex:
     """The summaries of the runs of each experiment."""
 
@@ -476,75 +550,167 @@ class RunIndex:
 
     def lines(
         self, experiment: str | None = None, skipped: list[str] | None = None,
-        heads: bool = False,
+        heads: bool = False, limit: int | None = None, newest: bool = False,
     ) -> list[str]:
         """The index line of every readable run (of ``experiment``), oldest first; only
-        each line's :func:`head_of` with ``heads``.
+        each line's :func:`head_of` with ``heads``; only the ``limit`` oldest (or, with
+        ``newest``, newest) runs' with ``limit`` (:meth:`_window`).
 
         A run folder without a record is left out; one whose record cannot be read or
         is refused too, as by :meth:`Registry.list_runs`, with a line naming it in
         ``skipped`` when given.
         """
+        names = [experiment] if experiment else self.experiments()
+        if limit is not None:
+            return self._window(names, skipped, heads, limit, newest)
         lines: list[str] = []
-        for name in [experiment] if experiment else self.experiments():
-            found = self._experiment_lines(name, skipped)
-            lines += map(head_of, found) if heads else found
-        lines.sort()  # start times are ISO 8601 of one width: text order is time order
+        for name in names:
+            lines += self._experiment_lines(name, skipped, heads)
+        # start times are ISO 8601 of one width: text order is time order (and each
+        # experiment's lines come mostly in order already, which the sort merges)
+        lines.sort()
         return lines
 
-    def _experiment_lines(self, experiment: str, skipped: list[str] | None = None) -> list[str]:
-        base = self.runs_root / experiment
+    def _window(
+        self, names: list[str], skipped: list[str] | None, heads: bool, limit: int,
+        newest: bool,
+    ) -> list[str]:
+        """The lines of the ``limit`` oldest (or newest) runs of the experiments
+        ``names``, oldest first, with a ``stat`` of only the runs that are listed.
+
+        A run's place in start order is taken from its summary before its stamp is
+        checked: an ended run's record is never rewritten, so its start does not
+        change. Every listed summary is checked as :meth:`lines` checks all of them; a
+        stale one is replaced by its record's line, and the window taken again.
+        """
+        pool: list[str] = []
+        checked: set[str] = set()  # the lines of pool known current: from a record or stamped
+        for name in names:
+            base = f"{self.runs_root}/{name}"
+            try:
+                folders = _run_folders(base)
+            except FileNotFoundError:
+                continue
+            loose, seen = self._loose(name), set()
+            summarised = _summarised(self._summary_lines(name), name, folders, seen, heads)
+            unread = sorted(folders.difference(seen))
+            if len(loose) + len(unread) >= PACK_AFTER:  # the index wants a new pack
+                found = self._experiment_lines(name, skipped, heads)
+                pool += found
+                checked.update(found)
+                continue
+            pool += summarised
+            found, fresh = self._read_runs(base, unread, skipped, heads)
+            pool += found
+            checked.update(found)
+            self._save(name, fresh, {}, loose)  # loose summaries only: no pack is due
+        while True:
+            pool.sort()
+            window = pool[-limit:] if newest else pool[:limit]
+            stale = []
+            for line in window:
+                if line in checked:
+                    continue
+                if self._holds(line):
+                    checked.add(line)
+                else:
+                    stale.append(line)
+            if not stale:
+                return window
+            for line in stale:  # rare: a record edited, replaced or removed by hand
+                pool.remove(line)
+                fields = line.split("\t", 5)
+                found, _ = self._read_runs(
+                    f"{self.runs_root}/{fields[4]}", [fields[1]], skipped, heads
+                )
+                pool += found
+                checked.update(found)
+
+    def _holds(self, line: str) -> bool:
+        """Whether the run of a summary line still has the ``run.json`` it summarises."""
+        _, run_id, _, stamp, experiment, _ = line.split("\t", 5)
         try:
-            folders = [
-                e.name for e in os.scandir(base) if not e.name.startswith(".") and e.is_dir()
-            ]
+            return run_stamp(f"{self.runs_root}/{experiment}/{run_id}/run.json") == stamp
+        except OSError:
+            return False
+
+    def _experiment_lines(
+        self, experiment: str, skipped: list[str] | None = None, heads: bool = False,
+        pack: bool = False,
+    ) -> list[str]:
+        """The lines (or heads) of one experiment's runs: first those whose summary is
+        current, in the index's order, then those read from their records. ``pack``
+        writes a pack of every ended run's line, however few are new."""
+        base = f"{self.runs_root}/{experiment}"  # text paths: a stat per run is the cost
+        try:
+            folders = _run_folders(base)
         except FileNotFoundError:
             return []
-        known, loose = self._known(experiment)
+        loose = self._loose(experiment)
+        current: dict[str, str] = {}  # run id -> the stamp its summary was taken with
+        lines = _current(self._summary_lines(experiment), base, folders, current, heads)
+        # new, Running, or stale
+        found, fresh = self._read_runs(base, sorted(folders.difference(current)), skipped, heads)
+        self._save(experiment, fresh, current, loose, pack)
+        return lines + found
+
+    def _read_runs(
+        self, base: str, run_ids: list[str], skipped: list[str] | None, heads: bool
+    ) -> tuple[list[str], list[tuple[str, str]]]:
+        """The lines (or heads) of runs read from their records, and the (run id, line)
+        of each ended one, to be summarised."""
         lines, fresh = [], []
-        for run_id in folders:
-            line = known.get(run_id)
+        for run_id in run_ids:
+            record_path = f"{base}/{run_id}/run.json"
             try:
-                stamp = run_stamp(f"{base}/{run_id}/run.json")
-                if line is not None:
-                    _, _, status, summarised, _ = line.split("\t", 4)  # a known line has all
-                    if status in ENDED and summarised == stamp:
-                        lines.append(line)
-                        continue
-                record = self.read(base / run_id / "run.json")
-            except FileNotFoundError:
-                continue  # no record yet (being set up), or removed since the scan
+                stamp = run_stamp(record_path)
+                record = self.read(Path(record_path))
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # no record yet (being set up), removed since, or not a folder
             except (OSError, ValueError, SnakeyardError) as error:
                 if skipped is not None:  # unreadable or refused: `verify` reports it too
                     skipped.append(f"run {run_id} left out: {error}")
                 continue
             line = run_line(record, stamp)
-            lines.append(line)
+            lines.append(head_of(line) if heads else line)
             if record.get("status") in ENDED:
                 fresh.append((run_id, line))
-        self._save(experiment, fresh, lines, loose)
-        return lines
+        return lines, fresh
 
-    def _known(self, experiment: str) -> tuple[dict[str, str], list[str]]:
+    def _summary_lines(self, experiment: str) -> Iterator[str]:
+        """Every summary line the index of ``experiment`` holds (each may end with a
+        newline): its newest pack's, then the loose ones'. Damaged or duplicate lines
+        included: the reader judges."""
+        # lines by the megabyte (a pack may hold 100,000 runs), handed on by C's chain
+        return chain.from_iterable(self._summary_blocks(experiment))
+
+    def _summary_blocks(self, experiment: str) -> Iterator[list[str]]:
         folder = self.runs_root / experiment / INDEX
         if not self.inside(folder):
-            return {}, []
+            return
         loose, pack = _index_files(folder)
+        if pack:
+            try:
+                with open(folder / pack, encoding="utf-8") as lines:
+                    while block := lines.readlines(BLOCK):
+                        yield block
+            except (FileNotFoundError, UnicodeDecodeError):
+                pass  # packed anew and removed at this instant, or damaged: the folders
+        yield [_read_text(folder / entry) or "" for entry in loose]
+
+    def _loose(self, experiment: str) -> list[str]:
+        """The loose summaries of the index of ``experiment`` (none when it is not read)."""
+        folder = self.runs_root / experiment / INDEX
+        return _index_files(folder)[0] if self.inside(folder) else []
+
+    def _known(self, experiment: str) -> dict[str, str]:
+        """The summary line of each run as the index holds it (its pack's first)."""
         known: dict[str, str] = {}
-        try:
-            with open(folder / pack, encoding="utf-8") if pack else open(os.devnull) as lines:
-                for line in lines:  # one line at a time: a pack may hold 100,000 runs
-                    fields = line_head(line)
-                    if fields:
-                        known[fields[1]] = line.rstrip("\n")
-        except (FileNotFoundError, UnicodeDecodeError):
-            known = {}  # packed anew and removed at this instant, or damaged: the folders
-        for entry in loose:
-            if entry not in known:
-                text = (_read_text(folder / entry) or "").strip()
-                if line_head(text):
-                    known[entry] = text
-        return known, loose
+        for line in self._summary_lines(experiment):
+            fields = line_head(line)
+            if fields and fields[1] not in known:
+                known[fields[1]] = line.strip()
+        return known
 
     def note(self, record: dict[str, Any], folder: Path) -> None:
         """Summarise a run's final record (its writer warming the index; best effort)."""
@@ -558,29 +724,38 @@ class RunIndex:
             _write(folder.parent / INDEX / folder.name, line + "\n", self.staging)
 
     def _save(
-        self, experiment: str, fresh: list[tuple[str, str]], lines: list[str], loose: list[str]
+        self, experiment: str, fresh: list[tuple[str, str]], current: dict[str, str],
+        loose: list[str], pack: bool = False,
     ) -> None:
+        """Write the summaries of runs just read from their records: loose, or, once
+        there are :data:`PACK_AFTER` loose ones (or with ``pack``), a new pack of every
+        ended run's line: the ``current`` summaries read again, and the fresh ones."""
         folder = self.runs_root / experiment / INDEX
         if not self.inside(folder):
             return
-        if len(loose) + len(fresh) < PACK_AFTER:
+        if not pack and len(loose) + len(fresh) < PACK_AFTER:
             for run_id, line in fresh:
                 _write(folder / run_id, line + "\n", self.staging)
             return
-        ended = sorted(line for line in lines if line_head(line)[2] in ENDED)
+        ended = [line for _, line in fresh]
+        for line in self._summary_lines(experiment):  # only a listing that packs: rare
+            fields = line_head(line)
+            if fields and current.get(fields[1]) == fields[3]:
+                ended.append(line.strip())
+                del current[fields[1]]  # once
+        ended.sort()
         name = f"{PACK}{time.time_ns()}-{uuid.uuid4().hex[:8]}"
         if _write(folder / name, "".join(line + "\n" for line in ended), self.staging):
             packed = {line_head(line)[1] for line in ended}
-            current, _ = _index_files(folder)
+            now_loose, _ = _index_files(folder)
             older = [n for n in _listing(folder) if n.startswith(PACK) and n != name]
             # only packs older than ours: a newer one is another reader's, as good as ours
-            _drop(folder, [n for n in current if n in packed]
+            _drop(folder, [n for n in now_loose if n in packed]
                   + [n for n in older if _pack_order(n) < _pack_order(name)])  # fmt: skip
 
     def problems(self, experiment: str) -> Iterator[str]:
         """Each run summary of ``experiment`` that disagrees with its record."""
-        known, _ = self._known(experiment)
-        for run_id, line in sorted(known.items()):
+        for run_id, line in sorted(self._known(experiment).items()):
             folder = self.runs_root / experiment / run_id
             try:
                 stamp = run_stamp(f"{folder}/run.json")
@@ -602,7 +777,7 @@ class RunIndex:
             return
         old_loose, old_pack = _index_files(folder)
         _drop(folder, old_loose + ([old_pack] if old_pack else []))
-        self._save(experiment, [], self._experiment_lines(experiment), [""] * PACK_AFTER)
+        self._experiment_lines(experiment, pack=True)
 
 
 def summaries(lines: list[str]) -> Iterator[dict[str, Any]]:

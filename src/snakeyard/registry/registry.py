@@ -821,16 +821,17 @@ class Registry:
 
     def run_lines(
         self, experiment: str | None = None, skipped: list[str] | None = None,
-        heads: bool = False,
+        heads: bool = False, limit: int | None = None, newest: bool = False,
     ) -> list[str]:
         """The index line of every readable run (of ``experiment``), oldest first: what
         ``runs list`` shows, in :func:`~snakeyard.registry.index.run_line`'s form (only
-        the fields before the JSON with ``heads``). The run folders decide which runs
-        exist; a Running run is read from its record. A record that cannot be read is
-        left out, with a line in ``skipped`` when given."""
+        the fields before the JSON with ``heads``; only the ``limit`` oldest, or
+        ``newest``, runs' with ``limit``). The run folders decide which runs exist; a
+        Running run is read from its record. A record that cannot be read is left out,
+        with a line in ``skipped`` when given."""
         if experiment is not None:
             check_name(experiment, "experiment name")
-        return self.run_index.lines(experiment, skipped, heads)
+        return self.run_index.lines(experiment, skipped, heads, limit, newest)
 
     def _read_run_as_read(self, path: Path) -> RunRecord:
         """A run record as listings show it: a run still training with what it logged so
