@@ -169,7 +169,7 @@ def _train(
     monitor: Any = None,
 ) -> RunRecord:
     from ..environments.specs import METHOD_RECORDED, activate
-    from ..registry.registry import Registry
+    from ..registry.registry import LOADABLE_SUFFIXES, Registry
     from .model_signature import configured_model_path
     from .runner import execute
 
@@ -188,9 +188,10 @@ def _train(
         handed = handed_dataset(data, version, folder)
         model_path = configured_model_path(experiment) if spec.get("register", True) else None
         # the model's signature is learnt where its libraries are loaded already: in the
-        # script's own process (model_signature.py); not by each process of a
-        # distributed run
-        if model_path and not spec.get("distributed"):
+        # script's own process (model_signature.py), for a file register can load; not
+        # by each process of a distributed run
+        loadable = model_path and Path(model_path).suffix in LOADABLE_SUFFIXES
+        if loadable and not spec.get("distributed"):
             signature = (model_path, version, folder)
     return execute(
         store,
