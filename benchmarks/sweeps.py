@@ -199,15 +199,21 @@ def sweep_figures(
         snakemake(workdir, "--configfile", str(configfile))
         shutil.rmtree(workdir)
     walls, reports, directs, spans, pairs, loads = [], [], [], [], [], []
+    # the call's start to the first trial's start; the last trial's end to the call's end
+    befores, afters = [], []
     for number in range(rounds):
         workdir, configfile = prepared()
         print(f"[{name}] round {number + 1}/{rounds}: the sweep ...", flush=True)
         # timed up to the registered model; the report is drawn after it, on its own
         registered = f"results/{experiment}/model.json"
+        called = time.time()
         walls.append(snakemake(workdir, registered, "--configfile", str(configfile)))
         reports.append(snakemake(workdir, "--configfile", str(configfile)))
         records = trial_records(workdir, experiment)
-        spans.append(max(r["end_unix"] for r in records) - min(r["start_unix"] for r in records))
+        first, last = min(r["start_unix"] for r in records), max(r["end_unix"] for r in records)
+        spans.append(last - first)
+        befores.append(first - called)
+        afters.append(called + walls[-1] - last)
         print(f"[{name}] round {number + 1}: {len(records)} trials directly ...", flush=True)
         directs.append(sum(direct_seconds(records, parent)))
         print(f"[{name}] round {number + 1}: the same, xargs -P 2 ...", flush=True)
@@ -226,6 +232,8 @@ def sweep_figures(
         "sweep_wall": wall,
         "report_after_registration": summary(reports),
         "trials_span": summary(spans),
+        "before_first_trial": summary(befores),
+        "after_last_trial": summary(afters),
         "direct_sum": direct,
         "ideal_s": ideal,
         "ratio_to_ideal": wall["median_s"] / ideal,
@@ -328,6 +336,17 @@ def markdown(report: dict[str, Any]) -> str:
             sec(fig["trials_span"]["median_s"]), sec(fig["ideal_s"]),
             f"{fig['trials_span']['median_s'] / fig['ideal_s']:.2f}", "",
         ))  # fmt: skip
+        if "before_first_trial" in fig:
+            lines.append(row(
+                f"{label}: the call's start to the first trial's start (Snakemake's start, "
+                "parsing, the DAG, the first stage's start)",
+                sec(fig["before_first_trial"]["median_s"]), "", "", "",
+            ))  # fmt: skip
+            lines.append(row(
+                f"{label}: the last trial's end to the call's end (choosing the best trial, "
+                "collect, register)",
+                sec(fig["after_last_trial"]["median_s"]), "", "", "",
+            ))  # fmt: skip
     noop = report.get("noop")
     lines += [] if noop is None else [
         row(

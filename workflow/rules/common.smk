@@ -33,6 +33,7 @@ from snakeyard.sweeps.plan import check_resource_names, resource_name, trial_arg
 from snakeyard.sweeps.budget import BUDGETS_VARIABLE
 from snakeyard.sweeps.monitor import sweep_folder
 from snakeyard.sweeps.study import study_name
+from snakeyard.training.model_signature import MODEL_PATHS_VARIABLE
 
 # snakeyard's own folder, also when this file is included through `module`
 SNAKEYARD_ROOT = current_folder(workflow).parent.parent
@@ -63,10 +64,22 @@ os.environ[BUDGETS_VARIABLE] = json.dumps(
     }
 )
 
+# and each experiment's model.path to its train jobs, which have the training script
+# learn the model's signature as it exits (snakeyard.training.model_signature): not a
+# parameter either, so that this re-runs no finished job
+os.environ[MODEL_PATHS_VARIABLE] = json.dumps(
+    {
+        name: spec["model"]["path"]
+        for name, spec in sorted(CFG["experiments"].items())
+        if spec["model"] is not None
+    }
+)
+
 
 envvars:
     "SNAKEYARD_PYTHON",
     "SNAKEYARD_SWEEP_BUDGETS",
+    "SNAKEYARD_MODEL_PATHS",
 
 
 STAGE = '"$SNAKEYARD_PYTHON" -m snakeyard.stages'

@@ -95,17 +95,32 @@ def run_signature(
     """The signature of the run's model, with a few rows of the run's data set as its
     sample input; None (and a line in the log saying why) when the model cannot be
     loaded here (a folder, another environment's pickle) or the data set's features
-    cannot be told. A model registered without a signature still serves."""
+    cannot be told. A model registered without a signature still serves.
+
+    The one the training script's process learnt as it exited is taken when it is of
+    this very file (its sha256): no model library is loaded here then, which takes
+    seconds after a sweep's last trial (see :mod:`snakeyard.training.model_signature`).
+    """
     import io
 
-    from ..data.datastore import local_folder
     from ..registry.registry import LOADABLE_SUFFIXES
-    from ..serving.features import dataset_features
-    from ..serving.signature import SAMPLE_ROWS, infer_signature
 
     if not artifact.is_file() or artifact.suffix not in LOADABLE_SUFFIXES:
         log(f"no signature recorded: {artifact.name} is not one {'/'.join(LOADABLE_SUFFIXES)} file")
         return None
+    from ..files import sha256_file
+    from ..training.model_signature import recorded_signature
+
+    folder = Path(record["folder"])
+    relpath = artifact.relative_to(folder / "work").as_posix()
+    found, signature = recorded_signature(folder, relpath, sha256_file(artifact))
+    if found:
+        return signature
+    log(f"signature learnt here: {signature}")
+    from ..data.datastore import local_folder
+    from ..serving.features import dataset_features
+    from ..serving.signature import SAMPLE_ROWS, infer_signature
+
     try:
         import joblib
 

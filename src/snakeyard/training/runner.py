@@ -5,6 +5,8 @@ The run's folder (``<registry>/runs/<experiment>/<run id>/``) holds::
     run.json       the run record, rewritten atomically as the run progresses
     heartbeat      touched every 30 s while the script runs (see liveness.py)
     events.jsonl   what the script logged through the Run API
+    signature.json the signature of the model the run registers, learnt by the script's
+                   process as it exited (see model_signature.py), when it could
     work/          the working directory: the source snapshot, plus
       outputs/     files the script writes for keeping (the model among them)
       logs/        std_log.txt (the script's stdout and stderr) and any logs it writes
@@ -41,6 +43,7 @@ from ..records import DatasetReceipt, EnvironmentReceipt, RunRecord, TrialRef
 from ..registry.registry import REGISTRY_VARIABLE, Registry
 from .batch_job import job_context, slurm_notice
 from .liveness import HEARTBEAT_FILE, Heartbeat, signs_of_life
+from .model_signature import REQUEST_FILE, write_request
 from .run_api import (
     EXPERIMENT_VARIABLE,
     RUN_DIR_VARIABLE,
@@ -137,6 +140,7 @@ def execute(
     trial: TrialRef | None = None,
     monitor: Any = None,
     distributed: dict[str, Any] | None = None,
+    signature: tuple[str, dict[str, Any], Path] | None = None,
 ) -> RunRecord:
     """Run ``script`` as a new run of ``experiment``; return the finished run record.
 
@@ -147,7 +151,10 @@ def execute(
     sweep trial's :class:`snakeyard.sweeps.monitor.TrialMonitor`) watches the script
     while it runs; a run it cancels is returned as ``Canceled``, with its reason under
     ``canceled``. ``distributed`` (an experiment's checked ``distributed:``) runs the
-    script on a Dask cluster or as MPI ranks (see :mod:`.distributed`). Raises
+    script on a Dask cluster or as MPI ranks (see :mod:`.distributed`).
+    ``signature`` (the model's path under ``work/``, the data set version's metadata and
+    its local folder) asks the script's process to learn the model's signature as it
+    exits (see :mod:`.model_signature`). Raises
     :class:`RunFailed` after recording a Failed run when the script fails, is stopped,
     or leaves what cannot be recorded; :class:`RecordNotWritten` when no final record
     can be written at all.
@@ -225,6 +232,11 @@ def execute(
     env.update(hosted_bindings(registry, dataset, input_name, folder if trial else None))
     if monitor is not None:
         env.update(monitor.environment())
+    if signature is not None and launch is None:
+        try:
+            env.update(write_request(folder, *signature))
+        except OSError as error:  # register learns the signature itself
+            log(f"run {run_id}: the model's signature is left to register: {error}")
     # a stop request (Slurm signals every process of the job, a closed terminal sends
     # SIGHUP) must not cut the record short; the heartbeat tells readers on other hosts
     # that this process still lives
@@ -249,6 +261,8 @@ def execute(
         except SnakeyardError as error:  # the Dask cluster did not start
             exit_code, problems = None, [str(error)]
         finally:
+            # a request the script's process did not answer (it never got to exit)
+            (folder / REQUEST_FILE).unlink(missing_ok=True)
             if monitor is not None:
                 monitor.close()
             if launch is not None:

@@ -169,7 +169,8 @@ def _train(
     monitor: Any = None,
 ) -> RunRecord:
     from ..environments.specs import METHOD_RECORDED, activate
-    from ..registry.registry import Registry
+    from ..registry.registry import LOADABLE_SUFFIXES, Registry
+    from .model_signature import configured_model_path
     from .runner import execute
 
     store = Registry(registry)
@@ -180,13 +181,25 @@ def _train(
         meta = store.get_environment(receipt["name"], receipt["version"])
     python, packages = activate(meta, log, conda_active=conda_active)
     log(f"environment {receipt['name']}:{receipt['version']}: training with {python}")
+    handed, signature = None, None
+    if dataset:
+        data = read_json(dataset)
+        version, folder = dataset_files(store, data, log)
+        handed = handed_dataset(data, version, folder)
+        model_path = configured_model_path(experiment) if spec.get("register", True) else None
+        # the model's signature is learnt where its libraries are loaded already: in the
+        # script's own process (model_signature.py), for a file register can load; not
+        # by each process of a distributed run
+        loadable = model_path and Path(model_path).suffix in LOADABLE_SUFFIXES
+        if loadable and not spec.get("distributed"):
+            signature = (model_path, version, folder)
     return execute(
         store,
         experiment=experiment,
         source_directory=Path(spec["source_directory"]),
         script=spec["script"],
         arguments=spec["arguments"],
-        dataset=local_dataset(store, read_json(dataset), log) if dataset else None,
+        dataset=handed,
         environment=receipt,
         data_argument=spec["data_argument"] or None,
         input_name=spec.get("input_name"),
@@ -196,6 +209,7 @@ def _train(
         trial=spec.get("trial"),
         monitor=monitor,
         distributed=spec.get("distributed"),
+        signature=signature,
     )
 
 
@@ -207,6 +221,15 @@ def local_dataset(
     A version in an object store is copied into this node's cache first; a tabular data
     set is handed over as the path of its CSV file.
     """
+    return handed_dataset(receipt, *dataset_files(registry, receipt, log))
+
+
+def dataset_files(
+    registry: Any, receipt: DatasetReceipt, log: Callable[[str], None]
+) -> tuple[Any, Path]:
+    """``(metadata, folder)`` of the data set version of ``receipt``: its metadata from
+    the registry, and a local folder holding its files (a copy in this node's cache for
+    an object store). Raises IntegrityError when the registry holds other content."""
     # where the version is now, from the registry: the receipt's absolute location goes
     # stale when the project folder is moved or copied
     meta = registry.get_dataset(receipt["name"], receipt["version"])
@@ -222,8 +245,13 @@ def local_dataset(
         location = local_folder(meta, registry.root, log=log)
     else:
         location = Path(meta["location"])
-    if meta.get("format") == "tabular":
-        location = location / meta["schema"]["file"]
+    return meta, location
+
+
+def handed_dataset(receipt: DatasetReceipt, meta: Any, folder: Path) -> DatasetReceipt:
+    """The receipt with ``location`` set to what the script gets: the data set's
+    ``folder``, or for a tabular data set the path of its CSV file in it."""
+    location = folder / meta["schema"]["file"] if meta.get("format") == "tabular" else folder
     return {**receipt, "location": str(location)}
 
 

@@ -13,6 +13,9 @@ dies without a chance to stop the script (SIGKILL, the out-of-memory killer), th
 kills the script too (``prctl(PR_SET_PDEATHSIG)``, see prctl(2)), so that no orphan goes
 on training, writing into a run that is already reported ``Lost``, next to the retry.
 
+As the script exits, it learns the signature of the model the run registers, when the
+train stage asks for it (see ``snakeyard/training/model_signature.py``).
+
 Inside a run, when the environment has the real SDK, what the script logs through its
 offline run is recorded too (see ``snakeyard/training/sdk_capture.py``).
 In a run with ``distributed: {backend: dask}`` it connects the script to the run's Dask
@@ -101,6 +104,33 @@ def _die_with_the_stage():
 
 
 _die_with_the_stage()
+
+
+def _answer_the_signature_request_at_exit():
+    # the train stage asks the script's own process, which has the model's libraries in
+    # memory, to learn the model's signature as it exits (snakeyard/training/
+    # model_signature.py); only this process, not those the script starts in turn
+    request = os.environ.pop("SNAKEYARD_SIGNATURE_REQUEST", None)
+    if not request:
+        return
+    import atexit
+
+    pid = os.getpid()
+
+    def answer():
+        if os.getpid() != pid:  # a forked child leaving through Python's exit
+            return
+        try:
+            from snakeyard.training.model_signature import answer_request
+        except ImportError:  # the environment's own, older snakeyard: register learns it
+            return
+        answer_request(request)
+
+    # registered before the script runs, so it runs after the script's own exit handlers
+    atexit.register(answer)
+
+
+_answer_the_signature_request_at_exit()
 
 if os.environ.get("SNAKEYARD_DASK_SCHEDULER_FILE"):
     # a run with distributed: backend dask: joblib's default backend is the run's cluster
