@@ -33,6 +33,10 @@ REQUEST_FILE = "signature-request.json"  # in the run's folder
 SIGNATURE_FILE = "signature.json"  # in the run's folder
 # what serving.features.dataset_features reads of a data set version's metadata
 DATASET_KEYS = ("name", "version", "format", "schema")
+# the largest model file the script's process loads a second copy of as it exits: a
+# bigger one could take the memory a cluster job was sized for, past the end of
+# training (register learns its signature in a process of its own, after the script)
+ANSWER_MAX_BYTES = 64 * 1024 * 1024
 
 
 def configured_model_path(experiment: str) -> str | None:
@@ -69,9 +73,10 @@ def answer_request(request_path: str) -> None:
     ``signature.json``; called at exit by ``boot/sitecustomize.py``.
 
     Only where the script imported numpy itself: learning the signature must not make a
-    script that never loaded a numeric library load one on its way out (``register``
-    learns it then). Nothing here may change how the script ends: every error is kept
-    quiet, and ``register`` falls back to learning the signature itself.
+    script that never loaded a numeric library load one on its way out; nor for a model
+    file over :data:`ANSWER_MAX_BYTES` (``register`` learns it then). Nothing here may
+    change how the script ends: every error is kept quiet, and ``register`` falls back
+    to learning the signature itself.
     """
     try:
         request = json.loads(Path(request_path).read_text(encoding="utf-8"))
@@ -79,7 +84,7 @@ def answer_request(request_path: str) -> None:
         if "numpy" not in sys.modules:
             return
         model = Path(request["work"]) / request["model"]
-        if not model.is_file():
+        if not model.is_file() or model.stat().st_size > ANSWER_MAX_BYTES:
             return
         data = model.read_bytes()
         answer: dict[str, Any] = {
