@@ -1,12 +1,13 @@
 # Registration: the run's model becomes the next version in the registry.
 # The stage's code: src/snakeyard/registry/stage.py (register).
+# It reads the run record, not collect's metrics.tsv: the two start side by side as
+# soon as the run record exists (a failed collect still fails the call).
 
 
 rule register:
     input:
         run="results/{experiment}/run.json",
         environment=environment_receipt,
-        metrics="results/{experiment}/metrics.tsv",
     output:
         "results/{experiment}/model.json",
     log:
