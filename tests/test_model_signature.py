@@ -122,19 +122,69 @@ def test_register_records_the_signature_the_training_script_learnt_without_loadi
     assert registered["signature"]["outputs"]["classes"] == [0, 1, 2]
 
 
-def test_a_model_file_written_again_after_the_run_gets_its_own_signature(tmp_path, monkeypatch):
+def test_a_model_file_written_again_after_the_run_is_refused_naming_the_run(
+    tmp_path, monkeypatch
+):
     registry, run, environment = trained_run(tmp_path, monkeypatch)
-    model_file = Path(json.loads(run.read_text())["folder"]) / "work" / MODEL["path"]
-    # another model in its place: two classes, not three
+    record = json.loads(run.read_text())
+    model_file = Path(record["folder"]) / "work" / MODEL["path"]
+    # another model in its place: its version would name a run that never made it
     iris = load_iris()
     model_file.unlink()
     two = DecisionTreeClassifier(random_state=0).fit(iris.data[:100], iris.target[:100])
     joblib.dump(two, model_file)
 
+    done = stage(
+        "register", "--run", str(run), "--environment", str(environment),
+        "--model", json.dumps(MODEL), "--registry", str(registry.root),
+        "--out", str(tmp_path / "model.json"), "--log", str(tmp_path / "register.log"),
+    )  # fmt: skip
+
+    assert done.returncode != 0
+    error = done.stderr.strip().splitlines()
+    assert len(error) == 1 and "Traceback" not in done.stderr
+    assert f"outputs/model.joblib was written again after run {record['id']} recorded it" in error[0]
+    assert registry.models.versions("iris-tree") == []
+    assert not (tmp_path / "model.json").exists()
+
+
+def edit_recorded_signature(run: Path, edit) -> None:
+    """Change the signature the script's process recorded, keeping its model's sha256."""
+    path = Path(json.loads(run.read_text())["folder"]) / SIGNATURE_FILE
+    answer = json.loads(path.read_text())
+    edit(answer["signature"])
+    path.write_text(json.dumps(answer))
+
+
+def test_a_recorded_signature_that_disagrees_with_the_data_set_is_learnt_again(
+    tmp_path, monkeypatch
+):
+    registry, run, environment = trained_run(tmp_path, monkeypatch)
+    model_file = Path(json.loads(run.read_text())["folder"]) / "work" / MODEL["path"]
+
+    def three_features(signature):
+        signature["inputs"].update(n_features=3, feature_names=["a", "b", "c"],
+                                   feature_types=["float"] * 3)  # fmt: skip
+        signature["sample_input"] = [row[:3] for row in signature["sample_input"]]
+
+    edit_recorded_signature(run, three_features)
     said = register(registry, run, environment, tmp_path)
 
-    assert said[0] == "sklearn loaded", "the signature learnt of the old file is not taken"
-    assert any("written again after the script learnt its signature" in line for line in said)
-    signature = registry.get_model("iris-tree", 1)["signature"]
-    assert signature == expected_signature(model_file)
-    assert signature["outputs"]["classes"] == [0, 1]
+    assert said[0] == "sklearn loaded"
+    assert any("signature.json disagrees with the run's data set in its inputs" in line
+               for line in said)  # fmt: skip
+    assert registry.get_model("iris-tree", 1)["signature"] == expected_signature(model_file)
+
+
+def test_a_recorded_signature_of_the_wrong_shape_is_learnt_again(tmp_path, monkeypatch):
+    registry, run, environment = trained_run(tmp_path, monkeypatch)
+    model_file = Path(json.loads(run.read_text())["folder"]) / "work" / MODEL["path"]
+
+    def damaged(signature):
+        signature["inputs"] = 5
+
+    edit_recorded_signature(run, damaged)
+    said = register(registry, run, environment, tmp_path)
+
+    assert any("signature.json is no signature: it lacks an inputs" in line for line in said)
+    assert registry.get_model("iris-tree", 1)["signature"] == expected_signature(model_file)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SnakeyardError
-from ..files import read_json
+from ..files import json_text, read_json
 from ..records import EnvironmentReceipt, ModelReceipt, ModelSpec, RunRecord, Signature
 from .receipts import outcome, write_receipt
 
@@ -59,6 +59,13 @@ def register(
             f"experiment {record['experiment']!r}: model.path {model['path']!r} is not in the "
             f"outputs of run {record['id']} (outputs/ holds: {found})"
         )
+    changed = unrecorded_change(artifact, work / "outputs", record)
+    if changed:
+        raise SnakeyardError(
+            f"experiment {record['experiment']!r}: model.path {model['path']!r}: {changed}; "
+            "a model version names the run that made it, so only the bytes that run left "
+            "are registered (train again, e.g. snakemake --forcerun train, to register others)"
+        )
     receipt: EnvironmentReceipt = read_json(environment)
     packages = store.get_environment(receipt["name"], receipt["version"])["packages"]
     meta = store.register_model(
@@ -89,6 +96,27 @@ def register(
     return write_receipt(out, meta, keys, store.root)
 
 
+def unrecorded_change(artifact: Path, outputs: Path, record: RunRecord) -> str | None:
+    """Why the model at ``artifact`` (a file or a folder under the run's ``outputs``)
+    is not what the run recorded in its ``outputs`` when it ended (a file added, or
+    written again since: its sha256 differs); None when every file is as recorded."""
+    from ..files import manifest_of
+
+    root = artifact.resolve()
+    base = (root.parent if root.is_file() else root).relative_to(outputs.resolve())
+    listed = {entry["path"]: entry["sha256"] for entry in record["outputs"]}
+    for entry in manifest_of(root):
+        path = (base / entry["path"]).as_posix()
+        if path not in listed:
+            return f"outputs/{path} is not among the outputs run {record['id']} recorded"
+        if listed[path] != entry["sha256"]:
+            return (
+                f"outputs/{path} was written again after run {record['id']} recorded it "
+                f"(sha256 {entry['sha256'][:12]}, recorded {listed[path][:12]})"
+            )
+    return None
+
+
 def run_signature(
     store: Any, artifact: Path, record: RunRecord, log: Callable[[str], None]
 ) -> Signature | None:
@@ -114,22 +142,50 @@ def run_signature(
     folder = Path(record["folder"])
     relpath = artifact.relative_to(folder / "work").as_posix()
     found, signature = recorded_signature(folder, relpath, sha256_file(artifact))
-    if found:
-        return signature
-    log(f"signature learnt here: {signature}")
     from ..data.datastore import local_folder
     from ..serving.features import dataset_features
     from ..serving.signature import SAMPLE_ROWS, infer_signature
 
     try:
+        ref = record["dataset"]
+        dataset = store.get_dataset(ref["name"], ref["version"])
+        data_folder = local_folder(dataset, store.root, log=log)
+        features = dataset_features(data_folder, dataset, limit=SAMPLE_ROWS)
+    except Exception as error:  # a data set whose features cannot be told, read or found
+        log(f"no signature recorded: {type(error).__name__}: {error}")
+        return None
+    if found:
+        disagreement = recorded_disagreement(signature, features)
+        if disagreement is None:
+            return signature
+        signature = f"signature.json {disagreement}"
+    log(f"signature learnt here: {signature}")
+    try:
         import joblib
 
         model = joblib.load(io.BytesIO(artifact.read_bytes()))
-        ref = record["dataset"]
-        dataset = store.get_dataset(ref["name"], ref["version"])
-        folder = local_folder(dataset, store.root, log=log)
-        features = dataset_features(folder, dataset, limit=SAMPLE_ROWS)
         return infer_signature(model, features.rows, features.names, features.types)
     except Exception as error:  # unpickling and the model's own checks can raise anything
         log(f"no signature recorded: {type(error).__name__}: {error}")
         return None
+
+
+def recorded_disagreement(signature: Any, features: Any) -> str | None:
+    """What in ``signature`` (as the training script's process recorded it) is no
+    signature, or disagrees with the run's data set (``features``: its first rows,
+    names and types, :func:`~snakeyard.serving.features.dataset_features`): a file
+    damaged or edited by hand since. None when it holds. Its outputs (classes,
+    methods) can only be told by loading the model: they are checked for their shape."""
+    from ..serving.signature import input_part, sample_rows, signature_problem
+
+    problem = signature_problem(signature)
+    if problem:
+        return f"is no signature: {problem}"
+    inputs, sample_input = input_part(sample_rows(features.rows), features.names, features.types)
+    if not features.names:  # then the names came from the model, which is not loaded here
+        inputs["feature_names"] = signature["inputs"]["feature_names"]
+    if json_text(inputs) != json_text(signature["inputs"]):
+        return "disagrees with the run's data set in its inputs"
+    if json_text(sample_input) != json_text(signature["sample_input"]):
+        return "disagrees with the run's data set in its sample input"
+    return None

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SnakeyardError
-from ..records import Signature
+from ..records import Signature, SignatureInputs
 
 SAMPLE_ROWS = 5
 METHODS = ("predict", "predict_proba")
@@ -35,9 +35,7 @@ def infer_signature(
     """The signature of ``model``, learnt by predicting the first rows of ``sample``."""
     import numpy as np
 
-    rows = np.asarray(sample)[:SAMPLE_ROWS]
-    if rows.ndim != 2 or len(rows) == 0:
-        raise SnakeyardError(f"a sample input is a table of rows; got shape {rows.shape}")
+    rows = sample_rows(sample)
     try:
         predicted = np.asarray(model.predict(rows))
     except Exception as error:  # the model's own checks can raise anything
@@ -45,20 +43,71 @@ def infer_signature(
             f"the model cannot predict the sample input ({type(error).__name__}: {error})"
         ) from error
     classes = getattr(model, "classes_", None)
+    inputs, sample_input = input_part(rows, feature_names or _model_names(model), feature_types)
     return {
-        "inputs": {
-            "n_features": int(rows.shape[1]),
-            "feature_names": list(feature_names) if feature_names else _model_names(model),
-            "feature_types": list(feature_types) if feature_types else None,
-            "dtype": str(rows.dtype),
-        },
+        "inputs": inputs,
         "outputs": {
             "classes": [_plain(c) for c in classes] if classes is not None else None,
             "dtype": str(predicted.dtype),
             "methods": [m for m in METHODS if callable(getattr(model, m, None))],
         },
-        "sample_input": [[_plain(v) for v in row] for row in rows.tolist()],
+        "sample_input": sample_input,
     }
+
+
+def sample_rows(sample: Any) -> Any:
+    """The first :data:`SAMPLE_ROWS` rows of ``sample`` as a 2-D numpy array
+    (SnakeyardError when it is not a non-empty table)."""
+    import numpy as np
+
+    rows = np.asarray(sample)[:SAMPLE_ROWS]
+    if rows.ndim != 2 or len(rows) == 0:
+        raise SnakeyardError(f"a sample input is a table of rows; got shape {rows.shape}")
+    return rows
+
+
+def input_part(
+    rows: Any, feature_names: list[str] | None, feature_types: list[str] | None
+) -> tuple[SignatureInputs, list[list[Any]]]:
+    """The ``inputs`` and ``sample_input`` of a signature whose sample is ``rows`` (a
+    2-D numpy array, see :func:`sample_rows`): what can be told without the model."""
+    inputs: SignatureInputs = {
+        "n_features": int(rows.shape[1]),
+        "feature_names": list(feature_names) if feature_names else None,
+        "feature_types": list(feature_types) if feature_types else None,
+        "dtype": str(rows.dtype),
+    }
+    return inputs, [[_plain(v) for v in row] for row in rows.tolist()]
+
+
+def signature_problem(value: Any) -> str | None:
+    """What makes ``value`` no signature (the shape of :class:`records.Signature`, as
+    this module and the server read it), or None when it is one."""
+    if not isinstance(value, dict):
+        return "it is not a mapping"
+    inputs, outputs, sample = value.get("inputs"), value.get("outputs"), value.get("sample_input")
+    if not isinstance(inputs, dict) or not isinstance(outputs, dict):
+        return "it lacks an inputs or an outputs mapping"
+    width = inputs.get("n_features")
+    if not isinstance(width, int) or isinstance(width, bool) or width < 1:
+        return f"inputs.n_features is {width!r}, not a whole number above 0"
+    for key in ("feature_names", "feature_types"):
+        names = inputs.get(key)
+        texts = isinstance(names, list) and all(isinstance(n, str) for n in names)
+        if names is not None and not (texts and len(names) == width):
+            return f"inputs.{key} is not null or a list of {width} texts"
+    if not isinstance(inputs.get("dtype"), str) or not isinstance(outputs.get("dtype"), str):
+        return "inputs.dtype or outputs.dtype is not a text"
+    classes, methods = outputs.get("classes"), outputs.get("methods")
+    if classes is not None and not isinstance(classes, list):
+        return "outputs.classes is not null or a list"
+    known = isinstance(methods, list) and all(m in METHODS for m in methods if isinstance(m, str))
+    if not known or not all(isinstance(m, str) for m in methods) or "predict" not in methods:
+        return f"outputs.methods is {methods!r}, not predict and perhaps predict_proba"
+    rows = isinstance(sample, list) and all(isinstance(r, list) and len(r) == width for r in sample)
+    if not rows:
+        return f"sample_input is not a list of rows of {width} values"
+    return None
 
 
 def _model_names(model: Any) -> list[str] | None:
