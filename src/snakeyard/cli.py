@@ -1145,6 +1145,8 @@ def main(argv: list[str] | None = None) -> int:
     args.json = getattr(args, "json", False)
     if getattr(args, "ascending", False) and not getattr(args, "sort", None):
         command.error("--ascending turns a --sort ranking: give --sort METRIC too")
+    if getattr(args, "sort", None) is not None and not args.sort.strip():
+        command.error("--sort needs a metric's name: --sort METRIC")
     try:
         registry = Registry(getattr(args, "registry", None))
         if args.function not in (models_register, serve_bundle) and not registry.root.is_dir():
