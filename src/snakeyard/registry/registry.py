@@ -1185,8 +1185,8 @@ def model_field_problems(meta: dict[str, Any]) -> list[str]:
     registered before a field existed may lack it."""
     problems = []
     if not isinstance(meta.get("metrics", {}), dict):
-        problems.append(f"metrics is {_cut(meta['metrics'])}, expected an object of metric "
-                        "names to values")  # fmt: skip
+        metrics = _cut(meta["metrics"])
+        problems.append(f"metrics is {metrics}, expected an object of metric names to values")
     for key in ("framework", "framework_version"):
         if not isinstance(meta.get(key), str | None):
             problems.append(f"{key} is {_cut(meta[key])}, expected a text or null")
