@@ -59,7 +59,7 @@ def test_json_output_of_the_cli_is_strict_for_an_old_record_with_bare_infinity(
     folder.mkdir(parents=True)
     (folder / "run.json").write_text(
         f'{{"experiment": "exp", "id": "{run_id}", "status": "Completed", '
-        '"metrics": {"loss": Infinity, "acc": NaN}}'
+        '"start": "2026-11-18T10:00:00Z", "metrics": {"loss": Infinity, "acc": NaN}}'
     )
     assert main(["--registry", str(tmp_path / "registry"), "--json", "runs", "show", run_id]) == 0
     shown = strict_loads(capsys.readouterr().out)
@@ -772,3 +772,176 @@ def test_a_failed_trials_note_in_sweep_tsv_names_the_error(registry, tmp_path: P
     table = tsv(rows).splitlines()
     note = table[0].split("\t").index("note")
     assert table[2].split("\t")[note].endswith("(its error: ValueError: C must be positive, got -1)")
+
+
+# ------------------------------------------------- record fields of the wrong type
+@pytest.fixture(scope="module")
+def ended_trial(tmp_path_factory) -> tuple[Path, dict]:
+    """A registry with one ended run of a sweep trial, as the train stage leaves it."""
+    from snakeyard.registry.registry import Registry
+    from snakeyard.training.runner import execute
+
+    base = tmp_path_factory.mktemp("ended")
+    (base / "src").mkdir()
+    (base / "src" / "train.py").write_text(
+        "from snakeyard import Run\nRun.get_context().log('acc', 0.9)\n"
+    )
+    record = execute(
+        Registry(base / "registry"), experiment="ec", source_directory=base / "src",
+        script="train.py", arguments={"C": 1}, dataset=None, data_argument=None,
+        environment={"name": "e", "version": 1, "method": "recorded-interpreter"},
+        trial={"id": "t1", "parameters": {"C": 1}}, log=lambda message: None,
+    )  # fmt: skip
+    return base / "registry", record
+
+
+REMOVED = object()
+
+
+def replaced_run(tmp_path: Path, ended_trial, **fields) -> tuple[Path, str]:
+    """A copy of the ended trial's registry whose run.json has ``fields`` changed
+    (REMOVED: removed), replaced as a hand edit would; its root and the run id."""
+    import shutil
+
+    source, record = ended_trial
+    root = tmp_path / "registry"
+    shutil.copytree(source, root, symlinks=True)
+    path = root / "runs" / "ec" / record["id"] / "run.json"
+    changed = {**read_json(path), **fields}
+    for key in [key for key, value in fields.items() if value is REMOVED]:
+        del changed[key]
+    (tmp_path / "new.json").write_text(json.dumps(changed))
+    os.replace(tmp_path / "new.json", path)
+    return root, record["id"]
+
+
+def cli_lines(capsys, root: Path, *words: str) -> tuple[int, str, list[str]]:
+    """Exit code, stdout and stderr lines of one in-process `snakeyard` command."""
+    code = main(["--registry", str(root), *words])
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return code, captured.out, captured.err.strip().splitlines()
+
+
+RUN_FIELD_DAMAGES = {
+    "metrics a text": ({"metrics": "garbage"}, "metrics is 'garbage'"),
+    "arguments a number": ({"arguments": 5}, "arguments is 5"),
+    "trial a text": ({"trial": "t"}, "trial is 't'"),
+    "trial without parameters": ({"trial": {"id": "t1"}}, "trial is {'id': 't1'}"),
+    "exit code a text": ({"exit_code": "zero", "host": None}, "exit_code is 'zero'"),
+    "host a number": ({"host": 5}, "host is 5"),
+    "start removed": ({"start": REMOVED}, "start is missing"),
+    "start a number": ({"start": 17}, "start is 17"),
+}  # fmt: skip
+
+
+def test_the_train_stages_own_record_passes_the_field_checks(tmp_path, ended_trial, capsys):
+    root, run_id = replaced_run(tmp_path, ended_trial)  # copied as it is
+    assert cli_lines(capsys, root, "runs", "show", run_id)[0] == 0
+    code, out, err = cli_lines(capsys, root, "--json", "runs", "list")
+    assert code == 0 and err == [] and [r["id"] for r in json.loads(out)] == [run_id]
+    assert cli_lines(capsys, root, "verify")[0] == 0
+
+
+@pytest.mark.parametrize("damage", list(RUN_FIELD_DAMAGES))
+def test_a_run_record_field_of_the_wrong_type_is_one_line_everywhere(
+    tmp_path, ended_trial, capsys, damage
+):
+    fields, message = RUN_FIELD_DAMAGES[damage]
+    root, run_id = replaced_run(tmp_path, ended_trial, **fields)
+    where = f" in {root / 'runs' / 'ec' / run_id / 'run.json'}, expected "
+    # every listing leaves the run out with one warning naming the field, and goes on
+    for words in (["runs", "list"], ["runs", "list", "--sort", "acc"],
+                  ["runs", "list", "--status", "Completed"], ["--json", "runs", "list"]):  # fmt: skip
+        code, out, err = cli_lines(capsys, root, *words)
+        assert code == 0, words
+        [warning] = err
+        assert warning.startswith(f"snakeyard: warning: run {run_id} left out: ")
+        assert message + where in warning
+        assert run_id not in out
+    assert json.loads(cli_lines(capsys, root, "--json", "runs", "list")[1]) == []
+    # reading the run itself is one error line
+    other = "ec_1795000000_0123abcd"  # not read: the damaged run stops the comparison first
+    for words in (["runs", "show", run_id], ["runs", "compare", run_id, other]):
+        code, _, err = cli_lines(capsys, root, *words)
+        assert code == 1 and len(err) == 1 and message + where in err[0], words
+    # verify, after those listings, names it as a problem
+    code, out, err = cli_lines(capsys, root, "verify")
+    assert code == 1 and message + where in out + "\n".join(err)
+
+
+def test_a_run_record_with_a_null_host_is_shown(tmp_path, ended_trial, capsys):
+    root, run_id = replaced_run(tmp_path, ended_trial, host=None)
+    code, out, _ = cli_lines(capsys, root, "runs", "show", run_id)
+    [host] = [line.split()[1:] for line in out.splitlines() if line.startswith("host ")]
+    assert code == 0 and host[:2] == ["-", "(pid"]  # the train stage's pid, still shown
+
+
+@pytest.fixture(scope="module")
+def signed_model(tmp_path_factory) -> Path:
+    """A registry with model m: version 1 as `models register` leaves it without a
+    framework, version 2 from a real classifier with its signature."""
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    from snakeyard.registry.registry import Registry
+    from snakeyard.serving.signature import infer_signature
+
+    base = tmp_path_factory.mktemp("signed")
+    rows, labels = [[0.0, 1.0], [1.0, 0.0], [0.5, 0.2]], [0, 1, 1]
+    model = LogisticRegression().fit(rows, labels)
+    joblib.dump(model, base / "model.joblib")
+    registry = Registry(base / "registry")
+    registry.register_model("m", base / "model.joblib", metrics={"acc": 0.5})
+    (base / "again.joblib").write_bytes((base / "model.joblib").read_bytes() + b"\n")
+    registry.register_model(
+        "m", base / "again.joblib", framework="scikit-learn", framework_version="1.9.1",
+        metrics={"acc": 0.9}, signature=infer_signature(model, rows),
+    )  # fmt: skip
+    return base / "registry"
+
+
+MODEL_FIELD_DAMAGES = {
+    "metrics a text": ({"metrics": "x"}, "metrics is 'x'"),
+    "framework version a number": (
+        {"framework": None, "framework_version": 7}, "framework_version is 7, expected a text or null"
+    ),
+    "signature without outputs": ({"signature": {"inputs": 5}}, "signature is {'inputs': 5}"),
+    "signature a list": ({"signature": [1]}, "signature is [1], expected null or {inputs"),
+}  # fmt: skip
+
+
+def test_registered_versions_pass_the_field_checks(signed_model, capsys):
+    code, out, err = cli_lines(capsys, signed_model, "--json", "models", "versions", "m")
+    assert code == 0 and err == [] and [v["version"] for v in json.loads(out)] == [1, 2]
+    assert cli_lines(capsys, signed_model, "models", "show", "m:2")[0] == 0
+    assert cli_lines(capsys, signed_model, "verify")[0] == 0
+
+
+@pytest.mark.parametrize("damage", list(MODEL_FIELD_DAMAGES))
+def test_a_model_json_field_of_the_wrong_type_is_one_line_everywhere(
+    tmp_path, signed_model, capsys, damage
+):
+    import shutil
+
+    fields, message = MODEL_FIELD_DAMAGES[damage]
+    root = tmp_path / "registry"
+    shutil.copytree(signed_model, root, symlinks=True)
+    path = root / "models" / "m" / "2" / "model.json"
+    (tmp_path / "new.json").write_text(json.dumps({**read_json(path), **fields}))
+    os.replace(tmp_path / "new.json", path)
+    # listings show version 1 and leave version 2 out with one warning naming the field
+    for words in (["models", "list"], ["models", "list", "--sort", "acc"],
+                  ["models", "versions", "m", "--sort", "acc"]):  # fmt: skip
+        code, out, err = cli_lines(capsys, root, *words)
+        assert code == 0, words
+        [warning] = err
+        assert warning.startswith("snakeyard: warning: model m:2 left out: ")
+        assert f"{path}: {message}" in warning
+    code, out, _ = cli_lines(capsys, root, "--json", "models", "versions", "m")
+    assert [v["version"] for v in json.loads(out)] == [1]
+    for words in (["models", "show", "m:2"], ["models", "show", "m"]):
+        code, _, err = cli_lines(capsys, root, *words)
+        assert code == 1 and len(err) == 1 and message in err[0], words
+    code, out, err = cli_lines(capsys, root, "verify")
+    assert code == 1 and f"model m:2: {path}: {message}" in out + "\n".join(err)

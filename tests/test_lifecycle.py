@@ -246,7 +246,10 @@ def _finished_run(registry: Registry, experiment: str, content: object, status: 
     folder = registry.run_folder(experiment, run_id)
     outputs = folder / "work" / "outputs"
     model_file(outputs, "model.joblib", content)
-    record = {"id": run_id, "experiment": experiment, "status": status, "end_unix": 1.0}
+    record = {
+        "id": run_id, "experiment": experiment, "status": status,
+        "start": "1970-01-01T00:00:00Z", "end_unix": 1.0,
+    }  # fmt: skip
     (folder / "run.json").write_text(json.dumps(record))
     return run_id
 

@@ -711,7 +711,7 @@ def runs_show(registry: Registry, args: argparse.Namespace) -> Any:
         *([("elapsed", f"{r['elapsed_seconds']} s " + (
             "until its last sign of life" if r["status"] == "Lost" else "so far"
         ))] if "elapsed_seconds" in r else []),  # fmt: skip
-        ("host", r["host"] + (f" (pid {r['pid']})" if r.get("pid") else "")),
+        ("host", (r["host"] or "-") + (f" (pid {r['pid']})" if r.get("pid") else "")),
         ("cluster job", cluster_job(r)),
         *([("distributed", distributed_summary(r))] if r.get("distributed") else []),
         ("git commit", r.get("git_commit")),

@@ -762,7 +762,8 @@ class RunIndex:
                 record = self.read(folder / "run.json")
             except (OSError, ValueError, SnakeyardError):
                 continue  # a run gone, or the record's own problem, reported by its check
-            if line_head(line)[3] == stamp and line != run_line(record, stamp):
+            # line_head: [] for a line damaged, or stripped of an empty first field
+            if line_head(line)[3:4] == [stamp] and line != run_line(record, stamp):
                 yield (
                     f"index of runs of {experiment}: the summary of run {run_id} disagrees "
                     "with its record although stamped as read from it (changed by hand?); "

@@ -95,7 +95,9 @@ class Registry:
         # a folder (default <registry>/datastore) or {"s3": {...}}; see datastore.py
         self._datastore_spec = datastore
         self._datastore: Any = None
-        self.models = VersionStore(self.root / "models", "model", "model.json", ("artifacts",))
+        self.models = VersionStore(
+            self.root / "models", "model", "model.json", ("artifacts",), model_field_problems
+        )
         self.datasets = VersionStore(self.root / "datasets", "dataset", "dataset.json")
         self.environments = VersionStore(
             self.root / "environments", "environment", "environment.json"
@@ -1094,8 +1096,9 @@ def read_run(path: Path) -> RunRecord:
 
     ``folder`` is set to where the record is (a registry may have moved since the run),
     and the images and uploads it names must stay inside the run folder, the outputs
-    be plain relative paths; otherwise MetadataError names the record and every such
-    path.
+    be plain relative paths, and the fields readers use be of their types
+    (:func:`run_field_problems`); otherwise MetadataError names the record and every
+    such path and field.
     """
     record, problems = _record_and_problems(path)
     if problems:
@@ -1104,8 +1107,8 @@ def read_run(path: Path) -> RunRecord:
 
 
 def _record_and_problems(path: Path) -> tuple[RunRecord, list[str]]:
-    """The run record ``path`` and what is wrong with the paths it names, one line each;
-    MetadataError when it is not the record of its folder at all."""
+    """The run record ``path`` and what is wrong with its status, fields and the paths
+    it names, one line each; MetadataError when it is not the record of its folder."""
     record = read_json(path)
     folder = path.parent
     found = (record.get("experiment"), record.get("id")) if isinstance(record, dict) else record
@@ -1121,6 +1124,7 @@ def _record_and_problems(path: Path) -> tuple[RunRecord, list[str]]:
             f"{label}: status is {record.get('status')!r} in {path}, expected one of "
             f"{', '.join(RUN_STATUSES)}"
         )
+    problems += run_field_problems(record, f"{label}: ", f" in {path}")
     for kind in ("images", "uploads"):
         logged = record.get(kind) or {}
         if not isinstance(logged, dict):
@@ -1134,6 +1138,93 @@ def _record_and_problems(path: Path) -> tuple[RunRecord, list[str]]:
     problems += entry_problems(record.get("outputs") or [], f"{label}: outputs")[1]
     record["folder"] = str(resolved(folder, label))
     return record, problems
+
+
+# what listings, `runs show` and `runs compare` use from a run record straight away,
+# and the types it may have (RunRecord): a field of another type, from an edit by hand,
+# would stop them with a traceback. An older record may lack any but ``start``.
+_RUN_FIELDS: tuple[tuple[str, tuple[type, ...], str], ...] = (
+    ("start", (str,), "the UTC time the run started, e.g. 2026-11-30T10:00:00Z"),
+    ("exit_code", (int, type(None)), "an integer or null"),
+    ("host", (str, type(None)), "a host name or null"),
+    ("metrics", (dict,), "an object of metric names to values"),
+    ("arguments", (dict, list), "an object of argument names to values, or a list"),
+    ("trial", (dict, type(None)), "{id, parameters} or null"),
+)
+
+
+def run_field_problems(record: dict[str, Any], label: str = "", where: str = "") -> list[str]:
+    """What is wrong with the types of the run record fields readers use (one line each,
+    starting with ``label``, ``where`` after the field's name); empty when all is well.
+
+    A few isinstance checks: listings read records of every run their index lacks.
+    """
+    problems = []
+    for key, types, expected in _RUN_FIELDS:
+        if key not in record:
+            if key == "start":  # every listing orders runs by it
+                problems.append(f"{label}start is missing{where}, expected {expected}")
+            continue
+        value = record[key]
+        if not isinstance(value, types) or isinstance(value, bool):
+            problems.append(f"{label}{key} is {_cut(value)}{where}, expected {expected}")
+    trial = record.get("trial")
+    if isinstance(trial, dict) and not (
+        isinstance(trial.get("id"), str) and isinstance(trial.get("parameters"), dict)
+    ):
+        problems.append(
+            f"{label}trial is {_cut(trial)}{where}, expected {{id, parameters}} or null "
+            "(id a text, parameters an object)"
+        )
+    return problems
+
+
+def model_field_problems(meta: dict[str, Any]) -> list[str]:
+    """What is wrong with the types of the model version fields readers use (listings,
+    `models show`, serving), one line each; empty when all is well. A version
+    registered before a field existed may lack it."""
+    problems = []
+    if not isinstance(meta.get("metrics", {}), dict):
+        metrics = _cut(meta["metrics"])
+        problems.append(f"metrics is {metrics}, expected an object of metric names to values")
+    for key in ("framework", "framework_version"):
+        if not isinstance(meta.get(key), str | None):
+            problems.append(f"{key} is {_cut(meta[key])}, expected a text or null")
+    signature = meta.get("signature")
+    if signature is not None and not _is_signature(signature):
+        problems.append(
+            f"signature is {_cut(signature)}, expected null or {{inputs: {{n_features, "
+            "feature_names, dtype}, outputs: {classes, dtype, methods}, sample_input}"
+        )
+    return problems
+
+
+def _is_signature(signature: Any) -> bool:
+    """Whether ``signature`` has the keys and types snakeyard.serving.signature reads."""
+    if not isinstance(signature, dict):
+        return False
+    inputs, outputs = signature.get("inputs"), signature.get("outputs")
+    return (
+        isinstance(inputs, dict) and isinstance(outputs, dict)
+        and isinstance(inputs.get("n_features"), int)
+        and not isinstance(inputs.get("n_features"), bool)
+        and isinstance(inputs.get("dtype"), str)
+        and _texts_or_none(inputs.get("feature_names"))
+        and isinstance(outputs.get("dtype"), str)
+        and isinstance(outputs.get("methods"), list) and _texts_or_none(outputs["methods"])
+        and isinstance(outputs.get("classes"), list | None)
+        and isinstance(signature.get("sample_input"), list)
+    )  # fmt: skip
+
+
+def _texts_or_none(value: Any) -> bool:
+    return value is None or isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _cut(value: Any, limit: int = 40) -> str:
+    """``value`` as a message names it: its repr, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _as_read(record: RunRecord, folder: Path) -> RunRecord:

@@ -136,14 +136,20 @@ class VersionStore:
     """Integer-versioned, immutable entries of one kind under one folder.
 
     ``root`` is ``<registry>/<kind>``; ``folders`` are the folders every version holds
-    (``artifacts`` for models), checked like the version folder itself.
+    (``artifacts`` for models), checked like the version folder itself;
+    ``field_problems`` says what is wrong with the types of the kind's own fields of a
+    metadata file read (one line each), which refuses it.
     """
 
-    def __init__(self, root: Path, kind: str, meta_file: str, folders: tuple[str, ...] = ()):
+    def __init__(
+        self, root: Path, kind: str, meta_file: str, folders: tuple[str, ...] = (),
+        field_problems: Callable[[dict[str, Any]], list[str]] | None = None,
+    ):  # fmt: skip
         self.root = Path(root)
         self.kind = kind
         self.meta_file = meta_file
         self.folders = folders
+        self.field_problems = field_problems
         # in the registry, not in each name: a sweep lists one folder, however many names
         self.staging = self.root.parent / STAGING
         self._registry: Path | None = None
@@ -258,7 +264,8 @@ class VersionStore:
 
         Raises MetadataError unless it is a JSON object naming the name and version of
         its folder: readers build paths from them (a cache folder, a label), and a file
-        written by hand could name another entry or a path.
+        written by hand could name another entry or a path; nor unless its fields are of
+        the types readers need (``field_problems``).
         """
         label = f"{self.kind} {folder.parent.name}:{folder.name}"
         for path in (folder, *(folder / sub for sub in self.folders)):
@@ -286,6 +293,10 @@ class VersionStore:
                 f"{folder / self.meta_file}: 'files' is {meta.get('files')!r}, expected a "
                 "list of {path, bytes, sha256} entries"
             )
+        # the kind's own fields that readers use, of the types they need
+        problems = self.field_problems(meta) if self.field_problems else []
+        if problems:
+            raise MetadataError(f"{folder / self.meta_file}: {'; '.join(problems)}")
         meta["path"] = str(folder)
         return meta
 
