@@ -338,3 +338,91 @@ def test_ascending_without_sort_is_a_usage_error(tmp_path: Path, capsys, words: 
     with pytest.raises(SystemExit) as stopped:
         main(["--registry", str(registry.root), *words, "--ascending"])
     assert stopped.value.code == 2 and "give --sort METRIC too" in capsys.readouterr().err
+
+
+def packs(index: Path) -> list[Path]:
+    return [p for p in index.iterdir() if p.name.startswith("pack")]
+
+
+@pytest.mark.parametrize("damage", ["cut", "not json", "json-like"])
+def test_a_run_pack_line_whose_json_is_damaged_is_read_from_the_record(
+    tmp_path: Path, capsys, damage: str
+):
+    # a pack line whose fields before the JSON are intact but whose JSON is cut or
+    # changed on disk: each listing still gives every run as its record says, `--json`
+    # stays JSON, and a new pack does not copy the damaged line
+    registry = Registry(tmp_path / "registry")
+    ids = [write_run(registry, "exp", n) for n in range(1, PACK_AFTER + 3)]
+    every = listing(capsys, registry, "runs", "list")  # writes the pack
+    index = registry.runs_root / "exp" / INDEX
+    [pack] = packs(index)
+    lines = pack.read_text().splitlines(keepends=True)
+    head, _, body = lines[2].partition("\t{")
+    if damage == "cut":  # a pack cut short in the JSON of a line
+        pack.write_text("".join(lines[:2]) + head + "\t{" + body[:30])
+    else:  # one line's JSON replaced; the other lines kept
+        bad = "{bad\n" if damage == "not json" else '{"id": bad, "metrics": {}}\n'
+        pack.write_text("".join(lines[:2]) + head + "\t" + bad + "".join(lines[3:]))
+    assert listing(capsys, registry, "runs", "list", "--limit", "3") == every[:3]
+    assert listing(capsys, registry, "runs", "list") == every
+    assert main(["--registry", str(registry.root), "runs", "list", "--sort", "accuracy"]) == 0
+    ranked = capsys.readouterr().out.splitlines()[1:]
+    assert [row.split()[0] for row in ranked] == ids[::-1]
+    assert main(["--registry", str(registry.root), "runs", "list"]) == 0
+    assert ids[2] in capsys.readouterr().out
+    # enough new runs for a listing to write a new pack: no damaged line copied into it
+    ids += [write_run(registry, "exp", n) for n in range(PACK_AFTER + 3, 2 * PACK_AFTER + 3)]
+    assert [r["id"] for r in listing(capsys, registry, "runs", "list")] == ids
+    [pack] = packs(index)
+    for line in pack.read_text().splitlines():
+        json.loads(line[line.index("\t{") + 1 :])
+    assert len(pack.read_text().splitlines()) == len(ids)
+
+
+def packed_model(registry: Registry, tmp_path: Path) -> Path:
+    """Model m with enough versions for a listing to pack their summaries: the pack."""
+    for i in range(1, PACK_AFTER + 3):
+        register(registry, tmp_path, "m", i)
+    registry.model_versions("m")  # writes the pack
+    [pack] = packs(registry.models.root / "m" / INDEX)
+    return pack
+
+
+@pytest.mark.parametrize("shared", [
+    '{"shared": 5}', '{"shared": {"name": "m"}}', '{"shared": {"created": 5}}',
+    '{"shared": {"name": "other", "kind": "model"}}', '{"shared": {"version": 1}}',
+])  # fmt: skip
+def test_a_damaged_shared_line_of_a_version_pack_reads_the_folders(
+    tmp_path: Path, capsys, shared: str
+):
+    registry = Registry(tmp_path / "registry")
+    pack = packed_model(registry, tmp_path)
+    lines = pack.read_text().split("\n")
+    lines[1] = shared + ","  # the values its summaries share
+    damaged = "\n".join(lines)
+    versions = listing(capsys, registry, "models", "versions", "m")
+    models = listing(capsys, registry, "models", "list")
+    for words, expected in ((["models", "versions", "m"], versions),
+                            (["models", "list"], models)):  # fmt: skip
+        pack.write_text(damaged)  # each command meets the damage (a listing repacks)
+        assert listing(capsys, registry, *words) == expected
+        pack.write_text(damaged)
+        assert main(["--registry", str(registry.root), *words]) == 0
+        out, err = capsys.readouterr()
+        assert f"{PACK_AFTER + 2}" in out and not err
+    pack.write_text(damaged)
+    assert main(["--registry", str(registry.root), "verify"]) == 0
+
+
+def test_a_version_pack_that_is_a_folder_is_ignored(tmp_path: Path, capsys):
+    registry = Registry(tmp_path / "registry")
+    pack = packed_model(registry, tmp_path)
+    versions = listing(capsys, registry, "models", "versions", "m")
+    models = listing(capsys, registry, "models", "list")
+    pack.unlink()
+    pack.mkdir()
+    assert listing(capsys, registry, "models", "versions", "m") == versions
+    assert listing(capsys, registry, "models", "list") == models
+    for words in (["models", "versions", "m"], ["models", "list"], ["verify"]):
+        assert main(["--registry", str(registry.root), *words]) == 0
+        assert "Is a directory" not in capsys.readouterr().err

@@ -28,7 +28,8 @@ tab-separated fields, :data:`HEAD` (start, id, status, the stamp of its ``run.js
 experiment, exit code, seconds, host, the metrics as `runs list` shows them) and then
 the JSON summary. A listing of 100,000 runs sorts and filters the lines as text, prints
 its table from the fields before the JSON and parses no JSON at all; ``--json`` prints
-the JSON as it is.
+the JSON as it is, once it has parsed it (a line whose JSON is cut or damaged is not
+taken: its run is read from its record).
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ VERSION_PACK = "pack.v2-"
 VERSION_PACKS = (VERSION_PACK, PACK)  # both read, the newest first
 PACK_AFTER = 64  # loose summaries that make a listing write a pack
 SHARED = "shared"  # the key of a version pack's first line (see _pack_text)
+# what every version summary holds, whatever its kind (and a listing shows); one without
+# them is damaged, and its version read from its folder
+SUMMARY_KEYS = frozenset(("kind", "name", "version", "created"))
 BLOCK = 1 << 20  # characters of a pack read at a time
 ENDED = ("Completed", "Failed", "Canceled")  # a run record with this status never changes again
 # what a version summary leaves out: the file lists (and package lists), which only
@@ -66,6 +70,7 @@ RUN_KEEPS = (
     "id", "experiment", "status", "exit_code", "start", "end", "duration_seconds", "host",
     "arguments", "trial", "dataset", "environment", "error", "lost", "elapsed_seconds",
 )  # fmt: skip
+CLOSED = ("}", "}\n")  # how the JSON of a whole index line ends (_closes)
 ERROR_CHARS = 300  # a summary's error is its first line, cut here; `runs show` has all
 # the fields of a run line before its JSON: sorted and filtered on, and the table's cells
 HEAD = (
@@ -147,8 +152,10 @@ def _pack_order(name: str) -> tuple[int, str]:
 def _read_text(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8")
-    except (FileNotFoundError, UnicodeDecodeError):
-        return None  # packed and removed at this instant, or damaged: the folder decides
+    except (OSError, UnicodeDecodeError):
+        # packed and removed at this instant, or damaged (a folder, unreadable, not
+        # UTF-8): the folders decide
+        return None
 
 
 def _drop(folder: Path, names: list[str]) -> None:
@@ -250,7 +257,7 @@ class VersionIndex:
         known: dict[int, dict[str, Any]] = {}
         text = _read_text(folder / pack) if pack else None
         try:  # one parse of the whole pack; line by line only when a line is damaged
-            _unpack(known, json.loads(text or "[]"))
+            _unpack(known, json.loads(text or "[]"), name)
         except (ValueError, TypeError, KeyError, AttributeError):
             known.clear()
             parsed = []
@@ -259,7 +266,7 @@ class VersionIndex:
                     parsed.append(json.loads(line.rstrip().rstrip(",")))
                 except ValueError:
                     pass  # a damaged line: that version is read from its folder
-            _unpack(known, parsed)
+            _unpack(known, parsed, name)
         for entry in loose:
             if entry.isdigit() and int(entry) not in known:
                 _take(known, _read_text(folder / entry) or "")
@@ -355,21 +362,44 @@ def _shared(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return shared
 
 
-def _unpack(known: dict[int, dict[str, Any]], parsed: list[Any]) -> None:
-    """Add the summaries of a parsed pack to ``known`` by version, each with the values
-    the pack's first line says they share (a pack of an older snakeyard has none)."""
+def _unpack(known: dict[int, dict[str, Any]], parsed: list[Any], name: str) -> None:
+    """Add the summaries of a parsed pack of ``name`` to ``known`` by version, each with
+    the values the pack's first line says they share (a pack of an older snakeyard has
+    none). A damaged first line damages every summary, so none is taken: the versions
+    are read from their folders (and loose summaries)."""
     shared = {}
     if parsed and isinstance(parsed[0], dict) and SHARED in parsed[0]:
         shared = parsed.pop(0)[SHARED]
+        if not _shared_whole(shared, name):
+            return
+    keys = SUMMARY_KEYS
     try:  # the whole pack in one pass; a summary that is no dict or has no version: below
         for summary in parsed:
             summary.update(shared)
+            if not summary.keys() >= keys:
+                raise KeyError(keys)
             known[summary["version"]] = summary
     except (TypeError, KeyError, AttributeError):
         known.clear()
         for summary in parsed:
             if isinstance(summary, dict) and type(summary.get("version")) is int:
-                known[summary["version"]] = {**summary, **shared}
+                summary = {**summary, **shared}
+                if summary.keys() >= keys:  # else read from its folder
+                    known[summary["version"]] = summary
+
+
+def _shared_whole(shared: Any, name: str) -> bool:
+    """Whether a version pack's first line holds what :func:`_shared` writes: plain
+    values, never a version or stamp (which would give every summary the same), the
+    text fields of every version as text, and the name of the pack's own name."""
+    if not isinstance(shared, dict) or "version" in shared or "stamp" in shared:
+        return False
+    plain = (str, int, float, bool, type(None))
+    return (
+        all(type(v) in plain for v in shared.values())
+        and all(type(shared.get(k, "")) is str for k in SUMMARY_KEYS if k != "version")
+        and shared.get("name", name) == name
+    )
 
 
 @contextmanager
@@ -393,8 +423,9 @@ def _folder_fd(path: str) -> Iterator[int | None]:
 def _take(known: dict[int, dict[str, Any]], line: str) -> None:
     try:
         summary = json.loads(line)
-        known[int(summary["version"])] = summary
-    except (ValueError, TypeError, KeyError):
+        if summary.keys() >= SUMMARY_KEYS:  # else damaged: read from its folder
+            known[int(summary["version"])] = summary
+    except (ValueError, TypeError, KeyError, AttributeError):
         pass  # a damaged line: that version is read from its folder
 
 
@@ -455,6 +486,24 @@ def line_json(line: str) -> str:
     return line[line.find("\t{") + 1 :]
 
 
+def _closes(line: str) -> bool:
+    """Whether an index line's JSON ends as a whole one does: what a listing that shows
+    only the fields before the JSON checks (for nothing: no JSON is read), so that a
+    line cut short is not taken."""
+    return line.endswith(CLOSED)
+
+
+def _parses(line: str) -> bool:
+    """Whether an index line's JSON is whole: what a listing that gives the JSON as it
+    is (``--json``) or reads it (``--sort``), and a new pack, take; any other line's
+    run is read from its record."""
+    try:
+        json.loads(line[line.find("\t{") + 1 :])
+    except ValueError:  # cut, or changed on disk
+        return False
+    return True
+
+
 def _run_folders(base: str) -> set[str]:
     """The names in an experiment's folder but its hidden ones (``.index``): its runs'
     folders, and any stray file, which has no ``run.json`` under it (FileNotFoundError
@@ -471,7 +520,9 @@ def _current(
     and stamp.
 
     A listing of 100,000 runs spends most of its time in this loop, most of that in its
-    one ``stat`` a run: the rest is kept to one split of the fields before the JSON.
+    one ``stat`` a run: the rest is kept to one split of the fields before the JSON
+    (and, without ``heads``, one parse of the JSON of each line taken, so that a line
+    whose JSON is damaged is never given).
     """
     taken: list[str] = []
     try:  # paths from the experiment's folder: a shorter walk for each stat
@@ -480,6 +531,10 @@ def _current(
     except (OSError, AttributeError):  # no O_DIRECTORY (not Linux): whole paths
         where, start = None, f"{base}/"
     stat, ended = os.stat, ENDED
+    # the table reads no JSON: a line cut short is all it checks for; a listing that
+    # gives or reads the JSON takes only a line whose JSON parses (about a fifth of the
+    # time of a `--json` listing: see docs/registry.md)
+    whole = _closes if heads else _parses
     try:
         for line in lines:
             end = line.find("\t{")
@@ -494,8 +549,8 @@ def _current(
                 found = stat(f"{start}{run_id}/run.json", dir_fd=where)
             except OSError:
                 continue  # the run is read from its folder, which says why
-            if stamp == f"{found[1]}:{found[6]}:{found.st_mtime_ns}":  # run_stamp's
-                current[run_id] = stamp
+            if stamp == f"{found[1]}:{found[6]}:{found.st_mtime_ns}" and whole(line):
+                current[run_id] = stamp  # (the stamp as run_stamp gives it)
                 taken.append(head if heads else line.rstrip("\n"))
     finally:
         if where is not None:
@@ -515,7 +570,8 @@ def _summarised(
         end = line.find("\t{")
         head = line[:end] if end > 0 else ""
         fields = head.split("\t")
-        if len(fields) != width or fields[2] not in ended or fields[4] != experiment:
+        if (len(fields) != width or fields[2] not in ended or fields[4] != experiment
+                or not line.endswith(CLOSED)):  # fmt: skip
             continue  # damaged, written with other fields, or not of this experiment
         run_id = fields[1]
         if run_id in folders and run_id not in seen:
@@ -611,13 +667,14 @@ class RunIndex:
             for line in window:
                 if line in checked:
                     continue
-                if self._holds(line):
+                if self._holds(line) and (heads or _parses(line)):
                     checked.add(line)
                 else:
                     stale.append(line)
             if not stale:
                 return window
-            for line in stale:  # rare: a record edited, replaced or removed by hand
+            # rare: a record edited, replaced or removed by hand, or a line damaged
+            for line in stale:
                 pool.remove(line)
                 fields = line.split("\t", 5)
                 found, _ = self._read_runs(
@@ -694,7 +751,7 @@ class RunIndex:
                 with open(folder / pack, encoding="utf-8") as lines:
                     while block := lines.readlines(BLOCK):
                         yield block
-            except (FileNotFoundError, UnicodeDecodeError):
+            except (OSError, UnicodeDecodeError):
                 pass  # packed anew and removed at this instant, or damaged: the folders
         yield [_read_text(folder / entry) or "" for entry in loose]
 
@@ -740,7 +797,8 @@ class RunIndex:
         ended = [line for _, line in fresh]
         for line in self._summary_lines(experiment):  # only a listing that packs: rare
             fields = line_head(line)
-            if fields and current.get(fields[1]) == fields[3]:
+            # never a damaged line: its run is read from its record next time
+            if fields and current.get(fields[1]) == fields[3] and _parses(line):
                 ended.append(line.strip())
                 del current[fields[1]]  # once
         ended.sort()
