@@ -907,7 +907,7 @@ MODEL_FIELD_DAMAGES = {
         {"framework": None, "framework_version": 7}, "framework_version is 7, expected a text or null"
     ),
     "signature without outputs": ({"signature": {"inputs": 5}}, "signature is {'inputs': 5}"),
-    "signature a list": ({"signature": [1]}, "signature is [1], expected null or {inputs"),
+    "signature a list": ({"signature": [1]}, "signature is [1]: it is not a mapping"),
 }  # fmt: skip
 
 

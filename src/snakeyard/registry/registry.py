@@ -1191,34 +1191,14 @@ def model_field_problems(meta: dict[str, Any]) -> list[str]:
         if not isinstance(meta.get(key), str | None):
             problems.append(f"{key} is {_cut(meta[key])}, expected a text or null")
     signature = meta.get("signature")
-    if signature is not None and not _is_signature(signature):
-        problems.append(
-            f"signature is {_cut(signature)}, expected null or {{inputs: {{n_features, "
-            "feature_names, dtype}, outputs: {classes, dtype, methods}, sample_input}"
-        )
+    if signature is not None:
+        # the one shape check of a signature, which the register stage uses too
+        from ..serving.signature import signature_problem
+
+        problem = signature_problem(signature)
+        if problem:
+            problems.append(f"signature is {_cut(signature)}: {problem}")
     return problems
-
-
-def _is_signature(signature: Any) -> bool:
-    """Whether ``signature`` has the keys and types snakeyard.serving.signature reads."""
-    if not isinstance(signature, dict):
-        return False
-    inputs, outputs = signature.get("inputs"), signature.get("outputs")
-    return (
-        isinstance(inputs, dict) and isinstance(outputs, dict)
-        and isinstance(inputs.get("n_features"), int)
-        and not isinstance(inputs.get("n_features"), bool)
-        and isinstance(inputs.get("dtype"), str)
-        and _texts_or_none(inputs.get("feature_names"))
-        and isinstance(outputs.get("dtype"), str)
-        and isinstance(outputs.get("methods"), list) and _texts_or_none(outputs["methods"])
-        and isinstance(outputs.get("classes"), list | None)
-        and isinstance(signature.get("sample_input"), list)
-    )  # fmt: skip
-
-
-def _texts_or_none(value: Any) -> bool:
-    return value is None or isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 def _cut(value: Any, limit: int = 40) -> str:
