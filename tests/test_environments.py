@@ -214,7 +214,8 @@ open("outputs/model.joblib", "wb").write(b"hosted")
 
 def test_hosted_ml_training_script_runs_unchanged(project: Project, tmp_path: Path):
     project.add_experiment("hosted", HOSTED_SCRIPT)
-    project.snakemake("results/hosted/model.json")
+    # register and collect both follow the run: ask for both
+    project.snakemake("results/hosted/model.json", "results/hosted/metrics.tsv")
     [run] = project.registry.list_runs("hosted")
     assert run["metrics"] == {
         "accuracy": [0.5, 0.75],
