@@ -832,6 +832,9 @@ RUN_FIELD_DAMAGES = {
     "host a number": ({"host": 5}, "host is 5"),
     "start removed": ({"start": REMOVED}, "start is missing"),
     "start a number": ({"start": 17}, "start is 17"),
+    "tags a text": ({"tags": "x"}, "tags is 'x'"),
+    "duration a text": ({"duration_seconds": "x"}, "duration_seconds is 'x'"),
+    "end a text": ({"end_unix": "x"}, "end_unix is 'x'"),
 }  # fmt: skip
 
 
@@ -908,6 +911,8 @@ MODEL_FIELD_DAMAGES = {
     ),
     "signature without outputs": ({"signature": {"inputs": 5}}, "signature is {'inputs': 5}"),
     "signature a list": ({"signature": [1]}, "signature is [1]: it is not a mapping"),
+    "created a number": ({"created": 5}, "created is 5, expected a UTC time as text"),
+    "tags a list": ({"tags": [1, 2]}, "tags is [1, 2]"),
 }  # fmt: skip
 
 

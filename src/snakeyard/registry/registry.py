@@ -1150,6 +1150,9 @@ _RUN_FIELDS: tuple[tuple[str, tuple[type, ...], str], ...] = (
     ("metrics", (dict,), "an object of metric names to values"),
     ("arguments", (dict, list), "an object of argument names to values, or a list"),
     ("trial", (dict, type(None)), "{id, parameters} or null"),
+    ("tags", (dict,), "an object of tag names to texts"),
+    ("duration_seconds", (int, float, type(None)), "a number of seconds or null"),
+    ("end_unix", (int, float, type(None)), "a time in seconds since 1970 or null"),
 )
 
 
@@ -1190,6 +1193,10 @@ def model_field_problems(meta: dict[str, Any]) -> list[str]:
     for key in ("framework", "framework_version"):
         if not isinstance(meta.get(key), str | None):
             problems.append(f"{key} is {_cut(meta[key])}, expected a text or null")
+    if not isinstance(meta.get("created", ""), str):
+        problems.append(f"created is {_cut(meta['created'])}, expected a UTC time as text")
+    if not isinstance(meta.get("tags", {}), dict):
+        problems.append(f"tags is {_cut(meta['tags'])}, expected an object of tag names to texts")
     signature = meta.get("signature")
     if signature is not None:
         # the one shape check of a signature, which the register stage uses too

@@ -57,7 +57,8 @@ def register(
         found = ", ".join(o["path"] for o in record["outputs"]) or "nothing"
         raise SnakeyardError(
             f"experiment {record['experiment']!r}: model.path {model['path']!r} is not in the "
-            f"outputs of run {record['id']} (outputs/ holds: {found})"
+            f"outputs of run {record['id']} (it recorded in outputs/: {found}; a recorded "
+            "file missing now was removed from the run's folder since)"
         )
     changed = unrecorded_change(artifact, work / "outputs", record)
     if changed:
